@@ -1,0 +1,94 @@
+import type { LifecycleEventName, LifecycleEvents } from './types.js';
+
+/** A synchronous listener: runs inline, must be cheap (metrics). */
+export type Listener<K extends LifecycleEventName> = (payload: LifecycleEvents[K]) => void;
+
+/** Options for {@link EventBus.subscribeQueued}. */
+export interface QueuedOptions {
+  /** Most events held for this subscriber before new ones are dropped (and counted). */
+  maxQueue: number;
+}
+
+/**
+ * The lifecycle event bus (issue 5). Publishing never blocks and never throws into the relay:
+ * inline listeners are wrapped in try/catch; queued subscribers get a bounded queue drained on a
+ * later tick, and when it is full the event is dropped and counted in {@link EventBus.dropped}.
+ */
+export class EventBus {
+  private readonly listeners = new Map<LifecycleEventName, Array<(p: unknown) => void>>();
+  /** Events dropped because a queued subscriber was too slow. */
+  dropped = 0;
+  /** Errors thrown by listeners (swallowed so a bad subscriber cannot break a stream). */
+  listenerErrors = 0;
+
+  /** Subscribe inline. Returns an unsubscribe function. */
+  on<K extends LifecycleEventName>(name: K, fn: Listener<K>): () => void {
+    const list = this.listeners.get(name) ?? [];
+    list.push(fn as (p: unknown) => void);
+    this.listeners.set(name, list);
+    return () => {
+      const cur = this.listeners.get(name);
+      if (!cur) return;
+      const i = cur.indexOf(fn as (p: unknown) => void);
+      if (i >= 0) cur.splice(i, 1);
+    };
+  }
+
+  /** Is anyone listening? Lets publishers skip building a payload. */
+  has(name: LifecycleEventName): boolean {
+    const l = this.listeners.get(name);
+    return l !== undefined && l.length > 0;
+  }
+
+  /** Publish to every listener of `name`. */
+  emit<K extends LifecycleEventName>(name: K, payload: LifecycleEvents[K]): void {
+    const list = this.listeners.get(name);
+    if (!list) return;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i]!(payload);
+      } catch {
+        this.listenerErrors++;
+      }
+    }
+  }
+
+  /**
+   * Subscribe a possibly slow consumer to several events through a bounded queue. The handler is
+   * called on a later tick with events in order; an event arriving when `maxQueue` are waiting is
+   * dropped and counted, so the publisher (the relay) is never slowed.
+   */
+  subscribeQueued(
+    names: readonly LifecycleEventName[],
+    handler: (name: LifecycleEventName, payload: unknown) => void | Promise<void>,
+    opts: QueuedOptions,
+  ): () => void {
+    const queue: Array<[LifecycleEventName, unknown]> = [];
+    let draining = false;
+    const drain = async (): Promise<void> => {
+      while (queue.length > 0) {
+        const [n, p] = queue.shift()!;
+        try {
+          await handler(n, p);
+        } catch {
+          this.listenerErrors++;
+        }
+      }
+      draining = false;
+    };
+    const offs = names.map((name) =>
+      this.on(name, (payload: unknown) => {
+        if (queue.length >= opts.maxQueue) {
+          this.dropped++;
+          return;
+        }
+        queue.push([name, payload]);
+        if (!draining) {
+          draining = true;
+          setImmediate(() => void drain());
+        }
+      }),
+    );
+    return () => offs.forEach((off) => off());
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The request lifecycle as seen by observers (logging, metrics, the live feed). The relay fills a
+ * {@link RequestRecord} and publishes events on the bus; it never knows who listens (issue 5).
+ */
+
+/** Why a request ended (issue 5's list). */
+export type EndReason =
+  | 'done'
+  | 'client_aborted'
+  | 'upstream_error'
+  | 'upstream_truncated'
+  | 'idle_timeout'
+  | 'rate_limited'
+  | 'shutdown'
+  | 'error';
+
+/** Where token counts came from: the upstream's `usage`, or our tokenizer. */
+export type TokenSource = 'upstream' | 'estimated';
+
+/** One try at an upstream deployment (issue 7 lists several when it fails over). */
+export interface AttemptRecord {
+  upstream: string;
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** The one complete record of a request, published with `request.end` and logged once. */
+export interface RequestRecord {
+  id: string;
+  method: string;
+  route: string;
+  /** The configured key name, `anonymous` when auth is off. */
+  key: string;
+  /** The model the caller asked for (as sent). */
+  model: string;
+  /** The bounded metric label for the model: a configured name or `other`. */
+  modelLabel: string;
+  upstream: string | null;
+  stream: boolean;
+  status: number;
+  endReason: EndReason;
+  startedAt: number;
+  /** Upstream time to response headers, ms. */
+  upstreamTtfbMs: number | null;
+  /** Time from request arrival to the first content token written to the caller, ms. */
+  ttftMs: number | null;
+  durationMs: number;
+  /** Time the proxy spent on its own (duration minus upstream wait), ms (issue 3 overhead). */
+  overheadMs: number | null;
+  chunks: number;
+  bytesOut: number;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  tokenSource: TokenSource | null;
+  finishReason: string | null;
+  attempts: AttemptRecord[];
+  error: string | null;
+  /** Gaps between successive content chunks, ms (feeds the inter-token histogram). */
+  interTokenMs: number[];
+  /** Present only with content logging on (issue 5); never published on the live feed. */
+  content?: { request?: unknown; response?: unknown };
+}
+
+/** The events of the bus, by name. */
+export interface LifecycleEvents {
+  'request.start': { id: string; method: string; route: string; key: string; model: string; stream: boolean; at: number };
+  'request.first_token': { id: string; model: string; modelLabel: string; ttftMs: number; at: number };
+  'request.end': RequestRecord;
+  'request.rate_limited': { id: string; key: string; limit: string; model: string; retryAfterMs: number; at: number };
+  'upstream.failed': { id: string; upstream: string; status: number | null; error: string; at: number };
+  'stream.open': { id: string; model: string; modelLabel: string };
+  'stream.close': { id: string; model: string; modelLabel: string };
+}
+
+export type LifecycleEventName = keyof LifecycleEvents;
