@@ -157,3 +157,22 @@ export function isOpenAIErrorBody(value: unknown): value is OpenAIErrorBody {
   const inner = (value as { error?: unknown }).error;
   return typeof inner === 'object' && inner !== null && typeof (inner as { message?: unknown }).message === 'string';
 }
+
+/**
+ * A non-2xx answer from the upstream, passed to the caller with the same status. An OpenAI-shaped
+ * body passes through unchanged; anything else is wrapped into that shape (issue 2).
+ */
+export class UpstreamStatusError extends ProxyError {
+  private readonly upstreamBody: OpenAIErrorBody;
+  constructor(status: number, body: OpenAIErrorBody, headers: Record<string, string> = {}) {
+    super(status, body.error.type ?? 'upstream_error', body.error.message, {
+      code: body.error.code ?? null,
+      param: body.error.param ?? null,
+      headers,
+    });
+    this.upstreamBody = body;
+  }
+  override toBody(): OpenAIErrorBody {
+    return this.upstreamBody;
+  }
+}

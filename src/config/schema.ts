@@ -25,6 +25,8 @@ export const serverSchema = z
     shutdownGraceMs: positiveMs.default(10_000),
     /** Longest a single stream may last (issue 7); 0 = unbounded. */
     maxStreamDurationMs: positiveMs.default(0),
+    /** Largest single upstream SSE event accepted (issue 7 sends 1 MiB ones). */
+    maxEventBytes: z.number().int().positive().default(8 * 1024 * 1024),
     /** Most open client connections (issue 7); 0 = unbounded. */
     maxConnections: z.number().int().nonnegative().default(0),
     /** Time allowed for a client to send its request headers (slowloris, issue 7). */
@@ -133,6 +135,11 @@ export const rateLimitSchema = z
     /** What to do when Redis is unreachable: keep serving with per-instance limits, or 503. */
     redisFailure: z.enum(['local', 'closed']).default('local'),
     redisKeyPrefix: z.string().default('llmproxy'),
+    /**
+     * A concurrency slot in Redis is a lease its instance renews every third of this; if the
+     * instance dies, its slots come back after at most this long (src/limits/redis-store.ts).
+     */
+    concurrencyLeaseMs: z.number().int().min(100).default(30_000),
     /** Global limits per upstream name and per model name. */
     upstreams: z.record(z.string(), limitsSchema).default({}),
     models: z.record(z.string(), limitsSchema).default({}),

@@ -1,0 +1,72 @@
+/**
+ * Everything the app is built from, passed in (no module-level singletons): tests build a whole
+ * app on port 0 with their own clock, registry, fetch and stores.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Clock } from './clock.js';
+import type { Config } from './config/schema.js';
+import type { EventBus } from './events/bus.js';
+import type { Router } from './upstream/router.js';
+import type { UpstreamClient } from './upstream/client.js';
+import type { HealthView } from './upstream/selection.js';
+import type { TokenEstimator } from './usage/estimate.js';
+
+/** Headers and settlement of a request admitted by the limiter (issue 4). */
+export interface Admission {
+  headers: Record<string, string>;
+  /** Reconcile tokens (null = keep the reservation) and free the concurrency slot; idempotent. */
+  settle(actualTotalTokens: number | null): void;
+}
+
+/** What the admission step needs to know about a request. */
+export interface AdmissionInput {
+  key: string;
+  model: string;
+  upstream: string;
+  body: Record<string, unknown>;
+}
+
+/** Health bookkeeping per upstream (issue 7's circuit breaker). */
+export interface UpstreamHealth extends HealthView {
+  success(upstream: string): void;
+  failure(upstream: string): void;
+  begin(upstream: string): void;
+  end(upstream: string): void;
+}
+
+/** Counts the proxy keeps about itself, read by /readyz and metrics. */
+export interface ProxyState {
+  draining: boolean;
+  activeRequests: number;
+}
+
+/** Everything createApp needs. */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  bus: EventBus;
+  router: Router;
+  upstream: UpstreamClient;
+  registry: Registry;
+  health: UpstreamHealth;
+  state: ProxyState;
+  /** Token counting when the upstream gives no usage (issue 3). */
+  estimator: TokenEstimator;
+  /** Admission control (issue 4); null = no limits. Throws a ProxyError to refuse. */
+  admit: ((input: AdmissionInput) => Promise<Admission>) | null;
+}
+
+/** A health view that always allows (no breaker configured). */
+export function alwaysHealthy(): UpstreamHealth {
+  const inflight = new Map<string, number>();
+  return {
+    allows: () => true,
+    inFlight: (u) => inflight.get(u) ?? 0,
+    success: () => undefined,
+    failure: () => undefined,
+    begin: (u) => void inflight.set(u, (inflight.get(u) ?? 0) + 1),
+    end: (u) => void inflight.set(u, Math.max(0, (inflight.get(u) ?? 1) - 1)),
+  };
+}

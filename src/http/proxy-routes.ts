@@ -1,0 +1,159 @@
+/**
+ * The OpenAI-compatible routes: chat completions, models, and pass-through for the rest of /v1.
+ * Each relay takes the raw socket from Koa (`ctx.respond = false`) so nothing buffers a stream.
+ */
+import type Koa from 'koa';
+import type Router from '@koa/router';
+import type { AppDeps, Admission } from '../deps.js';
+import { NotFoundError, InvalidRequestError } from '../errors.js';
+import type { Route } from '../upstream/router.js';
+import { UsageTracker } from '../usage/tracker.js';
+import { readJsonObject, readRawBody, requireModel, validateChatBody } from './body.js';
+import type { ProxyState } from './request-context.js';
+import { relayChatJson, relayChatStream, type RelayRequest } from '../relay/chat.js';
+import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
+import { writeJsonError } from './write-error.js';
+import type { EndReason } from '../events/types.js';
+import type { Inflight } from '../shutdown.js';
+import { SIM_MODELS } from '../sim/core.js';
+
+type Ctx = Koa.ParameterizedContext<ProxyState>;
+
+/** Resolve the model's route or answer 404 model_not_found, as OpenAI does. */
+function routeFor(deps: AppDeps, model: string): Route {
+  const route = deps.router.resolve(model);
+  if (!route) {
+    throw new NotFoundError(`The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model' });
+  }
+  return route;
+}
+
+/** Admission (auth'd key's model permission and limits, issue 4), then `request.start`. */
+async function admit(deps: AppDeps, ctx: Ctx, route: Route, body: Record<string, unknown>): Promise<Admission | null> {
+  const ex = ctx.state.ex;
+  ex.modelLabel = route.label;
+  let admission: Admission | null = null;
+  if (deps.admit) {
+    admission = await deps.admit({ key: ex.key, model: ex.model, upstream: route.deployments[0]!.upstream, body });
+    ctx.state.extraHeaders = admission.headers;
+    ex.onEnd(() => admission!.settle(ex.usage ? ex.usage.promptTokens + ex.usage.completionTokens : null));
+  }
+  deps.bus.emit('request.start', { id: ex.id, method: ex.method, route: ex.route, key: ex.key, model: ex.model, stream: ex.stream, at: deps.clock.now() });
+  return admission;
+}
+
+/**
+ * Run a relay that owns the response: registers it for graceful shutdown, finishes the exchange
+ * with the right end reason whatever happens, renders errors that happen before the head.
+ */
+async function owned(
+  deps: AppDeps,
+  inflight: Inflight,
+  ctx: Ctx,
+  r: RelayRequest,
+  run: () => Promise<{ reason: EndReason; status: number }>,
+): Promise<void> {
+  ctx.respond = false;
+  ctx.state.handled = true;
+  const { ex, res } = r;
+  const release = inflight.add(r.abort);
+  // A caller that leaves aborts the upstream request at once (issue 2 "Cancellation").
+  res.once('close', () => {
+    if (!res.writableFinished) r.abort.abort(new Error('client closed'));
+  });
+  let reason: EndReason = 'done';
+  let status = 200;
+  try {
+    ({ reason, status } = await run());
+  } catch (err) {
+    if (err instanceof ClientGone || (res.destroyed && !res.writableFinished)) {
+      reason = 'client_aborted';
+      status = res.headersSent ? res.statusCode : 499;
+    } else if (!res.headersSent) {
+      status = writeJsonError(res, err, { ...r.extraHeaders, 'x-request-id': ex.id });
+      reason = inflight.isShutdown(r.abort) ? 'shutdown' : 'upstream_error';
+      ex.error = (err as Error).message;
+    } else {
+      reason = 'upstream_error';
+      status = res.statusCode;
+      ex.error = (err as Error).message;
+      res.destroy();
+    }
+  } finally {
+    release();
+  }
+  ex.usage = r.tracker.final();
+  ex.finish(reason, status);
+}
+
+/** Register the /v1 routes. */
+export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, inflight: Inflight): void {
+  const limit = deps.config.server.maxBodyBytes;
+
+  router.post('/v1/chat/completions', async (ctx) => {
+    const ex = ctx.state.ex;
+    const { json } = await readJsonObject(ctx.req, limit);
+    ex.model = requireModel(json);
+    validateChatBody(json);
+    ex.stream = json.stream === true;
+    const route = routeFor(deps, ex.model);
+    const admission = await admit(deps, ctx, route, json);
+    const r: RelayRequest = {
+      deps, ex, req: ctx.req, res: ctx.res, route, body: json,
+      extraHeaders: admission?.headers ?? {},
+      tracker: new UsageTracker(deps.estimator, ex.model, json),
+      abort: new AbortController(),
+    };
+    await owned(deps, inflight, ctx, r, async () => {
+      if (ex.stream) return relayChatStream(r);
+      await relayChatJson(r);
+      return { reason: 'done', status: ex.status };
+    });
+  });
+
+  router.get('/v1/models', (ctx) => {
+    const created = Math.floor(deps.clock.now() / 1000);
+    ctx.body = {
+      object: 'list',
+      data: deps.router.listModels(SIM_MODELS).map((id) => ({ id, object: 'model', created, owned_by: 'llm-proxy' })),
+    };
+  });
+
+  // Everything else under /v1 goes to the model's upstream as it is.
+  router.all(/^\/v1\/.+/, async (ctx) => {
+    const ex = ctx.state.ex;
+    const method = ctx.method;
+    let raw: Buffer | undefined;
+    let json: Record<string, unknown> = {};
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') {
+      const type = ctx.get('content-type');
+      if (type === '' || /json/i.test(type)) {
+        const parsed = await readJsonObject(ctx.req, limit);
+        raw = parsed.raw;
+        json = parsed.json;
+      } else {
+        raw = await readRawBody(ctx.req, limit);
+      }
+    }
+    if (json.model !== undefined && typeof json.model !== 'string') {
+      throw new InvalidRequestError('The "model" parameter must be a string.', { param: 'model' });
+    }
+    ex.model = typeof json.model === 'string' ? json.model : '';
+    // No model (files, audio uploads, GET …): the catch-all route, if one is configured.
+    const route = routeFor(deps, ex.model);
+    if (ex.model === '') ex.model = '(none)';
+    ex.stream = json.stream === true;
+    const admission = await admit(deps, ctx, route, json);
+    const r = {
+      deps, ex, req: ctx.req, res: ctx.res, route, body: json, raw,
+      path: ctx.url.slice('/v1'.length),
+      extraHeaders: admission?.headers ?? {},
+      tracker: new UsageTracker(deps.estimator, ex.model, json),
+      abort: new AbortController(),
+    };
+    await owned(deps, inflight, ctx, r, async () => {
+      await relayPassthrough(r);
+      return { reason: 'done', status: ex.status };
+    });
+  });
+}

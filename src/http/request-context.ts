@@ -1,0 +1,59 @@
+/**
+ * The outermost middleware: request id, the request's {@link Exchange}, the one place errors are
+ * rendered (OpenAI shape, via toOpenAIError), and the end of every request that Koa answers.
+ */
+import { randomUUID } from 'node:crypto';
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import { toOpenAIError, ProxyError, RateLimitError } from '../errors.js';
+import { Exchange } from '../relay/exchange.js';
+
+/** Per-request state kept on `ctx.state`. */
+export interface ProxyState {
+  ex: Exchange;
+  /** Set by a handler that wrote the response itself and finished the exchange. */
+  handled?: boolean;
+  /** Headers to add to error responses too (x-ratelimit-* from admission). */
+  extraHeaders?: Record<string, string>;
+}
+
+const REQUEST_ID = /^[\w.:\-]{1,128}$/;
+
+/** Build the middleware. */
+export function requestContext(deps: AppDeps): Koa.Middleware<ProxyState> {
+  return async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    // Keep the caller's id when it is sane (it is echoed into logs and upstream headers).
+    const id = given && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
+    const ex = new Exchange(id, ctx.method, ctx.path, deps.clock, deps.bus);
+    ctx.state.ex = ex;
+    ctx.set('x-request-id', id);
+    deps.state.activeRequests++;
+    try {
+      await next();
+      if (ctx.state.handled) return;
+      if (ctx.body === undefined && ctx.status === 404) {
+        throw new ProxyError(404, 'invalid_request_error', `Unknown request URL: ${ctx.method} ${ctx.path}.`, { code: 'unknown_url' });
+      }
+      if (ex.route.startsWith('/v1/')) ex.finish('done', ctx.status);
+    } catch (err) {
+      if (ctx.state.handled || ctx.res.headersSent) {
+        deps.logger.error({ err, requestId: id }, 'error after the response started');
+        ex.finish('error', ctx.res.statusCode);
+        return;
+      }
+      const rendered = toOpenAIError(err);
+      if (rendered.status >= 500 && !(err instanceof ProxyError)) deps.logger.error({ err, requestId: id }, 'unhandled error');
+      ctx.status = rendered.status;
+      for (const [k, v] of Object.entries({ ...(ctx.state.extraHeaders ?? {}), ...rendered.headers })) ctx.set(k, v);
+      ctx.body = rendered.body;
+      ex.error = rendered.body.error.message;
+      if (err instanceof RateLimitError) {
+        deps.bus.emit('request.rate_limited', { id, key: ex.key, limit: err.type, model: ex.modelLabel, retryAfterMs: err.retryAfterMs, at: deps.clock.now() });
+      }
+      if (ex.route.startsWith('/v1/')) ex.finish(err instanceof RateLimitError ? 'rate_limited' : 'error', rendered.status);
+    } finally {
+      deps.state.activeRequests--;
+    }
+  };
+}

@@ -1,0 +1,20 @@
+import type { ServerResponse } from 'node:http';
+import { toOpenAIError } from '../errors.js';
+
+/**
+ * Write an error as OpenAI's JSON on a raw response whose head is not out yet (routes that take
+ * over the socket from Koa). Rendering itself is {@link toOpenAIError}, the one renderer.
+ * Returns the status written.
+ */
+export function writeJsonError(res: ServerResponse, err: unknown, extraHeaders: Record<string, string> = {}): number {
+  const rendered = toOpenAIError(err);
+  const body = JSON.stringify(rendered.body);
+  res.writeHead(rendered.status, {
+    ...extraHeaders,
+    ...rendered.headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+  return rendered.status;
+}

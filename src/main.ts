@@ -1,0 +1,56 @@
+/**
+ * Entry point: load config, build dependencies, listen, handle signals (DESIGN.md layout).
+ * `npm start` runs the compiled file; `npm run dev` runs this through tsx with pretty logs.
+ */
+import { ConfigError, loadConfig } from './config/load.js';
+import { buildDeps, startProxy } from './server.js';
+import { extensionsFor } from './features.js';
+
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const { config, notes, source } = loaded;
+  const deps = buildDeps(config, { pretty: process.argv.includes('--pretty') });
+  const { ext, close } = await extensionsFor(deps);
+  const proxy = await startProxy(deps, ext);
+  const log = deps.logger;
+  for (const note of notes) log.info(note);
+  const upstreams = Object.entries(config.upstreams).map(([name, u]) => (u.type === 'sim' ? `${name} (built-in simulator)` : `${name} (${u.baseUrl})`));
+  log.info({ config: source, upstreams, routes: config.models.map((m) => m.match), auth: config.keys.length > 0 }, `llm proxy listening on ${proxy.url}`);
+  if (!Object.values(config.upstreams).some((u) => u.type !== 'sim')) {
+    log.info('no provider key set: serving the built-in simulated upstream for sim-* models only (set UPSTREAM_API_KEY to reach your provider)');
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, grace_ms: config.server.shutdownGraceMs }, 'shutting down');
+    proxy
+      .shutdown()
+      .then(close)
+      .then(() => {
+        log.info('bye');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,218 @@
+/**
+ * POST /v1/chat/completions (issue 2): `stream:false` → JSON relay; `stream:true` → SSE relay,
+ * with usage requested from the upstream and stripped again when the caller did not ask
+ * (issue 3), over the attempt loop (issue 7).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppDeps } from '../deps.js';
+import { ProxyError } from '../errors.js';
+import type { Exchange } from './exchange.js';
+import { SseRelay, type PumpResult, type StreamObserver } from './sse-relay.js';
+import { runAttempts, type AttemptOutcome } from './attempts.js';
+import { errorFromUpstream, relayedHeaders } from './upstream-response.js';
+import { upstreamRequestHeaders } from '../upstream/request-headers.js';
+import type { Deployment, Route } from '../upstream/router.js';
+import { inspectChunk } from '../usage/chunk.js';
+import { requestUsage } from '../usage/stream-options.js';
+import type { UsageTracker } from '../usage/tracker.js';
+import { serverTiming } from './server-timing.js';
+import { SHUTDOWN } from '../shutdown.js';
+
+/** Everything a relay path needs about the request. */
+export interface RelayRequest {
+  deps: AppDeps;
+  ex: Exchange;
+  req: IncomingMessage;
+  res: ServerResponse;
+  route: Route;
+  body: Record<string, unknown>;
+  /** Headers from admission (x-ratelimit-*), set on every response. */
+  extraHeaders: Record<string, string>;
+  tracker: UsageTracker;
+  /** Aborted when the caller disconnects or the proxy stops the request. */
+  abort: AbortController;
+}
+
+/** The body sent to one deployment: its model name, and usage requested for streams. */
+function upstreamBody(body: Record<string, unknown>, d: Deployment, stream: boolean): { text: string; callerAsked: boolean } {
+  let out = body;
+  let callerAsked = false;
+  if (stream) ({ body: out, callerAsked } = requestUsage(body));
+  if (d.model !== undefined) out = { ...out, model: d.model };
+  return { text: JSON.stringify(out), callerAsked };
+}
+
+/** What include_usage appends to each chunk when the caller did not ask for it. */
+const USAGE_NULL_TAIL = ',"usage":null}';
+
+/** Observes chat chunks: usage, finish reason, tokens; hides the usage chunk the caller did not ask for. */
+class ChatObserver implements StreamObserver {
+  constructor(
+    private readonly ex: Exchange,
+    private readonly tracker: UsageTracker,
+    private readonly callerAskedUsage: boolean,
+  ) {}
+
+  onEvent(data: string, now: number): string | null {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      // Not JSON: relay it untouched, the caller's client decides.
+      this.ex.chunks++;
+      return data;
+    }
+    const obs = inspectChunk(parsed);
+    this.tracker.onChunk(obs);
+    if (obs.finishReason !== null) this.ex.finishReason = obs.finishReason;
+    if (!this.callerAskedUsage) {
+      // The caller did not ask for usage: it must see what OpenAI would have sent it — no usage
+      // chunk, and no `"usage":null` that include_usage adds to every chunk (issue 3).
+      if (obs.usageOnly) return null;
+      if (data.endsWith(USAGE_NULL_TAIL)) data = data.slice(0, -USAGE_NULL_TAIL.length) + '}';
+    }
+    if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
+      const e = (parsed as { error?: { message?: unknown } }).error;
+      this.ex.error = typeof e?.message === 'string' ? e.message : 'upstream error event';
+    }
+    this.ex.chunks++;
+    if (obs.content.length > 0) this.ex.markToken(now);
+    return data;
+  }
+}
+
+/** Send one upstream request for `d`, recording the attempt; non-2xx becomes an error outcome. */
+async function callUpstream(
+  r: RelayRequest,
+  d: Deployment,
+  bodyText: string,
+  accept: string,
+  signal: AbortSignal,
+): Promise<AttemptOutcome<Response>> {
+  const { deps, ex } = r;
+  const started = deps.clock.monotonic();
+  ex.upstreamSentAt ??= started;
+  try {
+    const res = await deps.upstream.send(
+      {
+        upstreamName: d.upstream,
+        upstream: d.upstreamConfig,
+        path: '/chat/completions',
+        method: 'POST',
+        headers: upstreamRequestHeaders(r.req.headers, d.upstreamConfig, ex.id, { accept, contentType: 'application/json' }),
+        body: bodyText,
+        signal,
+      },
+      deps.config.server.firstByteTimeoutMs,
+    );
+    ex.upstreamHeadersAt = deps.clock.monotonic();
+    if (!res.ok) {
+      const error = await errorFromUpstream(res, d.upstream);
+      ex.addAttempt(d.upstream, res.status, error.message, started);
+      return { error, retryable: true };
+    }
+    return { ok: res };
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const error = err instanceof ProxyError ? err : new ProxyError(502, 'upstream_error', String(err));
+    ex.addAttempt(d.upstream, null, error.message, started);
+    deps.bus.emit('upstream.failed', { id: ex.id, upstream: d.upstream, status: null, error: error.message, at: deps.clock.now() });
+    return { error, retryable: true };
+  }
+}
+
+/** stream:false — forward and return the upstream's status and JSON body unchanged. */
+export async function relayChatJson(r: RelayRequest): Promise<void> {
+  const { deps, ex, res } = r;
+  const upstreamRes = await runAttempts(deps, ex, r.route, r.abort.signal, (d) =>
+    callUpstream(r, d, upstreamBody(r.body, d, false).text, 'application/json', r.abort.signal),
+  );
+  const buf = Buffer.from(await upstreamRes.arrayBuffer());
+  ex.upstreamEndAt = deps.clock.monotonic();
+  ex.addAttempt(ex.upstream ?? '', upstreamRes.status, null, ex.upstreamSentAt!);
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(buf.toString('utf8'));
+  } catch {
+    /* relayed as is */
+  }
+  r.tracker.onBody(parsed);
+  const headers: Record<string, string> = {
+    ...relayedHeaders(upstreamRes.headers),
+    ...r.extraHeaders,
+    'content-type': upstreamRes.headers.get('content-type') ?? 'application/json',
+    'content-length': String(buf.length),
+    'x-request-id': ex.id,
+    'server-timing': serverTiming(ex, deps.clock.monotonic()),
+  };
+  res.writeHead(upstreamRes.status, headers);
+  res.end(buf);
+  ex.bytesOut = buf.length;
+  ex.status = upstreamRes.status;
+}
+
+/** stream:true — the incremental SSE relay. Returns the end reason and status for the record. */
+export async function relayChatStream(r: RelayRequest): Promise<{ reason: import('../events/types.js').EndReason; status: number }> {
+  const { deps, ex, res } = r;
+  const s = deps.config.server;
+  let upstreamHeaders: Headers | null = null;
+  const relay = new SseRelay(
+    res,
+    { keepAliveMs: s.keepAliveMs, idleTimeoutMs: s.idleTimeoutMs, maxStreamDurationMs: s.maxStreamDurationMs, maxEventBytes: s.maxEventBytes, now: () => deps.clock.monotonic() },
+    () => {
+      ex.openStream();
+      return {
+        ...(upstreamHeaders ? relayedHeaders(upstreamHeaders) : {}),
+        ...r.extraHeaders,
+        'x-request-id': ex.id,
+        'server-timing': serverTiming(ex, deps.clock.monotonic()),
+      };
+    },
+    (bytes) => {
+      ex.bytesOut += bytes;
+    },
+  );
+  r.abort.signal.addEventListener('abort', () => relay.stop(r.abort.signal.reason === SHUTDOWN ? 'shutdown' : 'client'), { once: true });
+  let result: PumpResult | null = null;
+  let error: ProxyError | null = null;
+  try {
+    result = await runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, async (d) => {
+      const { text, callerAsked } = upstreamBody(r.body, d, true);
+      const ctrl = new AbortController();
+      relay.attach(ctrl);
+      const onParentAbort = (): void => ctrl.abort(r.abort.signal.reason);
+      r.abort.signal.addEventListener('abort', onParentAbort, { once: true });
+      try {
+        const started = deps.clock.monotonic();
+        const out = await callUpstream(r, d, text, 'text/event-stream', ctrl.signal);
+        if (!('ok' in out)) return out;
+        upstreamHeaders = out.ok.headers;
+        if (!out.ok.body) return { error: new ProxyError(502, 'upstream_error', 'Upstream sent no body.'), retryable: true };
+        const pumped = await relay.pump(out.ok.body, new ChatObserver(ex, r.tracker, callerAsked), d.upstream);
+        ex.upstreamEndAt = deps.clock.monotonic();
+        const err = pumped.kind === 'done' ? null : pumped.error;
+        ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);
+        if (pumped.kind === 'retryable') return { error: pumped.error, retryable: true };
+        return { ok: pumped };
+      } finally {
+        r.abort.signal.removeEventListener('abort', onParentAbort);
+      }
+    });
+  } catch (err) {
+    error = err instanceof ProxyError ? err : null;
+    if (relay.clientGone) result = { kind: 'ended', reason: 'client_aborted', error: null };
+    else if (!error) throw err;
+  }
+  if (result === null) {
+    // Every attempt failed before data: a real status if the head is not out yet.
+    ex.error = error!.message;
+    const status = relay.end(error, () => ({ ...r.extraHeaders, 'x-request-id': ex.id, 'server-timing': serverTiming(ex, deps.clock.monotonic()) }));
+    return { reason: 'upstream_error', status };
+  }
+  if (result.kind === 'done') return { reason: 'done', status: relay.end(null) };
+  if (result.kind === 'ended') {
+    if (result.error) ex.error = result.error.message;
+    return { reason: result.reason, status: relay.end(result.error) };
+  }
+  return { reason: 'upstream_error', status: relay.end(result.error) };
+}

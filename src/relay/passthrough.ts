@@ -1,0 +1,154 @@
+/**
+ * Pass-through for the other `/v1/*` endpoints (issue 2): `/v1/completions`, `/v1/embeddings`,
+ * `/v1/responses`, files, audio … The body goes to the model's upstream as it came (re-encoded
+ * only when a deployment renames the model); the answer streams back without buffering, with
+ * backpressure. Usage is read on the side for accounting (issue 3): from a JSON body, or from the
+ * events of an SSE body (`usage`, or `response.usage` in the Responses API).
+ */
+import type { AppDeps } from '../deps.js';
+import { ProxyError } from '../errors.js';
+import { createSseParser, type SseParser } from '../sse/parser.js';
+import { usageFromBody } from '../usage/chunk.js';
+import { runAttempts } from './attempts.js';
+import type { RelayRequest } from './chat.js';
+import { errorFromUpstream, relayedHeaders } from './upstream-response.js';
+import { serverTiming } from './server-timing.js';
+import { upstreamRequestHeaders } from '../upstream/request-headers.js';
+
+/** Largest JSON answer kept aside to read its usage. */
+const MAX_USAGE_BODY = 4 * 1024 * 1024;
+
+/** Relay a pass-through request whose body (raw) is `raw`. */
+export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefined; path: string; deps: AppDeps }): Promise<void> {
+  const { deps, ex, res, req } = r;
+  const upstreamRes = await runAttempts<Response>(deps, ex, r.route, r.abort.signal, async (d) => {
+    const started = deps.clock.monotonic();
+    ex.upstreamSentAt ??= started;
+    let body: string | Buffer | undefined = r.raw;
+    if (d.model !== undefined && r.raw !== undefined && typeof r.body.model === 'string') body = JSON.stringify({ ...r.body, model: d.model });
+    try {
+      const resp = await deps.upstream.send(
+        {
+          upstreamName: d.upstream,
+          upstream: d.upstreamConfig,
+          path: r.path,
+          method: req.method ?? 'GET',
+          headers: upstreamRequestHeaders(req.headers, d.upstreamConfig, ex.id),
+          body: body === undefined || body.length === 0 ? undefined : body,
+          signal: r.abort.signal,
+        },
+        deps.config.server.firstByteTimeoutMs,
+      );
+      ex.upstreamHeadersAt = deps.clock.monotonic();
+      if (resp.status >= 400) {
+        const error = await errorFromUpstream(resp, d.upstream);
+        ex.addAttempt(d.upstream, resp.status, error.message, started);
+        return { error, retryable: true };
+      }
+      ex.addAttempt(d.upstream, resp.status, null, started);
+      return { ok: resp };
+    } catch (err) {
+      if (r.abort.signal.aborted) throw err;
+      const error = err instanceof ProxyError ? err : new ProxyError(502, 'upstream_error', String(err));
+      ex.addAttempt(d.upstream, null, error.message, started);
+      return { error, retryable: true };
+    }
+  });
+
+  const type = upstreamRes.headers.get('content-type') ?? '';
+  const isSse = type.startsWith('text/event-stream');
+  const isJson = type.includes('json');
+  ex.stream = isSse;
+  const headers: Record<string, string> = {
+    ...relayedHeaders(upstreamRes.headers),
+    ...r.extraHeaders,
+    'x-request-id': ex.id,
+    'server-timing': serverTiming(ex, deps.clock.monotonic()),
+  };
+  if (type) headers['content-type'] = type;
+  const len = upstreamRes.headers.get('content-length');
+  if (len !== null && !upstreamRes.headers.has('content-encoding')) headers['content-length'] = len;
+  if (isSse) {
+    headers['cache-control'] = 'no-cache';
+    headers['x-accel-buffering'] = 'no';
+  }
+  res.writeHead(upstreamRes.status, headers);
+  ex.status = upstreamRes.status;
+  if (isSse) {
+    res.socket?.setNoDelay(true);
+    ex.openStream();
+  }
+
+  // Side observers: usage from SSE events or from a JSON body.
+  let parser: SseParser | null = null;
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  if (isSse) {
+    parser = createSseParser({
+      onEvent: (e) => {
+        if (e.data === '[DONE]') return;
+        ex.chunks++;
+        ex.markToken(deps.clock.monotonic());
+        if (!e.data.includes('usage')) return;
+        try {
+          const obj = JSON.parse(e.data) as { response?: unknown };
+          const usage = usageFromBody(obj) ?? usageFromBody(obj.response);
+          if (usage) r.tracker.onBody(obj.response !== undefined && usageFromBody(obj.response) ? obj.response : obj);
+        } catch {
+          /* not JSON: nothing to count */
+        }
+      },
+    });
+  }
+
+  if (!upstreamRes.body) {
+    res.end();
+    return;
+  }
+  const reader = upstreamRes.body.getReader();
+  let clientGone = false;
+  res.once('close', () => {
+    clientGone = !res.writableFinished;
+  });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      res.write(value);
+      ex.bytesOut += value.length;
+      if (parser) parser.feed(value);
+      else if (isJson && keptBytes + value.length <= MAX_USAGE_BODY) {
+        kept.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+        keptBytes += value.length;
+      }
+      if (res.writableNeedDrain) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+      if (clientGone) break;
+    }
+  } catch (err) {
+    if (!clientGone) {
+      ex.error = `upstream failed mid-body: ${(err as Error).message}`;
+      res.destroy();
+    }
+  } finally {
+    ex.upstreamEndAt = deps.clock.monotonic();
+  }
+  if (clientGone) {
+    reader.cancel().catch(() => undefined);
+    throw new ClientGone();
+  }
+  if (kept.length > 0) {
+    try {
+      r.tracker.onBody(JSON.parse(Buffer.concat(kept, keptBytes).toString('utf8')));
+    } catch {
+      /* not JSON after all */
+    }
+  }
+  if (!res.destroyed) res.end();
+}
+
+/** Thrown when the caller left mid-relay; the handler records `client_aborted`. */
+export class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * The streaming relay (issue 2): upstream bytes → SSE parser → observer → canonical frames →
+ * caller, one event at a time, nothing held back.
+ *
+ * - Status fidelity: headers are committed when the first event is written, so an upstream that
+ *   fails before its first event (error status, reset, silence) can still be answered with a real
+ *   status — or, in issue 7, retried elsewhere. Only a silence past `keepAliveMs` commits 200
+ *   early, followed by `: keep-alive` comments while the silence lasts.
+ * - After the headers are out, every failure ends the stream with `data: {"error":…}` (the OpenAI
+ *   SDK raises it), never a silent truncation (DESIGN.md "Streaming relay").
+ * - Backpressure: after each upstream read the relay waits for `drain` if the caller's socket is
+ *   full, so memory per stream is bounded by one read plus the socket buffer (issue 7).
+ * - Cancellation both ways: a caller that disconnects aborts the upstream request at once.
+ */
+import type { ServerResponse } from 'node:http';
+import { createSseParser, type SseEvent } from '../sse/parser.js';
+import { DONE_FRAME, encodeComment, encodeData, encodeEvent } from '../sse/encoder.js';
+import { ProxyError, UpstreamError, UpstreamTimeoutError, ServiceUnavailableError, toOpenAIError } from '../errors.js';
+import type { EndReason } from '../events/types.js';
+import { writeJsonError } from '../http/write-error.js';
+
+/** Decides, per upstream event, whether it reaches the caller (usage-chunk stripping, issue 3). */
+export interface StreamObserver {
+  /**
+   * Called for every event except `[DONE]`: returns the payload to forward (normally `data`
+   * itself, the same string, byte-for-byte), or null to swallow the event. `now` is monotonic ms.
+   */
+  onEvent(data: string, now: number): string | null;
+}
+
+/** Timing knobs (config `server.*`). */
+export interface RelayOptions {
+  keepAliveMs: number;
+  idleTimeoutMs: number;
+  maxStreamDurationMs: number;
+  /** Largest single upstream event accepted (a 1 MiB event must pass; issue 7). */
+  maxEventBytes: number;
+  now(): number;
+}
+
+/** Why the relay stopped the upstream itself. */
+export type StopReason = 'client' | 'idle' | 'shutdown' | 'max_duration';
+
+/** How one upstream attempt ended. */
+export type PumpResult =
+  | { kind: 'done' }
+  | { kind: 'ended'; reason: EndReason; error: ProxyError | null }
+  /** Failed before any data reached the caller: the caller may retry elsewhere (issue 7). */
+  | { kind: 'retryable'; error: ProxyError };
+
+/** Relays SSE to one caller, across one or more upstream attempts. */
+export class SseRelay {
+  /** Headers written to the caller. */
+  committed = false;
+  /** At least one data frame written to the caller (no retry after this). */
+  dataSent = false;
+  private stopReason: StopReason | null = null;
+  private upstreamAbort: AbortController | null = null;
+  private lastActivity: number;
+  private nextKeepAliveAt: number;
+  private readonly deadline: number;
+  private timer: NodeJS.Timeout | null = null;
+  private drainWaiter: (() => void) | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly opts: RelayOptions,
+    /** Headers to send on commit (computed late so server-timing knows the upstream's TTFB). */
+    private readonly headersOnCommit: () => Record<string, string>,
+    /** Counts bytes/chunks written (the exchange). */
+    private readonly onWrite: (bytes: number) => void,
+  ) {
+    const now = opts.now();
+    this.lastActivity = now;
+    this.nextKeepAliveAt = now + opts.keepAliveMs;
+    this.deadline = opts.maxStreamDurationMs > 0 ? now + opts.maxStreamDurationMs : Infinity;
+    res.once('close', this.onClose);
+    res.on('drain', this.onDrain);
+    this.arm();
+  }
+
+  /** The caller went away before we finished. */
+  get clientGone(): boolean {
+    return this.stopReason === 'client';
+  }
+
+  /** Set the controller that aborts the current upstream attempt. */
+  attach(ctrl: AbortController): void {
+    this.upstreamAbort = ctrl;
+    if (this.stopReason !== null) ctrl.abort(new Error(this.stopReason));
+  }
+
+  /** Stop from outside (graceful shutdown past its grace period). */
+  stop(reason: StopReason): void {
+    if (this.stopReason !== null) return;
+    this.stopReason = reason;
+    this.upstreamAbort?.abort(new Error(reason));
+    this.drainWaiter?.();
+  }
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    if (!this.res.writableFinished) this.stop('client');
+    this.drainWaiter?.();
+    this.clearTimer();
+  };
+
+  private readonly onDrain = (): void => {
+    this.drainWaiter?.();
+  };
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** One timer per stream, re-armed from its own callback: per-chunk work is a field store. */
+  private arm(): void {
+    if (this.closed) return;
+    const now = this.opts.now();
+    let at = this.deadline;
+    if (this.opts.keepAliveMs > 0) at = Math.min(at, this.nextKeepAliveAt);
+    if (this.opts.idleTimeoutMs > 0) at = Math.min(at, this.lastActivity + this.opts.idleTimeoutMs);
+    if (at === Infinity) return;
+    this.timer = setTimeout(this.onTimer, Math.max(1, at - now));
+    this.timer.unref?.();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    if (this.stopReason !== null || this.closed) return;
+    const now = this.opts.now();
+    if (now >= this.deadline) return this.stop('max_duration');
+    if (this.opts.idleTimeoutMs > 0 && now - this.lastActivity >= this.opts.idleTimeoutMs) return this.stop('idle');
+    if (this.opts.keepAliveMs > 0 && now >= this.nextKeepAliveAt) {
+      if (now - this.lastActivity >= this.opts.keepAliveMs) {
+        // The upstream is silent (a slow reasoning model): commit 200 and keep idle timers of
+        // load balancers from closing the connection.
+        this.commit();
+        this.write(encodeComment('keep-alive'));
+      }
+      this.nextKeepAliveAt = Math.max(now, this.lastActivity) + this.opts.keepAliveMs;
+    }
+    this.arm();
+  };
+
+  /** Write the response head (200, SSE headers) once. */
+  commit(): void {
+    if (this.committed || this.closed) return;
+    this.committed = true;
+    const headers = this.headersOnCommit();
+    headers['content-type'] = 'text/event-stream; charset=utf-8';
+    headers['cache-control'] = 'no-cache';
+    headers['connection'] = 'keep-alive';
+    headers['x-accel-buffering'] = 'no';
+    this.res.writeHead(200, headers);
+    // Frames are small and latency-bound: no Nagle delay (issue 6).
+    this.res.socket?.setNoDelay(true);
+  }
+
+  private write(frame: string): void {
+    if (this.closed) return;
+    this.res.write(frame);
+    this.onWrite(Buffer.byteLength(frame));
+  }
+
+  private async waitDrain(): Promise<void> {
+    if (!this.res.writableNeedDrain || this.closed || this.stopReason !== null) return;
+    await new Promise<void>((resolve) => {
+      this.drainWaiter = resolve;
+    });
+    this.drainWaiter = null;
+  }
+
+  /**
+   * Relay one upstream response body. Resolves with how it ended; never rejects.
+   */
+  async pump(body: ReadableStream<Uint8Array>, observer: StreamObserver, upstreamName: string): Promise<PumpResult> {
+    let sawDone = false;
+    let parseError: ProxyError | null = null;
+    const parser = createSseParser({
+      maxEventBytes: this.opts.maxEventBytes,
+      onEvent: (e: SseEvent) => {
+        if (sawDone) return;
+        if (e.data === '[DONE]') {
+          sawDone = true;
+          this.commit();
+          this.write(DONE_FRAME);
+          return;
+        }
+        const payload = observer.onEvent(e.data, this.opts.now());
+        if (payload === null) return;
+        this.commit();
+        this.dataSent = true;
+        // Canonical frame: the payload byte-for-byte; a named event keeps its name.
+        this.write(e.event === undefined || e.event === 'message' ? encodeData(payload) : encodeEvent({ event: e.event, data: payload }));
+      },
+      onError: (err) => {
+        if (err.type === 'max-buffer-size-exceeded') {
+          parseError = new UpstreamError(`Upstream "${upstreamName}" sent an event larger than ${this.opts.maxEventBytes} bytes.`, {
+            code: 'upstream_event_too_large',
+          });
+        }
+        // Unknown fields and bad retry values are ignored, as the standard says.
+      },
+    });
+    const reader = body.getReader();
+    let readError: unknown = null;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        this.lastActivity = this.opts.now();
+        // Cork so that all frames parsed from one read leave in one syscall, written now.
+        this.res.cork();
+        parser.feed(value);
+        this.res.uncork();
+        if (sawDone || parseError !== null || this.stopReason !== null) break;
+        await this.waitDrain();
+        if (this.stopReason !== null) break;
+      }
+    } catch (err) {
+      readError = err;
+    }
+    if (sawDone || parseError !== null || this.stopReason !== null) {
+      // Stop reading: cancel releases the upstream socket (or aborts it) at once.
+      reader.cancel().catch(() => undefined);
+    }
+    if (sawDone) return { kind: 'done' };
+    if (this.stopReason !== null) return this.stoppedResult(upstreamName);
+    if (parseError !== null) return this.failure(parseError);
+    if (readError !== null) {
+      return this.failure(new UpstreamError(`Upstream "${upstreamName}" connection failed mid-stream.`, { code: 'upstream_disconnected', cause: readError }));
+    }
+    return this.failure(
+      new UpstreamError(`Upstream "${upstreamName}" closed the stream before [DONE].`, { code: 'upstream_truncated' }),
+      'upstream_truncated',
+    );
+  }
+
+  private stoppedResult(upstreamName: string): PumpResult {
+    switch (this.stopReason) {
+      case 'client':
+        return { kind: 'ended', reason: 'client_aborted', error: null };
+      case 'idle':
+        return {
+          kind: 'ended',
+          reason: 'idle_timeout',
+          error: new UpstreamTimeoutError(`Upstream "${upstreamName}" was silent for more than ${this.opts.idleTimeoutMs} ms.`, { code: 'upstream_idle_timeout' }),
+        };
+      case 'max_duration':
+        return {
+          kind: 'ended',
+          reason: 'error',
+          error: new UpstreamTimeoutError(`The stream exceeded the maximum duration of ${this.opts.maxStreamDurationMs} ms.`, { code: 'stream_duration_exceeded' }),
+        };
+      default:
+        return { kind: 'ended', reason: 'shutdown', error: new ServiceUnavailableError('The proxy is shutting down.', { code: 'server_shutdown' }) };
+    }
+  }
+
+  private failure(error: ProxyError, reason: EndReason = 'upstream_error'): PumpResult {
+    return this.dataSent ? { kind: 'ended', reason, error } : { kind: 'retryable', error };
+  }
+
+  /**
+   * Finish the response. With an error: before the head is out, a real status and JSON body;
+   * after it, a final `data: {"error":…}` frame.
+   */
+  end(error: ProxyError | null, extraHeaders: () => Record<string, string> = () => ({})): number {
+    this.clearTimer();
+    this.res.off('drain', this.onDrain);
+    if (this.closed) return this.committed ? 200 : 499;
+    if (error === null) {
+      this.commit();
+      this.res.end();
+      return 200;
+    }
+    const rendered = toOpenAIError(error);
+    if (this.committed) {
+      this.write(encodeData(JSON.stringify(rendered.body)));
+      this.res.end();
+      return 200;
+    }
+    const status = writeJsonError(this.res, error, extraHeaders());
+    this.committed = true;
+    return status;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Wiring: build every dependency from a config (each one overridable, so tests can inject a
+ * clock, fetch, registry or logger), create the app, listen, and shut down gracefully.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/schema.js';
+import { EventBus } from './events/bus.js';
+import { createApp, type AppExtensions, type ProxyApp } from './app.js';
+import { alwaysHealthy, type AppDeps } from './deps.js';
+import { createLogger } from './logging.js';
+import { attachMetrics, createMetrics } from './metrics.js';
+import { createUpstreamClient, type FetchLike } from './upstream/client.js';
+import { Router } from './upstream/router.js';
+import { createSimFetch } from './sim/handler.js';
+import { createTokenEstimator } from './usage/estimate.js';
+
+/** Optional overrides for {@link buildDeps}. */
+export interface BuildOptions {
+  logger?: Logger;
+  clock?: Clock;
+  registry?: Registry;
+  fetch?: FetchLike;
+  pretty?: boolean;
+}
+
+/** Build the dependencies for `config`. */
+export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
+  const logger = opts.logger ?? createLogger({ level: config.logging.level, pretty: opts.pretty, redactPaths: config.logging.redactPaths });
+  const bus = new EventBus();
+  const registry = opts.registry ?? new Registry();
+  const deps: AppDeps = {
+    config,
+    logger,
+    clock: opts.clock ?? systemClock,
+    bus,
+    router: new Router(config),
+    upstream: createUpstreamClient({
+      fetch: opts.fetch ?? ((input, init) => fetch(input, init as RequestInit)),
+      simFetch: (u) => createSimFetch({ ttftMs: u.sim.ttftMs, tokenDelayMs: u.sim.tokenDelayMs, defaultMaxTokens: u.sim.defaultMaxTokens }) as FetchLike,
+      connectTimeoutMs: config.server.connectTimeoutMs,
+    }),
+    registry,
+    health: alwaysHealthy(),
+    state: { draining: false, activeRequests: 0 },
+    estimator: createTokenEstimator(),
+    admit: null,
+  };
+  if (config.metrics.enabled) {
+    const metrics = createMetrics(registry, config);
+    attachMetrics(bus, metrics);
+    metrics.eventsDroppedFrom(() => bus.dropped);
+  }
+  return deps;
+}
+
+/** A listening proxy. */
+export interface RunningProxy {
+  server: http.Server;
+  app: ProxyApp;
+  deps: AppDeps;
+  url: string;
+  port: number;
+  /** Stop accepting, let streams finish within the grace period, end the rest, close. */
+  shutdown(): Promise<void>;
+}
+
+/** Create the HTTP server for built deps and listen on config host:port (port 0 = any). */
+export async function startProxy(deps: AppDeps, ext: AppExtensions = {}): Promise<RunningProxy> {
+  const app = createApp(deps, ext);
+  const s = deps.config.server;
+  const server = http.createServer(
+    {
+      // Slowloris protection (issue 7): a whole request head within headersTimeoutMs, a whole
+      // request within requestTimeoutMs. Streaming responses are not affected by these.
+      headersTimeout: s.headersTimeoutMs,
+      requestTimeout: s.requestTimeoutMs,
+      keepAliveTimeout: 5_000,
+      noDelay: true,
+    },
+    app.callback,
+  );
+  if (s.maxConnections > 0) server.maxConnections = s.maxConnections;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(s.port, s.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = s.host.includes(':') ? `[${s.host}]` : s.host;
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = (): Promise<void> =>
+    (shuttingDown ??= (async () => {
+      deps.state.draining = true;
+      // Stop accepting; idle keep-alive sockets close now, busy ones after their response.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained = await app.inflight.idle(s.shutdownGraceMs);
+      if (!drained) {
+        deps.logger.warn({ open: app.inflight.size }, 'grace period over: ending open streams');
+        app.inflight.abortAll();
+        await app.inflight.idle(2_000);
+      }
+      server.closeAllConnections();
+      await closed;
+      await deps.upstream.close();
+    })());
+  return { server, app, deps, url: `http://${host}:${port}`, port, shutdown };
+}
