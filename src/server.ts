@@ -12,6 +12,7 @@ import { EventBus } from './events/bus.js';
 import { createApp, type AppExtensions, type ProxyApp } from './app.js';
 import { alwaysHealthy, type AppDeps } from './deps.js';
 import { createLogger } from './logging.js';
+import { attachRequestLog } from './request-log.js';
 import { attachMetrics, createMetrics } from './metrics.js';
 import { createUpstreamClient, type FetchLike } from './upstream/client.js';
 import { Router } from './upstream/router.js';
@@ -49,6 +50,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
     estimator: createTokenEstimator(),
     admit: null,
   };
+  attachRequestLog(bus, logger);
   if (config.metrics.enabled) {
     const metrics = createMetrics(registry, config);
     attachMetrics(bus, metrics);

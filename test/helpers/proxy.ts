@@ -1,0 +1,84 @@
+/**
+ * Start a whole proxy on 127.0.0.1:0 for a test: config from an object (merged over a small
+ * base), logs captured in memory, every dependency overridable.
+ */
+import { Writable } from 'node:stream';
+import { buildConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/logging.js';
+import { buildDeps, startProxy, type BuildOptions, type RunningProxy } from '../../src/server.js';
+import { extensionsFor } from '../../src/features.js';
+import type { AppExtensions } from '../../src/app.js';
+
+/** A running test proxy. */
+export interface TestProxy extends RunningProxy {
+  /** OpenAI SDK base URL. */
+  baseURL: string;
+  /** Every log line written so far (JSON strings). */
+  logs: string[];
+  /** Parsed log records. */
+  records(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Base config: fast simulator, short timeouts, quiet logs. */
+export function baseConfig(): Record<string, unknown> {
+  return {
+    server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2000 },
+    upstreams: { sim: { type: 'sim', sim: { ttftMs: 0, tokenDelayMs: 0, defaultMaxTokens: 8 } } },
+    models: [{ match: 'sim-*', upstream: 'sim' }],
+    logging: { level: 'info' },
+  };
+}
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Options for {@link startTestProxy}. */
+export interface TestProxyOptions extends BuildOptions {
+  /** Config merged over {@link baseConfig} (objects merge, arrays replace). */
+  config?: Record<string, unknown>;
+  env?: Record<string, string | undefined>;
+  /** Use the feature extensions from config (auth, limits, admin); default true. */
+  features?: boolean;
+  ext?: AppExtensions;
+}
+
+/** Start a proxy for a test. Call close() in after/afterEach. */
+export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestProxy> {
+  const { config } = buildConfig(merge(baseConfig(), opts.config ?? {}), opts.env ?? {});
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(line);
+      cb();
+    },
+  });
+  const logger = opts.logger ?? createLogger({ level: config.logging.level, destination: sink, redactPaths: config.logging.redactPaths });
+  const deps = buildDeps(config, { ...opts, logger });
+  const features = opts.features === false ? { ext: {}, close: async () => undefined } : await extensionsFor(deps);
+  const ext: AppExtensions = {
+    middleware: [...(features.ext.middleware ?? []), ...(opts.ext?.middleware ?? [])],
+    routes: [...(features.ext.routes ?? []), ...(opts.ext?.routes ?? [])],
+    readiness: [...(features.ext.readiness ?? []), ...(opts.ext?.readiness ?? [])],
+  };
+  const proxy = await startProxy(deps, ext);
+  return {
+    ...proxy,
+    baseURL: `${proxy.url}/v1`,
+    logs,
+    records: () => logs.map((l) => JSON.parse(l) as Record<string, unknown>),
+    close: async () => {
+      await proxy.shutdown();
+      await features.close();
+    },
+  };
+}
