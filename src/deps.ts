@@ -11,6 +11,8 @@ import type { Router } from './upstream/router.js';
 import type { UpstreamClient } from './upstream/client.js';
 import type { HealthView } from './upstream/selection.js';
 import type { TokenEstimator } from './usage/estimate.js';
+import type { ClientKey } from './auth/keys.js';
+import type { ProxyMetrics } from './metrics.js';
 
 /** Headers and settlement of a request admitted by the limiter (issue 4). */
 export interface Admission {
@@ -21,7 +23,10 @@ export interface Admission {
 
 /** What the admission step needs to know about a request. */
 export interface AdmissionInput {
-  key: string;
+  /** The authenticated caller (see src/auth/keys.ts), or null when auth is off. */
+  client: ClientKey | null;
+  /** The request path, e.g. `/v1/embeddings`. */
+  route: string;
   model: string;
   upstream: string;
   body: Record<string, unknown>;
@@ -52,6 +57,8 @@ export interface AppDeps {
   registry: Registry;
   health: UpstreamHealth;
   state: ProxyState;
+  /** The metrics (a no-op set when metrics are off). */
+  metrics: ProxyMetrics;
   /** Token counting when the upstream gives no usage (issue 3). */
   estimator: TokenEstimator;
   /** Admission control (issue 4); null = no limits. Throws a ProxyError to refuse. */

@@ -13,7 +13,7 @@ import { createApp, type AppExtensions, type ProxyApp } from './app.js';
 import { alwaysHealthy, type AppDeps } from './deps.js';
 import { createLogger } from './logging.js';
 import { attachRequestLog } from './request-log.js';
-import { attachMetrics, createMetrics } from './metrics.js';
+import { attachMetrics, createMetrics, noopMetrics } from './metrics.js';
 import { createUpstreamClient, type FetchLike } from './upstream/client.js';
 import { Router } from './upstream/router.js';
 import { createSimFetch } from './sim/handler.js';
@@ -48,13 +48,13 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
     health: alwaysHealthy(),
     state: { draining: false, activeRequests: 0 },
     estimator: createTokenEstimator(),
+    metrics: config.metrics.enabled ? createMetrics(registry, config) : noopMetrics,
     admit: null,
   };
   attachRequestLog(bus, logger);
   if (config.metrics.enabled) {
-    const metrics = createMetrics(registry, config);
-    attachMetrics(bus, metrics);
-    metrics.eventsDroppedFrom(() => bus.dropped);
+    attachMetrics(bus, deps.metrics);
+    deps.metrics.eventsDroppedFrom(() => bus.dropped);
   }
   return deps;
 }

@@ -34,7 +34,7 @@ async function admit(deps: AppDeps, ctx: Ctx, route: Route, body: Record<string,
   ex.modelLabel = route.label;
   let admission: Admission | null = null;
   if (deps.admit) {
-    admission = await deps.admit({ key: ex.key, model: ex.model, upstream: route.deployments[0]!.upstream, body });
+    admission = await deps.admit({ client: ctx.state.client ?? null, route: ex.route, model: ex.model, upstream: route.deployments[0]!.upstream, body });
     ctx.state.extraHeaders = admission.headers;
     ex.onEnd(() => admission!.settle(ex.usage ? ex.usage.promptTokens + ex.usage.completionTokens : null));
   }

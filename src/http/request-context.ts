@@ -7,10 +7,13 @@ import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
 import { toOpenAIError, ProxyError, RateLimitError } from '../errors.js';
 import { Exchange } from '../relay/exchange.js';
+import type { ClientKey } from '../auth/keys.js';
 
 /** Per-request state kept on `ctx.state`. */
 export interface ProxyState {
   ex: Exchange;
+  /** The authenticated caller (auth middleware, issue 4); absent when auth is off. */
+  client?: ClientKey;
   /** Set by a handler that wrote the response itself and finished the exchange. */
   handled?: boolean;
   /** Headers to add to error responses too (x-ratelimit-* from admission). */

@@ -3,6 +3,7 @@
  * bounded metric label for it (issue 3: `model` only takes configured names, else `other`).
  */
 import type { Config, DeploymentConfig, UpstreamConfig } from '../config/schema.js';
+import { compileGlob, matchesGlob } from '../glob.js';
 
 /** A deployment with its upstream's settings resolved. */
 export interface Deployment extends DeploymentConfig {
@@ -18,24 +19,9 @@ export interface Route {
   deployments: Deployment[];
 }
 
-/** Does a glob with `*` wildcards match `name`? (Only `*` is special.) */
-export function globMatch(glob: string, name: string): boolean {
-  if (!glob.includes('*')) return glob === name;
-  const parts = glob.split('*');
-  if (!name.startsWith(parts[0]!)) return false;
-  let pos = parts[0]!.length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const at = name.indexOf(parts[i]!, pos);
-    if (at < 0) return false;
-    pos = at + parts[i]!.length;
-  }
-  const last = parts[parts.length - 1]!;
-  return name.length - last.length >= pos && name.endsWith(last);
-}
-
 /** Routes models in config order; the first match wins. */
 export class Router {
-  private readonly routes: Array<{ match: string; label?: string; deployments: Deployment[] }>;
+  private readonly routes: Array<{ match: string; re: RegExp; label?: string; deployments: Deployment[] }>;
   private readonly exact = new Map<string, Route>();
   /** Label cache for glob matches: bounded by the number of routes, so safe to memoise per name. */
   private readonly cache = new Map<string, Route | null>();
@@ -44,6 +30,7 @@ export class Router {
   constructor(config: Config) {
     this.routes = config.models.map((r) => ({
       match: r.match,
+      re: compileGlob(r.match),
       label: r.label,
       deployments: (r.deployments ?? []).map((d) => ({ ...d, upstreamConfig: config.upstreams[d.upstream]! })),
     }));
@@ -60,7 +47,7 @@ export class Router {
     if (hit !== undefined) return hit;
     let found: Route | null = null;
     for (const r of this.routes) {
-      if (globMatch(r.match, model)) {
+      if (r.re.test(model)) {
         found = this.exact.get(r.match) ?? { match: r.match, label: r.label ?? r.match, deployments: r.deployments };
         break;
       }
@@ -83,7 +70,7 @@ export class Router {
     const out = new Set<string>();
     for (const r of this.routes) {
       if (!r.match.includes('*')) out.add(r.match);
-      else if (r.deployments.some((d) => d.upstreamConfig.type === 'sim')) simModels.filter((m) => globMatch(r.match, m)).forEach((m) => out.add(m));
+      else if (r.deployments.some((d) => d.upstreamConfig.type === 'sim')) simModels.filter((m) => matchesGlob(r.match, m)).forEach((m) => out.add(m));
     }
     return [...out];
   }

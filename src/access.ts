@@ -1,0 +1,92 @@
+/**
+ * Access control (issue 4) assembled for the app: the auth middleware (401 before any body is
+ * read), and the admission step (403 for a model the key may not use, then the rate limiter),
+ * over the memory store or Redis when `REDIS_URL` is set.
+ */
+import type Koa from 'koa';
+import type { AppDeps, Admission, AdmissionInput } from './deps.js';
+import { createKeyStore, type KeyStore } from './auth/keys.js';
+import { createRateLimiter, createRedisClient, redisReady, type RateLimiter } from './limits/index.js';
+import type { ProxyState } from './http/request-context.js';
+import type { ReadinessCheck } from './http/ops-routes.js';
+
+/** What access control adds to the app. */
+export interface Access {
+  keys: KeyStore;
+  limiter: RateLimiter | null;
+  middleware: Koa.Middleware<ProxyState>;
+  admit: (input: AdmissionInput) => Promise<Admission>;
+  readiness: ReadinessCheck[];
+  close(): Promise<void>;
+}
+
+/** The request's completion budget, by endpoint (chat, responses, legacy completions). */
+function maxTokensOf(body: Record<string, unknown>, route: string): number | null {
+  if (route.endsWith('/embeddings')) return 0;
+  for (const field of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
+    const v = body[field];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+  }
+  return null;
+}
+
+/** Does any token limit apply at all? Skips prompt tokenisation when none does. */
+function tokenLimitsConfigured(deps: AppDeps): boolean {
+  const rl = deps.config.rateLimit;
+  return (
+    deps.config.keys.some((k) => k.limits.tpm !== undefined) ||
+    Object.values(rl.models).some((l) => l.tpm !== undefined) ||
+    Object.values(rl.upstreams).some((l) => l.tpm !== undefined)
+  );
+}
+
+/** Build access control from config; connects to Redis when `redisUrl` is set. */
+export async function createAccess(deps: AppDeps): Promise<Access> {
+  const keys = createKeyStore(deps.config.keys);
+  const rl = deps.config.rateLimit;
+  const anyLimits =
+    deps.config.keys.some((k) => Object.keys(k.limits).length > 0) || Object.keys(rl.models).length > 0 || Object.keys(rl.upstreams).length > 0;
+  const redis = anyLimits && deps.config.redisUrl ? createRedisClient(deps.config.redisUrl) : undefined;
+  if (redis && !(await redisReady(redis, 2000))) {
+    deps.logger.warn('Redis is not answering at start-up: limits are per instance until it does');
+  }
+  const limiter = anyLimits
+    ? createRateLimiter({ config: deps.config, clock: deps.clock, redis, observer: deps.metrics.limiterObserver(), log: deps.logger })
+    : null;
+  const countTokens = tokenLimitsConfigured(deps);
+
+  const middleware: Koa.Middleware<ProxyState> = async (ctx, next) => {
+    // The OpenAI API surface needs a key; ops routes and the admin feed check their own.
+    if (keys.enabled && ctx.path.startsWith('/v1/')) {
+      const client = keys.requireKey(ctx.get('authorization') || undefined);
+      ctx.state.client = client;
+      ctx.state.ex.key = client.name;
+    }
+    await next();
+  };
+
+  const admit = async (input: AdmissionInput): Promise<Admission> => {
+    if (input.client) keys.requireModel(input.client, input.model);
+    if (!limiter) return { headers: {}, settle: () => undefined };
+    const client = input.client ?? { name: 'anonymous', limits: {} };
+    return limiter.admit({
+      key: { name: client.name, limits: client.limits },
+      model: input.model,
+      upstream: input.upstream,
+      estimatedTokens: countTokens ? deps.estimator.countPrompt(input.body, input.model) : 0,
+      maxTokens: maxTokensOf(input.body, input.route),
+    });
+  };
+
+  return {
+    keys,
+    limiter,
+    middleware,
+    admit,
+    readiness: limiter && redis ? [() => ({ name: 'redis', ok: limiter.storeHealthy() || rl.redisFailure === 'local', detail: { healthy: limiter.storeHealthy(), mode: rl.redisFailure } })] : [],
+    async close() {
+      await limiter?.close();
+      redis?.disconnect();
+    },
+  };
+}

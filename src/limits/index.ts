@@ -1,0 +1,14 @@
+/** Rate limiting (issue 4): the limiter, its stores and the helpers the app needs. */
+export {
+  createRateLimiter,
+  type Admission,
+  type AdmissionRequest,
+  type LimitName,
+  type LimiterLog,
+  type LimiterObserver,
+  type RateLimiter,
+  type RateLimiterDeps,
+} from './limiter.js';
+export { reservationTokens, CONCURRENCY_RETRY_MS } from './policy.js';
+export { formatResetDuration } from './format.js';
+export { createRedisClient, redisReady, type RedisClientOptions } from './redis-client.js';

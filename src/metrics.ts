@@ -1,0 +1,181 @@
+/**
+ * Every Prometheus metric of the proxy (DESIGN.md "Metrics"; issues 3, 4, 6, 7), in an injected
+ * registry. Metrics never see a request directly: {@link attachMetrics} subscribes inline to the
+ * lifecycle bus, and the limiter and resilience code call the narrow methods of
+ * {@link ProxyMetrics}. Per-request work is a few Map lookups on cached children and array
+ * increments (issue 6): label values are bounded once, then reused.
+ */
+import type { Registry } from 'prom-client';
+import type { Config } from './config/schema.js';
+import type { EventBus } from './events/bus.js';
+import type { RequestRecord } from './events/types.js';
+import { defineMetrics } from './metrics/definitions.js';
+import type { HistogramChild } from './metrics/fast-histogram.js';
+import { Children, LabelBound, OTHER } from './metrics/labels.js';
+
+export { BUCKETS } from './metrics/definitions.js';
+
+/** The limits a key can hit (issue 4). */
+export type RateLimitKind = 'requests' | 'tokens' | 'concurrency';
+const RATE_LIMIT_KINDS: ReadonlySet<string> = new Set<RateLimitKind>(['requests', 'tokens', 'concurrency']);
+
+/** Abuse limits that refuse or end a request (issue 7). */
+export type RefusalReason =
+  | 'connections' // server.maxConnections reached
+  | 'header_size' // request headers too large (431)
+  | 'body_size' // body above server.maxBodyBytes (413)
+  | 'headers_timeout' // slowloris: headers not complete within server.headersTimeoutMs
+  | 'request_timeout' // whole request not received within server.requestTimeoutMs
+  | 'stream_duration'; // stream ended at server.maxStreamDurationMs
+const REFUSAL_REASONS: readonly RefusalReason[] = ['connections', 'header_size', 'body_size', 'headers_timeout', 'request_timeout', 'stream_duration'];
+
+/**
+ * What the limiter (issue 4) reports. Refusals are not here: they are counted once, from the bus
+ * event `request.rate_limited`, so a limiter that also called a method could not count twice.
+ */
+export interface LimiterObserver {
+  /** Remaining budget of `key` for `limit` after an admission (→ llm_proxy_rate_limit_remaining). */
+  remaining(key: string, limit: RateLimitKind, n: number): void;
+  /** One store operation failed (Redis unreachable); call for each, also when served locally. */
+  storeFailure(): void;
+  /** The store answers again. */
+  storeRecovered(): void;
+}
+
+export interface ProxyMetrics {
+  /** A finished request (`request.end`). */
+  recordRequest(r: RequestRecord): void;
+  streamOpened(modelLabel: string): void;
+  streamClosed(modelLabel: string): void;
+  /** A request refused by a limit (`request.rate_limited`). */
+  rateLimited(key: string, limit: string): void;
+  limiterObserver(): LimiterObserver;
+  /** Circuit state of an upstream deployment (issue 7): true = closed or half-open. */
+  setUpstreamUp(upstream: string, up: boolean): void;
+  refused(reason: RefusalReason): void;
+  /** Where `llm_proxy_events_dropped_total` reads its value at scrape time (the bus). */
+  eventsDroppedFrom(source: (() => number) | null): void;
+}
+
+/** Unknown label values allowed per dimension beyond those named in config (see LabelBound). */
+const SPARE_LABEL_VALUES = 64;
+
+/**
+ * Register every metric in `registry` (plus Node's default process metrics). Call once per
+ * registry: prom-client refuses a second registration of the same names.
+ *
+ * Cost: `llm_proxy_cost_usd_total` uses `config.metrics.prices`, looked up by the model the
+ * caller asked for (`record.model`) and then by its label (`record.modelLabel`, so a route's glob
+ * or `label` can carry one price); the series is always labelled with `modelLabel`. Estimated
+ * tokens are priced like reported ones.
+ */
+export function createMetrics(registry: Registry, config: Config): ProxyMetrics {
+  let droppedSource: (() => number) | null = null;
+  const d = defineMetrics(registry, () => droppedSource?.() ?? 0);
+  const bound = {
+    model: new LabelBound([...config.models.map((r) => r.label ?? r.match), OTHER], SPARE_LABEL_VALUES),
+    key: new LabelBound([...config.keys.map((k) => k.name), 'anonymous'], SPARE_LABEL_VALUES),
+    upstream: new LabelBound(Object.keys(config.upstreams), SPARE_LABEL_VALUES),
+    route: new LabelBound([], SPARE_LABEL_VALUES),
+  };
+  const prices = new Map(Object.entries(config.metrics.prices));
+  const c = {
+    requests: new Children((...v) => d.requests.labels(...v)),
+    duration: new Children((...v) => d.duration.labels(...v)),
+    ttft: new Children<HistogramChild>((m) => d.ttft.labels(m)),
+    interToken: new Children<HistogramChild>((m) => d.interToken.labels(m)),
+    overhead: new Children<HistogramChild>((m) => d.overhead.labels(m)),
+    tokens: new Children((...v) => d.tokens.labels(...v)),
+    active: new Children((m) => d.active.labels(m)),
+    upstream: new Children((...v) => d.upstreamRequests.labels(...v)),
+    aborts: new Children((m) => d.aborts.labels(m)),
+    cost: new Children((...v) => d.cost.labels(...v)),
+    rateLimited: new Children((...v) => d.rateLimited.labels(...v)),
+    remaining: new Children((...v) => d.remaining.labels(...v)),
+  };
+  d.storeUp.set(1);
+  for (const reason of REFUSAL_REASONS) d.refusals.labels(reason).inc(0); // known series start at 0
+
+  const recordTokens = (r: RequestRecord, model: string, key: string): void => {
+    if (r.promptTokens === null && r.completionTokens === null) return;
+    const source = r.tokenSource ?? 'estimated'; // a count without a source is not the upstream's word
+    const prompt = r.promptTokens ?? 0;
+    const completion = r.completionTokens ?? 0;
+    c.tokens.get4(model, key, 'prompt', source).inc(prompt);
+    c.tokens.get4(model, key, 'completion', source).inc(completion);
+    const price = prices.get(r.model) ?? prices.get(r.modelLabel);
+    if (price !== undefined) c.cost.get2(model, key).inc((prompt * price.prompt + completion * price.completion) / 1e6);
+  };
+
+  const recordRequest = (r: RequestRecord): void => {
+    const model = bound.model.get(r.modelLabel);
+    const key = bound.key.get(r.key);
+    const route = bound.route.get(r.route);
+    c.requests.get4(route, model, key, String(r.status)).inc();
+    c.duration.get3(route, model, r.stream ? 'true' : 'false').observe(r.durationMs / 1000);
+    if (r.ttftMs !== null) c.ttft.get1(model).observe(r.ttftMs / 1000);
+    if (r.overheadMs !== null) c.overhead.get1(model).observe(r.overheadMs / 1000);
+    const gaps = r.interTokenMs;
+    if (gaps.length > 0) {
+      const h = c.interToken.get1(model);
+      for (let i = 0; i < gaps.length; i++) h.observe(gaps[i]! / 1000);
+    }
+    recordTokens(r, model, key);
+    if (r.endReason === 'client_aborted') c.aborts.get1(model).inc();
+    for (const a of r.attempts) c.upstream.get2(bound.upstream.get(a.upstream), a.status === null ? 'error' : String(a.status)).inc();
+  };
+
+  const limiter: LimiterObserver = {
+    remaining: (key, limit, n) => c.remaining.get2(bound.key.get(key), limit).set(n),
+    storeFailure: () => {
+      d.storeErrors.inc();
+      d.storeUp.set(0);
+    },
+    storeRecovered: () => d.storeUp.set(1),
+  };
+
+  return {
+    recordRequest,
+    streamOpened: (modelLabel) => c.active.get1(bound.model.get(modelLabel)).inc(),
+    streamClosed: (modelLabel) => c.active.get1(bound.model.get(modelLabel)).dec(),
+    rateLimited: (key, limit) => c.rateLimited.get2(bound.key.get(key), RATE_LIMIT_KINDS.has(limit) ? limit : OTHER).inc(),
+    limiterObserver: () => limiter,
+    setUpstreamUp: (upstream, up) => d.upstreamUp.labels(bound.upstream.get(upstream)).set(up ? 1 : 0),
+    refused: (reason) => d.refusals.labels(REFUSAL_REASONS.includes(reason) ? reason : OTHER).inc(),
+    eventsDroppedFrom: (source) => {
+      droppedSource = source;
+    },
+  };
+}
+
+/**
+ * Feed `m` from the lifecycle bus, inline (metrics are cheap; queued subscribers are for slow
+ * consumers). Returns a function that unsubscribes everything.
+ */
+export function attachMetrics(bus: EventBus, m: ProxyMetrics): () => void {
+  const offs = [
+    bus.on('request.end', (r) => m.recordRequest(r)),
+    bus.on('stream.open', (e) => m.streamOpened(e.modelLabel)),
+    bus.on('stream.close', (e) => m.streamClosed(e.modelLabel)),
+    bus.on('request.rate_limited', (e) => m.rateLimited(e.key, e.limit)),
+  ];
+  m.eventsDroppedFrom(() => bus.dropped);
+  return () => {
+    for (const off of offs) off();
+    m.eventsDroppedFrom(null);
+  };
+}
+
+const NOOP_LIMITER: LimiterObserver = Object.freeze({ remaining: () => {}, storeFailure: () => {}, storeRecovered: () => {} });
+
+/** Metrics that record nothing: for `metrics.enabled: false`, benchmarks, and other modules' tests. */
+export const noopMetrics: ProxyMetrics = Object.freeze({
+  recordRequest: () => {},
+  streamOpened: () => {},
+  streamClosed: () => {},
+  rateLimited: () => {},
+  limiterObserver: () => NOOP_LIMITER,
+  setUpstreamUp: () => {},
+  refused: () => {},
+  eventsDroppedFrom: () => {},
+});

@@ -1,0 +1,69 @@
+/**
+ * Usage accounting for one request (issue 3): the upstream's own counts when it sent them,
+ * otherwise an estimate — prompt from the request body, completion from the text actually relayed.
+ * That is also what a stream cut by the client or the upstream is billed: prompt plus what was
+ * generated up to the cut.
+ *
+ * Per-chunk cost is one array push; tokenising happens once, in {@link UsageTracker.final}, and
+ * only when the upstream gave no usage.
+ */
+import { contentFromBody, usageFromBody, type ChunkObservation, type Usage } from './chunk.js';
+import type { TokenEstimator } from './estimate.js';
+
+export interface UsageResult {
+  promptTokens: number;
+  completionTokens: number;
+  source: 'upstream' | 'estimated';
+}
+
+export class UsageTracker {
+  /** The latest usage seen; servers that repeat cumulative usage on every chunk end up right. */
+  private usage: Usage | null = null;
+  private readonly fragments: string[] = [];
+  private body: unknown = undefined;
+  private result: UsageResult | null = null;
+
+  /**
+   * @param model the model name the upstream tokenises with (picks o200k_base or cl100k_base)
+   * @param requestBody the parsed request body (chat `messages`, completions `prompt`, `input` …)
+   */
+  constructor(
+    private readonly estimator: TokenEstimator,
+    private readonly model: string,
+    private readonly requestBody: Record<string, unknown>,
+  ) {}
+
+  /** Feed each chunk relayed to the caller, as {@link inspectChunk} saw it. */
+  onChunk(obs: ChunkObservation): void {
+    if (obs.usage !== null) this.usage = obs.usage;
+    if (obs.content !== '') this.fragments.push(obs.content);
+  }
+
+  /** Feed a non-stream response body (parsed JSON). Its text is only read if it has no usage. */
+  onBody(parsed: unknown): void {
+    const usage = usageFromBody(parsed);
+    if (usage !== null) this.usage = usage;
+    else this.body = parsed;
+  }
+
+  /** The completion text relayed so far (for content logging). */
+  text(): string {
+    const streamed = this.fragments.join('');
+    return this.body === undefined ? streamed : streamed + contentFromBody(this.body);
+  }
+
+  /** The counts to record. Idempotent: the first call decides (and tokenises, if it must). */
+  final(): UsageResult {
+    if (this.result !== null) return this.result;
+    if (this.usage !== null) {
+      this.result = { promptTokens: this.usage.prompt, completionTokens: this.usage.completion, source: 'upstream' };
+    } else {
+      this.result = {
+        promptTokens: this.estimator.countPrompt(this.requestBody, this.model),
+        completionTokens: this.estimator.countText(this.text(), this.model),
+        source: 'estimated',
+      };
+    }
+    return this.result;
+  }
+}
