@@ -1,32 +1,83 @@
 /**
  * The logger: pino, JSON to stdout (pretty in `npm run dev`), with redaction always on — the
- * caller's and the upstream's credentials never reach a log line (DESIGN.md "Safety").
+ * caller's and the upstream's credentials never reach a log line (DESIGN.md "Safety", issue 5).
+ *
+ * Two layers:
+ * 1. {@link REDACT_PATHS} (plus `logging.redactPaths`): pino censors these paths in every logged
+ *    object — credential headers, API keys, configured client keys, tokens.
+ * 2. {@link scrubSecrets} as pino's `streamWrite` hook: a last net over every serialised line for
+ *    credential-shaped text (`Bearer …`, `sk-…` keys) that got into a message or error string.
+ *    It is one regex test per line when nothing matches.
+ *
+ * Note: `key` is deliberately not redacted at the top level: it is the *name* of the caller's key
+ * in every request record (never the secret). Secrets live under `apiKey`, `api_key`, `keys[*].key`.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
 
+/** The text that replaces a redacted value. */
+export const CENSOR = '[redacted]';
+
 /** Paths pino censors wherever they appear in a logged object. */
-export const REDACT_PATHS = [
+export const REDACT_PATHS: readonly string[] = [
+  // Credential headers, alone or inside a request / headers object.
   'authorization',
+  'cookie',
   '*.authorization',
+  '*.cookie',
   'headers.authorization',
+  'headers.cookie',
+  'headers["set-cookie"]',
+  'headers["x-api-key"]',
+  'headers["api-key"]',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  '*.headers["set-cookie"]',
+  '*.headers["x-api-key"]',
+  '*.headers["api-key"]',
   'req.headers.authorization',
+  'req.headers.cookie',
   'req.headers["x-api-key"]',
   'req.headers["api-key"]',
-  'req.headers.cookie',
+  // API keys and tokens under their usual names.
   'apiKey',
   '*.apiKey',
   'api_key',
   '*.api_key',
-  'key',
   'secret',
   '*.secret',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  // The config, should it ever be logged: upstream keys, client keys, the metrics token.
+  'upstreams.*.apiKey',
+  'config.upstreams.*.apiKey',
+  'keys[*].key',
+  'keys[*].sha256',
+  'config.keys[*].key',
+  'config.keys[*].sha256',
+  'metrics.token',
+  'config.metrics.token',
 ];
+
+/**
+ * Credential-shaped text: a bearer token, or an OpenAI-style secret key (`sk-…`, `sk-proj-…`).
+ * Used as the last net on every line and on logged content.
+ */
+const SECRET_SHAPES = /(\bBearer\s+)[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{8,}/gi;
+
+/** Replace credential-shaped text in `s` (see {@link SECRET_SHAPES}). */
+export function scrubSecrets(s: string): string {
+  SECRET_SHAPES.lastIndex = 0;
+  if (!SECRET_SHAPES.test(s)) return s;
+  return s.replace(SECRET_SHAPES, (_m, bearer: string | undefined) => (bearer !== undefined ? `${bearer}${CENSOR}` : CENSOR));
+}
 
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
   level: string;
   pretty?: boolean;
-  /** Extra paths (issue 5 `logging.redactPaths`). */
+  /** Extra paths (issue 5 `logging.redactPaths`), pino syntax (`a.b`, `a[*].b`, `a["x-y"]`). */
   redactPaths?: readonly string[];
   /** Where to write (tests capture it); default stdout. */
   destination?: DestinationStream;
@@ -37,8 +88,9 @@ export function createLogger(opts: LoggerOptions): Logger {
   const base = {
     level: opts.level,
     base: undefined,
-    redact: { paths: [...REDACT_PATHS, ...(opts.redactPaths ?? [])], censor: '[redacted]' },
+    redact: { paths: [...REDACT_PATHS, ...(opts.redactPaths ?? [])], censor: CENSOR },
     timestamp: pino.stdTimeFunctions.isoTime,
+    hooks: { streamWrite: scrubSecrets },
   };
   if (opts.destination) return pino(base, opts.destination);
   if (opts.pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });

@@ -19,6 +19,8 @@ async function main(): Promise<void> {
   }
   const { config, notes, source } = loaded;
   const deps = buildDeps(config, { pretty: process.argv.includes('--pretty') });
+  // Load the tokenizer now (~175 ms) rather than on the first request that needs an estimate.
+  deps.estimator.preload();
   const { ext, close } = await extensionsFor(deps);
   const proxy = await startProxy(deps, ext);
   const log = deps.logger;

@@ -16,8 +16,12 @@ import { writeJsonError } from './write-error.js';
 import type { EndReason } from '../events/types.js';
 import type { Inflight } from '../shutdown.js';
 import { SIM_MODELS } from '../sim/core.js';
+import { contentForLog, createUpstreamTap } from '../request-log.js';
 
 type Ctx = Koa.ParameterizedContext<ProxyState>;
+
+/** Pass-through endpoints labelled by their own path in metrics; the rest are `/v1/*`. */
+const KNOWN_ROUTES = new Set(['/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations', '/v1/audio/transcriptions', '/v1/audio/speech', '/v1/images/generations']);
 
 /** Resolve the model's route or answer 404 model_not_found, as OpenAI does. */
 function routeFor(deps: AppDeps, model: string): Route {
@@ -83,6 +87,8 @@ async function owned(
     release();
   }
   ex.usage = r.tracker.final();
+  // Content logging (issue 5, off by default): messages and the answer, scrubbed and truncated.
+  if (deps.config.logging.content) ex.content = contentForLog(deps.config, r.body, r.tap ? r.tap.message() : r.tracker.text());
   ex.finish(reason, status);
 }
 
@@ -92,17 +98,18 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
 
   router.post('/v1/chat/completions', async (ctx) => {
     const ex = ctx.state.ex;
-    const { json } = await readJsonObject(ctx.req, limit);
+    const { json, raw } = await readJsonObject(ctx.req, limit);
     ex.model = requireModel(json);
     validateChatBody(json);
     ex.stream = json.stream === true;
     const route = routeFor(deps, ex.model);
     const admission = await admit(deps, ctx, route, json);
     const r: RelayRequest = {
-      deps, ex, req: ctx.req, res: ctx.res, route, body: json,
+      deps, ex, req: ctx.req, res: ctx.res, route, body: json, raw,
       extraHeaders: admission?.headers ?? {},
       tracker: new UsageTracker(deps.estimator, ex.model, json),
       abort: new AbortController(),
+      tap: createUpstreamTap(deps, ex.id),
     };
     await owned(deps, inflight, ctx, r, async () => {
       if (ex.stream) return relayChatStream(r);
@@ -139,6 +146,8 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
       throw new InvalidRequestError('The "model" parameter must be a string.', { param: 'model' });
     }
     ex.model = typeof json.model === 'string' ? json.model : '';
+    // A bounded route label: the endpoint, not ids in the path (/v1/files/<id>).
+    ex.route = KNOWN_ROUTES.has(ctx.path) ? ctx.path : '/v1/*';
     // No model (files, audio uploads, GET …): the catch-all route, if one is configured.
     const route = routeFor(deps, ex.model);
     if (ex.model === '') ex.model = '(none)';

@@ -17,6 +17,7 @@ import { requestUsage } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
 import { serverTiming } from './server-timing.js';
 import { SHUTDOWN } from '../shutdown.js';
+import type { UpstreamTap } from '../request-log.js';
 
 /** Everything a relay path needs about the request. */
 export interface RelayRequest {
@@ -26,19 +27,25 @@ export interface RelayRequest {
   res: ServerResponse;
   route: Route;
   body: Record<string, unknown>;
+  /** The body as received: sent as is when the proxy need not change it. */
+  raw?: Buffer;
   /** Headers from admission (x-ratelimit-*), set on every response. */
   extraHeaders: Record<string, string>;
   tracker: UsageTracker;
   /** Aborted when the caller disconnects or the proxy stops the request. */
   abort: AbortController;
+  /** Debug line per upstream event and content capture (issue 5); null/absent when both are off. */
+  tap?: UpstreamTap | null;
 }
 
 /** The body sent to one deployment: its model name, and usage requested for streams. */
-function upstreamBody(body: Record<string, unknown>, d: Deployment, stream: boolean): { text: string; callerAsked: boolean } {
-  let out = body;
+function upstreamBody(r: RelayRequest, d: Deployment, stream: boolean): { text: string | Buffer; callerAsked: boolean } {
+  let out = r.body;
   let callerAsked = false;
-  if (stream) ({ body: out, callerAsked } = requestUsage(body));
+  if (stream) ({ body: out, callerAsked } = requestUsage(r.body));
   if (d.model !== undefined) out = { ...out, model: d.model };
+  // Unchanged (non-stream, or the caller already asked for usage): forward the bytes received.
+  if (out === r.body && r.raw !== undefined) return { text: r.raw, callerAsked };
   return { text: JSON.stringify(out), callerAsked };
 }
 
@@ -51,6 +58,7 @@ class ChatObserver implements StreamObserver {
     private readonly ex: Exchange,
     private readonly tracker: UsageTracker,
     private readonly callerAskedUsage: boolean,
+    private readonly tap: UpstreamTap | null = null,
   ) {}
 
   onEvent(data: string, now: number): string | null {
@@ -59,9 +67,12 @@ class ChatObserver implements StreamObserver {
       parsed = JSON.parse(data);
     } catch {
       // Not JSON: relay it untouched, the caller's client decides.
+      this.tap?.onEvent(data, undefined, this.ex.upstream);
       this.ex.chunks++;
       return data;
     }
+    // Null unless debug or content logging is on: one check per event otherwise (issue 5).
+    if (this.tap !== null) this.tap.onEvent(data, parsed, this.ex.upstream);
     const obs = inspectChunk(parsed);
     this.tracker.onChunk(obs);
     if (obs.finishReason !== null) this.ex.finishReason = obs.finishReason;
@@ -85,7 +96,7 @@ class ChatObserver implements StreamObserver {
 async function callUpstream(
   r: RelayRequest,
   d: Deployment,
-  bodyText: string,
+  bodyText: string | Buffer,
   accept: string,
   signal: AbortSignal,
 ): Promise<AttemptOutcome<Response>> {
@@ -125,7 +136,7 @@ async function callUpstream(
 export async function relayChatJson(r: RelayRequest): Promise<void> {
   const { deps, ex, res } = r;
   const upstreamRes = await runAttempts(deps, ex, r.route, r.abort.signal, (d) =>
-    callUpstream(r, d, upstreamBody(r.body, d, false).text, 'application/json', r.abort.signal),
+    callUpstream(r, d, upstreamBody(r, d, false).text, 'application/json', r.abort.signal),
   );
   const buf = Buffer.from(await upstreamRes.arrayBuffer());
   ex.upstreamEndAt = deps.clock.monotonic();
@@ -137,6 +148,7 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
     /* relayed as is */
   }
   r.tracker.onBody(parsed);
+  r.tap?.onBody(parsed, ex.upstream);
   const headers: Record<string, string> = {
     ...relayedHeaders(upstreamRes.headers),
     ...r.extraHeaders,
@@ -177,7 +189,7 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
   let error: ProxyError | null = null;
   try {
     result = await runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, async (d) => {
-      const { text, callerAsked } = upstreamBody(r.body, d, true);
+      const { text, callerAsked } = upstreamBody(r, d, true);
       const ctrl = new AbortController();
       relay.attach(ctrl);
       const onParentAbort = (): void => ctrl.abort(r.abort.signal.reason);
@@ -188,7 +200,7 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
         if (!('ok' in out)) return out;
         upstreamHeaders = out.ok.headers;
         if (!out.ok.body) return { error: new ProxyError(502, 'upstream_error', 'Upstream sent no body.'), retryable: true };
-        const pumped = await relay.pump(out.ok.body, new ChatObserver(ex, r.tracker, callerAsked), d.upstream);
+        const pumped = await relay.pump(out.ok.body, new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
         ex.upstreamEndAt = deps.clock.monotonic();
         const err = pumped.kind === 'done' ? null : pumped.error;
         ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);

@@ -46,7 +46,8 @@ export class Exchange {
   constructor(
     readonly id: string,
     readonly method: string,
-    readonly route: string,
+    /** The route label (a template, bounded: metrics use it). */
+    public route: string,
     private readonly clock: Clock,
     private readonly bus: EventBus,
   ) {

@@ -26,6 +26,7 @@ export class Router {
   /** Label cache for glob matches: bounded by the number of routes, so safe to memoise per name. */
   private readonly cache = new Map<string, Route | null>();
   private static readonly CACHE_MAX = 10_000;
+  private readonly named: Set<string>;
 
   constructor(config: Config) {
     this.routes = config.models.map((r) => ({
@@ -39,6 +40,9 @@ export class Router {
         this.exact.set(r.match, { match: r.match, label: r.label ?? r.match, deployments: r.deployments });
       }
     }
+    // Models named in the price table are configured names too: they get their own label even
+    // when a glob routes them (issue 3: `model` takes configured names only).
+    this.named = new Set(Object.keys(config.metrics.prices));
   }
 
   /** The route for `model`, or null when none matches (→ 404 model_not_found). */
@@ -48,7 +52,9 @@ export class Router {
     let found: Route | null = null;
     for (const r of this.routes) {
       if (r.re.test(model)) {
-        found = this.exact.get(r.match) ?? { match: r.match, label: r.label ?? r.match, deployments: r.deployments };
+        found =
+          this.exact.get(r.match) ??
+          { match: r.match, label: this.named.has(model) ? model : (r.label ?? r.match), deployments: r.deployments };
         break;
       }
     }
