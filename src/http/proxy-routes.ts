@@ -20,9 +20,6 @@ import { contentForLog, createUpstreamTap } from '../request-log.js';
 
 type Ctx = Koa.ParameterizedContext<ProxyState>;
 
-/** Pass-through endpoints labelled by their own path in metrics; the rest are `/v1/*`. */
-const KNOWN_ROUTES = new Set(['/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations', '/v1/audio/transcriptions', '/v1/audio/speech', '/v1/images/generations']);
-
 /** Resolve the model's route or answer 404 model_not_found, as OpenAI does. */
 function routeFor(deps: AppDeps, model: string): Route {
   const route = deps.router.resolve(model);
@@ -146,8 +143,6 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
       throw new InvalidRequestError('The "model" parameter must be a string.', { param: 'model' });
     }
     ex.model = typeof json.model === 'string' ? json.model : '';
-    // A bounded route label: the endpoint, not ids in the path (/v1/files/<id>).
-    ex.route = KNOWN_ROUTES.has(ctx.path) ? ctx.path : '/v1/*';
     // No model (files, audio uploads, GET …): the catch-all route, if one is configured.
     const route = routeFor(deps, ex.model);
     if (ex.model === '') ex.model = '(none)';

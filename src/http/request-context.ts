@@ -22,13 +22,25 @@ export interface ProxyState {
 
 const REQUEST_ID = /^[\w.:\-]{1,128}$/;
 
+/** Endpoints labelled by their own path in metrics and logs; other /v1 paths are `/v1/*`. */
+const KNOWN_ROUTES = new Set([
+  '/v1/chat/completions', '/v1/models', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations',
+  '/v1/audio/transcriptions', '/v1/audio/speech', '/v1/images/generations',
+]);
+
+/** A bounded route label: the endpoint, never ids in the path (`/v1/files/<id>`). */
+export function routeLabel(path: string): string {
+  if (KNOWN_ROUTES.has(path)) return path;
+  return path.startsWith('/v1/') ? '/v1/*' : path;
+}
+
 /** Build the middleware. */
 export function requestContext(deps: AppDeps): Koa.Middleware<ProxyState> {
   return async (ctx, next) => {
     const given = ctx.get('x-request-id');
     // Keep the caller's id when it is sane (it is echoed into logs and upstream headers).
     const id = given && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
-    const ex = new Exchange(id, ctx.method, ctx.path, deps.clock, deps.bus);
+    const ex = new Exchange(id, ctx.method, routeLabel(ctx.path), deps.clock, deps.bus);
     ctx.state.ex = ex;
     ctx.set('x-request-id', id);
     deps.state.activeRequests++;

@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import {
+  EXACT_CHARS_PER_ESTIMATE,
   IMAGE_TOKENS_DEFAULT,
+  MAX_RUN_CHARS,
   IMAGE_TOKENS_LOW,
   REPLY_PRIMING_TOKENS,
   TOKENS_PER_MESSAGE,
@@ -43,6 +45,7 @@ function spyEstimator(): TokenEstimator & { calls: number } {
     countText: (t: string, m: string) => (spy.calls++, estimator.countText(t, m)),
     countMessages: (x: unknown, m: string) => (spy.calls++, estimator.countMessages(x, m)),
     countPrompt: (b: Record<string, unknown>, m: string) => (spy.calls++, estimator.countPrompt(b, m)),
+    preload: () => {},
   };
   return spy;
 }
@@ -111,6 +114,43 @@ describe('usage: token estimation', () => {
       o200k('tool') +
       o200k('{"temp":21}');
     assert.equal(estimator.countMessages(messages, 'gpt-4o'), expected);
+  });
+
+  it('bounds its work: a 100 KB run of one letter (6 s in one BPE piece) counts in milliseconds, the same', () => {
+    const run = 'a'.repeat(100_000);
+    const started = performance.now();
+    const n = estimator.countText(run, 'gpt-4o');
+    assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
+    assert.equal(n, (100_000 / MAX_RUN_CHARS) * o200k('a'.repeat(MAX_RUN_CHARS)));
+  });
+
+  it('never cuts a long run between the halves of a surrogate pair', () => {
+    const emoji = '🚀'.repeat(MAX_RUN_CHARS); // 512 UTF-16 units, one run
+    const pieces = o200k('🚀'.repeat(MAX_RUN_CHARS / 2)) * 2;
+    assert.equal(estimator.countText(emoji, 'gpt-4o'), pieces);
+    assert.equal(estimator.countText('x' + emoji, 'gpt-4o') > 0, true);
+  });
+
+  it('extrapolates beyond its exact budget from the ratio it measured', () => {
+    const sentence = 'The quick brown fox jumps over the lazy dog. ';
+    const text = sentence.repeat(Math.ceil((3 * EXACT_CHARS_PER_ESTIMATE) / sentence.length));
+    const exact = o200k(text);
+    const estimate = estimator.countText(text, 'gpt-4o');
+    assert.ok(Math.abs(estimate - exact) / exact < 0.01, `${estimate} vs ${exact}`);
+    // The budget is per estimate: a prompt of many messages is bounded as a whole.
+    const messages = Array.from({ length: 8 }, () => ({ role: 'user', content: text.slice(0, EXACT_CHARS_PER_ESTIMATE / 2) }));
+    const started = performance.now();
+    const total = estimator.countMessages(messages, 'gpt-4o');
+    assert.ok(performance.now() - started < 500);
+    const expected = REPLY_PRIMING_TOKENS + 8 * (TOKENS_PER_MESSAGE + 1) + 8 * o200k(text.slice(0, EXACT_CHARS_PER_ESTIMATE / 2));
+    assert.ok(Math.abs(total - expected) / expected < 0.01, `${total} vs ${expected}`);
+  });
+
+  it('preload() loads tables up front; counting afterwards is unchanged', () => {
+    const e = createTokenEstimator();
+    e.preload('gpt-4o');
+    e.preload();
+    assert.equal(e.countText('hello world', 'gpt-4'), 2);
   });
 
   it('ignores what is not a message list', () => {
