@@ -1,6 +1,7 @@
 /**
  * The simulator over node:http, for `npm run sim` and benchmarks: the same replies as the fetch
- * version (both consume `core.ts`'s frame generator). Each frame is written as it is produced,
+ * version (both consume `core.ts`'s frame generator). Each frame is written as it is produced
+ * (frames produced together, with no wait between them, share one socket write via cork/uncork),
  * `res.write` backpressure is respected (wait for `drain`), Nagle is off (`setNoDelay`), idle
  * keep-alive connections are kept for 65 s (longer than common client pools, so a client rarely
  * reuses a socket the server is closing). A client that goes away aborts the reply: the pending
@@ -33,6 +34,7 @@ function sendJson(res: http.ServerResponse, reply: SimJsonReply): void {
 
 /** Resolve when `res` can take more data, or has closed. */
 function drained(res: http.ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done);
@@ -44,26 +46,66 @@ function drained(res: http.ServerResponse): Promise<void> {
   });
 }
 
-async function pump(frames: Generator<SimStep, void, undefined>, res: http.ServerResponse, signal: AbortSignal): Promise<void> {
+/** What {@link createSimServer}'s server emits as `'sim-stream-end'` when a stream stops. */
+export interface SimStreamEnd {
+  /** the client went away before the last frame */
+  aborted: boolean;
+  /** frames written */
+  frames: number;
+}
+
+async function pump(
+  frames: Generator<SimStep, void, undefined>,
+  res: http.ServerResponse,
+  signal: AbortSignal,
+  onEnd: (e: SimStreamEnd) => void,
+): Promise<void> {
+  let written = 0;
+  let complete = false;
+  // Frames produced back to back (no wait between them) go out in one socket write: cork while
+  // writing, uncork before any wait and at the end.
+  let corked = false;
   try {
     for (;;) {
-      if (signal.aborted) return;
+      if (signal.aborted || res.destroyed) return;
       const r = frames.next();
       if (r.done) break;
       const v = r.value;
       if (typeof v === 'number') {
-        if (v > 0) await sleep(v, signal);
-      } else if (!res.write(v)) {
-        await drained(res);
+        if (v > 0) {
+          if (corked) {
+            corked = false;
+            res.uncork();
+          }
+          await sleep(v, signal);
+        }
+      } else {
+        written++;
+        if (!corked) {
+          corked = true;
+          res.cork();
+        }
+        if (!res.write(v)) {
+          corked = false;
+          res.uncork();
+          await drained(res);
+        }
       }
     }
+    if (corked) {
+      corked = false;
+      res.uncork();
+    }
     res.end();
+    complete = true;
   } finally {
+    if (corked) res.uncork();
     frames.return(undefined);
+    onEnd({ aborted: !complete, frames: written });
   }
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, opts: SimOptions): Promise<void> {
+async function handle(server: http.Server, req: http.IncomingMessage, res: http.ServerResponse, opts: SimOptions): Promise<void> {
   const ac = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) ac.abort();
@@ -87,13 +129,17 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, opts:
   }
   res.writeHead(reply.status, { ...reply.headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
   res.flushHeaders();
-  await pump(reply.frames, res, ac.signal);
+  await pump(reply.frames, res, ac.signal, (e) => server.emit('sim-stream-end', e));
 }
 
-/** An http.Server (not yet listening) serving the simulator on every path. */
+/**
+ * An http.Server (not yet listening) serving the simulator on every path. Besides the usual
+ * events it emits `'sim-stream-end'` ({@link SimStreamEnd}) each time a streamed reply stops,
+ * whether finished or cut by the client (handy for tests and benchmark bookkeeping).
+ */
 export function createSimServer(opts: SimOptions): http.Server {
   const server = http.createServer((req, res) => {
-    handle(req, res, opts).catch((err: unknown) => {
+    handle(server, req, res, opts).catch((err: unknown) => {
       if (res.destroyed || res.writableEnded) return; // client gone (abort) or already answered
       if (!res.headersSent) {
         sendJson(res, simError(500, `simulator error: ${err instanceof Error ? err.message : String(err)}`, null, null, 'server_error'));
