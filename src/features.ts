@@ -5,12 +5,27 @@
 import type { AppDeps } from './deps.js';
 import type { AppExtensions } from './app.js';
 import { createAccess } from './access.js';
+import { createAdminFeature } from './admin/index.js';
+import { breakerReadiness } from './upstream/breaker.js';
 
 /** Build the extensions for `deps`, and a close() for what they opened (Redis, timers). */
 export async function extensionsFor(deps: AppDeps): Promise<{ ext: AppExtensions; close: () => Promise<void> }> {
   // Issue 4: keys (401/403) and rate limits; admission runs inside the routes once the model is known.
   const access = await createAccess(deps);
   deps.admit = access.admit;
-  const ext: AppExtensions = { middleware: [access.middleware], routes: [], readiness: [...access.readiness] };
-  return { ext, close: () => access.close() };
+  // Issue 5: the live feed (/admin/events, admin keys of the same store), sign-in on
+  // /admin/session, and the /dashboard page.
+  const admin = createAdminFeature(deps, { keys: access.keys });
+  const ext: AppExtensions = {
+    middleware: [access.middleware],
+    routes: [(router) => admin.register(router)],
+    readiness: [...access.readiness, ...breakerReadiness(deps.health)],
+  };
+  return {
+    ext,
+    close: async () => {
+      admin.close();
+      await access.close();
+    },
+  };
 }

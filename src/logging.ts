@@ -11,44 +11,42 @@
  *
  * Note: `key` is deliberately not redacted at the top level: it is the *name* of the caller's key
  * in every request record (never the secret). Secrets live under `apiKey`, `api_key`, `keys[*].key`.
+ * Request and answer content is never logged here unless content logging is on, and then it is
+ * scrubbed before it reaches the logger (src/request-log.ts).
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 /** The text that replaces a redacted value. */
 export const CENSOR = '[redacted]';
 
-/** Paths pino censors wherever they appear in a logged object. */
+/** Credential headers, censored inside every header container below. */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key'];
+/** Where headers appear in logged objects: `headers`, `req.headers`, … */
+const HEADER_CONTAINERS = ['headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers'];
+
+/**
+ * Paths pino censors in every logged object. Explicit paths only, no leading `*.` wildcard:
+ * fast-redact walks every top-level key for each of those, which measured 3–5 µs per wildcard
+ * per log line (18 of them cost 50–90 µs on the request record; these ~50 explicit paths cost
+ * about 1 µs). Wildcards under a fixed prefix (`keys[*].key`) are cheap and are kept. Whatever
+ * is logged elsewhere is still covered by the credential-shape net ({@link scrubSecrets}).
+ */
 export const REDACT_PATHS: readonly string[] = [
-  // Credential headers, alone or inside a request / headers object.
+  // Credentials at the top level of a logged object.
   'authorization',
   'cookie',
-  '*.authorization',
-  '*.cookie',
-  'headers.authorization',
-  'headers.cookie',
-  'headers["set-cookie"]',
-  'headers["x-api-key"]',
-  'headers["api-key"]',
-  '*.headers.authorization',
-  '*.headers.cookie',
-  '*.headers["set-cookie"]',
-  '*.headers["x-api-key"]',
-  '*.headers["api-key"]',
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-  'req.headers["api-key"]',
-  // API keys and tokens under their usual names.
   'apiKey',
-  '*.apiKey',
   'api_key',
-  '*.api_key',
   'secret',
-  '*.secret',
   'password',
-  '*.password',
   'token',
-  '*.token',
+  // Credential headers wherever headers are logged.
+  ...HEADER_CONTAINERS.flatMap((c) => CREDENTIAL_HEADERS.map((h) => `${c}["${h}"]`)),
+  // An upstream or client object with its key.
+  'upstream.apiKey',
+  'upstream.api_key',
+  'client.apiKey',
+  'options.apiKey',
   // The config, should it ever be logged: upstream keys, client keys, the metrics token.
   'upstreams.*.apiKey',
   'config.upstreams.*.apiKey',

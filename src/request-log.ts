@@ -32,6 +32,11 @@ export function logFields(r: RequestRecord): Record<string, unknown> {
   out.interTokenMsMean = interTokenMs.length > 0 ? round(sum / interTokenMs.length) : null;
   out.interTokenMsMax = interTokenMs.length > 0 ? round(max) : null;
   out.tokensPerSecond = tokensPerSecond(r);
+  if (r.content !== undefined) {
+    // Last, so the scalar fields come first when a person reads the line.
+    delete out.content;
+    out.content = r.content;
+  }
   return out;
 }
 
@@ -115,6 +120,8 @@ export class UpstreamTap {
     private readonly requestId: string,
     /** Capture budget in characters; null when content logging is off. */
     private readonly maxChars: number | null,
+    /** Known secrets scrubbed from logged payloads. */
+    private readonly secrets: readonly string[] = [],
   ) {}
 
   /** One upstream stream event: `data` as received, `parsed` its JSON (undefined when not JSON). */
@@ -133,7 +140,7 @@ export class UpstreamTap {
           ...(typeof finish === 'string' ? { finishReason: finish } : {}),
           ...(isObject(parsed) && isObject(parsed.usage) ? { usage: parsed.usage } : {}),
           // The payload is content: only with content logging on, and bounded.
-          ...(this.maxChars !== null ? { data: truncate(scrubSecrets(data), this.maxChars) } : {}),
+          ...(this.maxChars !== null ? { data: truncate(scrubText(data, this.secrets), this.maxChars) } : {}),
         },
         'upstream event',
       );
@@ -206,7 +213,7 @@ export function createUpstreamTap(deps: { logger: Logger; config: Config }, requ
   const debug = deps.logger.isLevelEnabled('debug');
   const content = deps.config.logging.content;
   if (!debug && !content) return null;
-  return new UpstreamTap(debug ? deps.logger : null, requestId, content ? deps.config.logging.contentMaxChars : null);
+  return new UpstreamTap(debug ? deps.logger : null, requestId, content ? deps.config.logging.contentMaxChars : null, content ? configSecrets(deps.config) : []);
 }
 
 /** Request body fields that are content (chat, completions, responses, embeddings). */
@@ -227,6 +234,17 @@ export function configSecrets(config: Config): string[] {
     secretsByConfig.set(config, s);
   }
   return s;
+}
+
+/**
+ * Scrub known secrets from a request's error texts (an upstream's error message may echo what it
+ * was sent, the caller's body included). Only runs over texts that are there: free on success.
+ */
+export function scrubErrors(ex: { error: string | null; attempts: Array<{ error: string | null }> }, config: Config): void {
+  if (ex.error === null && ex.attempts.every((a) => a.error === null)) return;
+  const secrets = configSecrets(config);
+  if (ex.error !== null) ex.error = scrubText(ex.error, secrets);
+  for (const a of ex.attempts) if (a.error !== null) a.error = scrubText(a.error, secrets);
 }
 
 /** `s` with every known secret and credential-shaped text replaced by the censor. */

@@ -10,7 +10,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { EventBus } from './events/bus.js';
 import { createApp, type AppExtensions, type ProxyApp } from './app.js';
-import { alwaysHealthy, type AppDeps } from './deps.js';
+import type { AppDeps } from './deps.js';
 import { createLogger } from './logging.js';
 import { attachRequestLog } from './request-log.js';
 import { attachMetrics, createMetrics, noopMetrics } from './metrics.js';
@@ -18,6 +18,8 @@ import { createUpstreamClient, type FetchLike } from './upstream/client.js';
 import { Router } from './upstream/router.js';
 import { createSimFetch } from './sim/handler.js';
 import { createTokenEstimator } from './usage/estimate.js';
+import { CircuitBreaker } from './upstream/breaker.js';
+import { applyAbuseLimits, serverOptions } from './http/abuse-limits.js';
 
 /** Optional overrides for {@link buildDeps}. */
 export interface BuildOptions {
@@ -33,10 +35,20 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
   const logger = opts.logger ?? createLogger({ level: config.logging.level, pretty: opts.pretty, redactPaths: config.logging.redactPaths });
   const bus = new EventBus();
   const registry = opts.registry ?? new Registry();
+  const clock = opts.clock ?? systemClock;
+  const metrics = config.metrics.enabled ? createMetrics(registry, config) : noopMetrics;
+  // Issue 7: one circuit per upstream deployment, reported to llm_proxy_upstream_up and /readyz.
+  const health = new CircuitBreaker({
+    ...config.resilience.breaker,
+    clock,
+    upstreams: Object.keys(config.upstreams),
+    routes: config.models.map((m) => ({ match: m.match, upstreams: (m.deployments ?? []).map((d) => d.upstream) })),
+    onChange: (upstream, up) => metrics.setUpstreamUp(upstream, up),
+  });
   const deps: AppDeps = {
     config,
     logger,
-    clock: opts.clock ?? systemClock,
+    clock,
     bus,
     router: new Router(config),
     upstream: createUpstreamClient({
@@ -45,16 +57,20 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
       connectTimeoutMs: config.server.connectTimeoutMs,
     }),
     registry,
-    health: alwaysHealthy(),
+    health,
     state: { draining: false, activeRequests: 0 },
     estimator: createTokenEstimator(),
-    metrics: config.metrics.enabled ? createMetrics(registry, config) : noopMetrics,
+    metrics,
     admit: null,
   };
   attachRequestLog(bus, logger);
   if (config.metrics.enabled) {
     attachMetrics(bus, deps.metrics);
     deps.metrics.eventsDroppedFrom(() => bus.dropped);
+    // A 413 the proxy gave itself (no upstream attempt) is an abuse-limit refusal (issue 7).
+    bus.on('request.end', (r) => {
+      if (r.status === 413 && r.attempts.length === 0) metrics.refused('body_size');
+    });
   }
   return deps;
 }
@@ -74,18 +90,10 @@ export interface RunningProxy {
 export async function startProxy(deps: AppDeps, ext: AppExtensions = {}): Promise<RunningProxy> {
   const app = createApp(deps, ext);
   const s = deps.config.server;
-  const server = http.createServer(
-    {
-      // Slowloris protection (issue 7): a whole request head within headersTimeoutMs, a whole
-      // request within requestTimeoutMs. Streaming responses are not affected by these.
-      headersTimeout: s.headersTimeoutMs,
-      requestTimeout: s.requestTimeoutMs,
-      keepAliveTimeout: 5_000,
-      noDelay: true,
-    },
-    app.callback,
-  );
-  if (s.maxConnections > 0) server.maxConnections = s.maxConnections;
+  // Abuse limits (issue 7, src/http/abuse-limits.ts): head/body timeouts (slowloris), head size,
+  // open connections. Streaming responses are not affected by the timeouts.
+  const server = http.createServer({ ...serverOptions(s), keepAliveTimeout: 5_000, noDelay: true });
+  server.on('request', applyAbuseLimits(server, s, deps.metrics, app.callback));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(s.port, s.host, () => {

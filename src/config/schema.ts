@@ -33,6 +33,10 @@ export const serverSchema = z
     headersTimeoutMs: positiveMs.default(10_000),
     /** Time allowed for a client to send a whole request (issue 7). */
     requestTimeoutMs: positiveMs.default(30_000),
+    /** Largest request head (request line and headers) accepted; larger → 431 (issue 7). */
+    maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
+    /** How often the header and request timeouts above are checked (Node's default is 30 s). */
+    timeoutCheckIntervalMs: z.number().int().positive().default(1_000),
   })
   .strict()
   .prefault({});

@@ -16,7 +16,7 @@ import { writeJsonError } from './write-error.js';
 import type { EndReason } from '../events/types.js';
 import type { Inflight } from '../shutdown.js';
 import { SIM_MODELS } from '../sim/core.js';
-import { contentForLog, createUpstreamTap } from '../request-log.js';
+import { contentForLog, createUpstreamTap, scrubErrors } from '../request-log.js';
 
 type Ctx = Koa.ParameterizedContext<ProxyState>;
 
@@ -65,6 +65,9 @@ async function owned(
   let reason: EndReason = 'done';
   let status = 200;
   try {
+    // The caller may have left while admission awaited the store (a Redis round trip): its
+    // 'close' fired before the listener above existed.
+    if (res.destroyed) throw new ClientGone();
     ({ reason, status } = await run());
   } catch (err) {
     if (err instanceof ClientGone || (res.destroyed && !res.writableFinished)) {
@@ -84,7 +87,9 @@ async function owned(
     release();
   }
   ex.usage = r.tracker.final();
-  // Content logging (issue 5, off by default): messages and the answer, scrubbed and truncated.
+  // Issue 5: an upstream's error text may echo the caller's body; content logging is off by
+  // default and its messages and answer are scrubbed and truncated.
+  scrubErrors(ex, deps.config);
   if (deps.config.logging.content) ex.content = contentForLog(deps.config, r.body, r.tap ? r.tap.message() : r.tracker.text());
   ex.finish(reason, status);
 }

@@ -11,9 +11,16 @@ import { compileGlob } from '../glob.js';
 import type { Config, LimitsConfig } from '../config/schema.js';
 import { RateLimitError } from '../errors.js';
 import { formatResetDuration } from './format.js';
-import { charge, viewBucket, wholeRemaining, wholeUsed } from './gcra.js';
+import { charge, EPSILON_MS, viewBucket, wholeRemaining, wholeUsed } from './gcra.js';
 import type { AdmitOutput, BucketCharge, SlotTake } from './store.js';
 
+
+/**
+ * A wait as shown to the caller: whole ms rounded up, minus the same float slack `charge`
+ * allows (EPSILON_MS), so `30000.0001` shows as `30s`, not `30.001s`, and a caller that waits
+ * the announced time is still admitted.
+ */
+const shownMs = (ms: number): number => Math.max(0, Math.ceil(ms - EPSILON_MS));
 export type LimitKind = 'requests' | 'tokens' | 'concurrency';
 export type ScopeKind = 'key' | 'model' | 'upstream';
 
@@ -116,7 +123,7 @@ export function rateLimitHeaders(buckets: readonly PlannedBucket[], tats: readon
     if (!best) continue;
     headers[`x-ratelimit-limit-${kind}`] = String(best.capacity);
     headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, best.remaining));
-    headers[`x-ratelimit-reset-${kind}`] = formatResetDuration(best.resetMs);
+    headers[`x-ratelimit-reset-${kind}`] = formatResetDuration(shownMs(best.resetMs));
   }
   return headers;
 }
@@ -161,7 +168,7 @@ export function refusalError(plan: Plan, model: string, out: AdmitOutput): { err
       });
       return;
     }
-    const retryMs = Math.ceil(r.retryMs);
+    const retryMs = shownMs(r.retryMs);
     refusals.push({
       limit: b.kind,
       scope: b.scope,

@@ -2,16 +2,41 @@
  * The attempt loop shared by every relay path (issue 7): try a route's deployments in order,
  * moving on only for retryable failures that happened before the caller got any data, within a
  * bounded number of attempts and total time; honour a short upstream Retry-After.
+ *
+ * Bounds: at most `resilience.maxAttempts` attempts (one when the route has one deployment: the
+ * caller's SDK already retries 429/5xx with the Retry-After we pass through, and retrying in both
+ * places multiplies the load on a sick upstream). No attempt *starts* after `retryBudgetMs` from
+ * the first, and no Retry-After wait may end past it; a started attempt is bounded by the
+ * connect and first-byte timeouts, so the time to the caller's first byte is at most
+ * `retryBudgetMs + connectTimeoutMs + firstByteTimeoutMs`.
+ *
+ * Every attempt is in the exchange's record: the attempt function records what it saw, and an
+ * attempt that ended without recording (aborted, or a path that forgot) is recorded here.
  */
 import type { AppDeps } from '../deps.js';
-import { ProxyError, UpstreamError } from '../errors.js';
+import { ProxyError, UpstreamError, UpstreamStatusError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { orderDeployments } from '../upstream/selection.js';
 import { isRetryable, retryAfterMs } from '../upstream/retry-policy.js';
 
 /** What one attempt produced. */
-export type AttemptOutcome<T> = { ok: T } | { error: ProxyError; retryable: boolean };
+export type AttemptOutcome<T> =
+  | {
+      ok: T;
+      /** The upstream answered, then failed (a stream that broke after data): no retry, but it counts against its circuit. */
+      upstreamFailed?: boolean;
+    }
+  | { error: ProxyError; retryable: boolean };
+
+/**
+ * Does this error count against the upstream's circuit? Transport failures, timeouts, 408, 429
+ * and 5xx do; any other 4xx is the request's fault and shows the upstream alive.
+ */
+export function isUpstreamFailure(err: ProxyError): boolean {
+  if (err instanceof UpstreamStatusError) return err.status === 408 || err.status === 429 || err.status >= 500;
+  return err.status >= 500;
+}
 
 /** Run `attempt` over the route's deployments until one succeeds or the budget is spent. */
 export async function runAttempts<T>(
@@ -22,42 +47,69 @@ export async function runAttempts<T>(
   attempt: (d: Deployment) => Promise<AttemptOutcome<T>>,
 ): Promise<T> {
   const r = deps.config.resilience;
-  const order = orderDeployments(route.deployments, deps.health, { leastInFlight: r.leastInFlight });
+  const health = deps.health;
+  const order = orderDeployments(route.deployments, health, { leastInFlight: r.leastInFlight });
+  // Selection falls back to open circuits when every one is open; then the breaker is not asked again.
+  const gated = order.some((d) => health.allows(d.upstream));
   const started = deps.clock.monotonic();
-  // A single deployment is not retried here: the caller's SDK already retries 429/5xx with the
-  // Retry-After we pass through, and retrying in both places multiplies the load on a sick upstream.
-  const attempts = order.length > 1 ? r.maxAttempts : 1;
+  const deadline = started + r.retryBudgetMs;
+  const maxAttempts = order.length > 1 ? r.maxAttempts : 1;
+  /** Monotonic time before which a deployment may not be asked again (its Retry-After); Infinity = not at all. */
   const notBefore = new Map<Deployment, number>();
   let last: ProxyError = new UpstreamError('No upstream deployment is available.');
-  for (let i = 0; i < attempts; i++) {
-    if (signal.aborted) break;
-    const d = order[i % order.length]!;
-    const wait = (notBefore.get(d) ?? 0) - deps.clock.monotonic();
-    if (wait > 0) await delay(wait, signal);
+  let cursor = 0;
+
+  // The next deployment in order (cycling) that is neither excluded nor refused by its breaker
+  // (its circuit may have opened, or another request taken its half-open probe, meanwhile).
+  const next = (): Deployment | null => {
+    for (let k = 0; k < order.length; k++) {
+      const d = order[(cursor + k) % order.length]!;
+      if (notBefore.get(d) === Infinity) continue;
+      if (gated && !health.allows(d.upstream)) continue;
+      cursor = (cursor + k + 1) % order.length;
+      return d;
+    }
+    return null;
+  };
+
+  for (let n = 0; n < maxAttempts && !signal.aborted; n++) {
+    const d = next();
+    if (d === null) break;
+    const wait = Math.max(0, (notBefore.get(d) ?? 0) - deps.clock.monotonic());
+    if (n > 0 && deps.clock.monotonic() + wait > deadline) break;
+    if (wait > 0) {
+      await delay(wait, signal);
+      if (signal.aborted) break;
+      if (gated && !health.allows(d.upstream)) continue;
+    }
     ex.upstream = d.upstream;
-    deps.health.begin(d.upstream);
+    const recorded = ex.attempts.length;
+    const t0 = deps.clock.monotonic();
+    health.begin(d.upstream);
     let outcome: AttemptOutcome<T>;
     try {
       outcome = await attempt(d);
+    } catch (err) {
+      // Aborted (the caller left, shutdown) or a bug: no verdict on the upstream, but on the record.
+      if (ex.attempts.length === recorded) ex.addAttempt(d.upstream, null, (err as Error)?.message ?? String(err), t0);
+      throw err;
     } finally {
-      deps.health.end(d.upstream);
+      health.end(d.upstream);
     }
     if ('ok' in outcome) {
-      deps.health.success(d.upstream);
+      if (outcome.upstreamFailed) health.failure(d.upstream);
+      else health.success(d.upstream);
       return outcome.ok;
     }
     last = outcome.error;
-    if (last.status >= 500 || last.status === 429 || last.status === 408) deps.health.failure(d.upstream);
+    if (ex.attempts.length === recorded) ex.addAttempt(d.upstream, last instanceof UpstreamStatusError ? last.status : null, last.message, t0);
+    if (isUpstreamFailure(last)) health.failure(d.upstream);
+    else health.success(d.upstream);
     if (!outcome.retryable || !isRetryable(last)) break;
-    // Honour the upstream's Retry-After before coming back to it, if it is short enough.
+    // Honour the upstream's Retry-After before coming back to it, if it is short enough;
+    // otherwise leave it out of this request (the other deployments are tried at once).
     const ra = retryAfterMs(last, deps.clock.now());
-    if (ra !== null) {
-      if (ra > r.maxRetryAfterMs) notBefore.set(d, Infinity);
-      else notBefore.set(d, deps.clock.monotonic() + ra);
-    }
-    const next = order[(i + 1) % order.length]!;
-    if (notBefore.get(next) === Infinity) break;
-    if (deps.clock.monotonic() - started > r.retryBudgetMs) break;
+    if (ra !== null) notBefore.set(d, ra > r.maxRetryAfterMs ? Infinity : deps.clock.monotonic() + ra);
   }
   throw last;
 }

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
-import { ProxyError } from '../errors.js';
+import { ProxyError, UpstreamError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import { SseRelay, type PumpResult, type StreamObserver } from './sse-relay.js';
 import { runAttempts, type AttemptOutcome } from './attempts.js';
@@ -81,6 +81,11 @@ class ChatObserver implements StreamObserver {
       // chunk, and no `"usage":null` that include_usage adds to every chunk (issue 3).
       if (obs.usageOnly) return null;
       if (data.endsWith(USAGE_NULL_TAIL)) data = data.slice(0, -USAGE_NULL_TAIL.length) + '}';
+      else if (typeof parsed === 'object' && parsed !== null && (parsed as { usage?: unknown }).usage === null) {
+        // Another key order or spacing (`, "usage": null`): rare, so re-encode without it.
+        const { usage: _usage, ...rest } = parsed as Record<string, unknown>;
+        data = JSON.stringify(rest);
+      }
     }
     if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
       const e = (parsed as { error?: { message?: unknown } }).error;
@@ -138,7 +143,13 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
   const upstreamRes = await runAttempts(deps, ex, r.route, r.abort.signal, (d) =>
     callUpstream(r, d, upstreamBody(r, d, false).text, 'application/json', r.abort.signal),
   );
-  const buf = Buffer.from(await upstreamRes.arrayBuffer());
+  let buf: Buffer;
+  try {
+    buf = Buffer.from(await upstreamRes.arrayBuffer());
+  } catch (err) {
+    if (r.abort.signal.aborted) throw err;
+    throw new UpstreamError(`Upstream "${ex.upstream}" broke off its response: ${(err as Error).message}`, { code: 'upstream_disconnected', cause: err });
+  }
   ex.upstreamEndAt = deps.clock.monotonic();
   ex.addAttempt(ex.upstream ?? '', upstreamRes.status, null, ex.upstreamSentAt!);
   let parsed: unknown = null;
@@ -170,7 +181,17 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
   let upstreamHeaders: Headers | null = null;
   const relay = new SseRelay(
     res,
-    { keepAliveMs: s.keepAliveMs, idleTimeoutMs: s.idleTimeoutMs, maxStreamDurationMs: s.maxStreamDurationMs, maxEventBytes: s.maxEventBytes, now: () => deps.clock.monotonic() },
+    {
+      keepAliveMs: s.keepAliveMs,
+      idleTimeoutMs: s.idleTimeoutMs,
+      maxStreamDurationMs: s.maxStreamDurationMs,
+      maxEventBytes: s.maxEventBytes,
+      now: () => deps.clock.monotonic(),
+      // Issue 7: a stream cut at its maximum duration is an abuse-limit refusal.
+      onStop: (why) => {
+        if (why === 'max_duration') deps.metrics.refused('stream_duration');
+      },
+    },
     () => {
       ex.openStream();
       return {
@@ -205,7 +226,9 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
         const err = pumped.kind === 'done' ? null : pumped.error;
         ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);
         if (pumped.kind === 'retryable') return { error: pumped.error, retryable: true };
-        return { ok: pumped };
+        // A stream that broke after data cannot be retried, but it is the upstream's failure (its circuit).
+        const upstreamFailed = pumped.kind === 'ended' && (pumped.reason === 'upstream_error' || pumped.reason === 'upstream_truncated' || pumped.reason === 'idle_timeout');
+        return { ok: pumped, upstreamFailed };
       } finally {
         r.abort.signal.removeEventListener('abort', onParentAbort);
       }

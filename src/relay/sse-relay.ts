@@ -36,6 +36,8 @@ export interface RelayOptions {
   /** Largest single upstream event accepted (a 1 MiB event must pass; issue 7). */
   maxEventBytes: number;
   now(): number;
+  /** Told when the stream is stopped (max duration is an abuse-limit refusal, issue 7). */
+  onStop?(reason: StopReason): void;
 }
 
 /** Why the relay stopped the upstream itself. */
@@ -95,6 +97,7 @@ export class SseRelay {
   stop(reason: StopReason): void {
     if (this.stopReason !== null) return;
     this.stopReason = reason;
+    this.opts.onStop?.(reason);
     this.upstreamAbort?.abort(new Error(reason));
     this.drainWaiter?.();
   }

@@ -65,9 +65,12 @@ export async function waitForSeries(url: string, q: string, timeoutMs = 15000) {
 
 export interface RedisSrv { url: string; port: number; proc: ChildProcess; stop(): Promise<void> }
 
-/** Start a throw-away redis-server (no persistence) on a free loopback port; resolves on first PING reply. */
-export async function startRedis(): Promise<RedisSrv> {
-  const port = await freePort();
+/**
+ * Start a throw-away redis-server (no persistence) on a free loopback port, or on `port` (to
+ * restart one that was stopped, so clients reconnect to the same URL); resolves on first PING reply.
+ */
+export async function startRedis(port?: number): Promise<RedisSrv> {
+  port ??= await freePort();
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--daemonize', 'no', '--dir', os.tmpdir(), '--loglevel', 'warning'], { stdio: 'ignore' });
   const stop = async () => {
@@ -82,9 +85,10 @@ export async function startRedis(): Promise<RedisSrv> {
       s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
       s.once('error', () => resolve(false));
     });
+    if (proc.exitCode !== null) break; // e.g. the port is taken
     if (ok) return { url: `redis://127.0.0.1:${port}`, port, proc, stop };
     await sleep(50);
   }
   await stop();
-  throw new Error('redis-server did not answer PING');
+  throw new Error(`redis-server did not answer PING on port ${port}`);
 }

@@ -1,0 +1,222 @@
+/**
+ * A lean mock OpenAI upstream for the benchmark (issue 6: the upstream must not be the
+ * bottleneck). The built-in simulator (src/sim) builds every frame as a string and writes each
+ * with `res.write` (four socket writes per frame inside node:http's chunked encoder): measured
+ * ~0.55 ms of CPU per 256-token stream, close to what the raw pipe costs. This one speaks
+ * HTTP/1.1 on a raw socket and writes precomputed bytes: one write per stream when there is no
+ * token delay, one per token otherwise.
+ *
+ * The bytes on the wire are what the simulator sends for the same request (same frames, one
+ * HTTP chunk per SSE frame, as real upstreams send them) except `id` and `created`, which are
+ * fixed here. Text: simTokens(n) from src/sim/text.ts, so the load generator checks it against
+ * simText(n).
+ *
+ *   node bench/.build/bench/mock-upstream.js --port N [--ttft-ms 0] [--token-delay-ms 0]
+ *
+ * - `POST …/chat/completions`: `max_completion_tokens` ?? `max_tokens` ?? 16 tokens; `stream`,
+ *   `stream_options.include_usage`. The model `sim-fast` ignores the delays (as in the simulator).
+ * - `GET …/models`: a small list (readiness probe). Anything else: 404.
+ * - Request bodies need Content-Length (undici, node:http and the raw pipe all send it); a chunked
+ *   request body gets 411.
+ */
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { simTokens } from '../src/sim/text.js';
+
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, 'ttft-ms': { type: 'string' }, 'token-delay-ms': { type: 'string' } },
+});
+const PORT = Number(values.port ?? 8081);
+const TTFT_MS = Number(values['ttft-ms'] ?? 0);
+const TOKEN_DELAY_MS = Number(values['token-delay-ms'] ?? 0);
+const DEFAULT_TOKENS = 16;
+const MAX_TOKENS = 100_000;
+const MAX_HEAD = 64 * 1024;
+const MAX_BODY = 16 * 1024 * 1024;
+
+const CRLF = '\r\n';
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
+/** One HTTP/1.1 chunk holding `text`. */
+function chunk(text: string): Buffer {
+  const body = Buffer.from(text, 'utf8');
+  return Buffer.concat([Buffer.from(body.length.toString(16) + CRLF, 'latin1'), body, Buffer.from(CRLF, 'latin1')]);
+}
+
+function head(status: string, headers: Record<string, string>): Buffer {
+  let s = `HTTP/1.1 ${status}${CRLF}`;
+  for (const [k, v] of Object.entries(headers)) s += `${k}: ${v}${CRLF}`;
+  return Buffer.from(s + CRLF, 'latin1');
+}
+
+const SSE_HEAD = head('200 OK', {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-request-id': 'req_mock',
+  connection: 'keep-alive',
+  'transfer-encoding': 'chunked',
+});
+
+function json(status: string, body: unknown): Buffer {
+  const text = JSON.stringify(body);
+  return Buffer.concat([
+    head(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), connection: 'keep-alive' }),
+    Buffer.from(text, 'utf8'),
+  ]);
+}
+
+const error = (status: string, message: string): Buffer => json(status, { error: { message, type: 'invalid_request_error', param: null, code: null } });
+
+/** A stream's bytes: `first` at TTFT (head, role frame, token 0), then `tokens[k]` per further token, `tail` with the last. */
+interface StreamBytes {
+  first: Buffer;
+  tokens: Buffer[];
+  tail: Buffer;
+  /** Everything in one buffer, for streams without delay. */
+  whole: Buffer;
+}
+
+const ID = 'chatcmpl-mock';
+const CREATED = 1_700_000_000;
+const cache = new Map<string, StreamBytes | Buffer>();
+
+function cached<T extends StreamBytes | Buffer>(key: string, make: () => T): T {
+  let v = cache.get(key) as T | undefined;
+  if (v === undefined) {
+    v = make();
+    if (cache.size > 256) cache.clear(); // the benchmark uses a handful of shapes
+    cache.set(key, v);
+  }
+  return v;
+}
+
+/** The simulator's chat.completion.chunk frames (src/sim/core.ts chatFrames), as HTTP chunks. */
+function streamBytes(model: string, n: number, includeUsage: boolean): StreamBytes {
+  const h = `data: {"id":"${ID}","object":"chat.completion.chunk","created":${CREATED},"model":${JSON.stringify(model)},` +
+    '"service_tier":"default","system_fingerprint":"fp_sim","choices":[{"index":0,"delta":';
+  const usageNull = includeUsage ? ',"usage":null' : '';
+  const tail = `,"logprobs":null,"finish_reason":null}]${usageNull}}\n\n`;
+  const role = chunk(`${h}{"role":"assistant","content":"","refusal":null}${tail}`);
+  const tokens = simTokens(n).map((t) => chunk(`${h}{"content":${JSON.stringify(t)}}${tail}`));
+  const end: Buffer[] = [chunk(`${h}{},"logprobs":null,"finish_reason":"length"}]${usageNull}}\n\n`)];
+  if (includeUsage) {
+    const usage = {
+      id: ID, object: 'chat.completion.chunk', created: CREATED, model, service_tier: 'default', system_fingerprint: 'fp_sim', choices: [],
+      usage: { prompt_tokens: 7, completion_tokens: n, total_tokens: 7 + n },
+    };
+    end.push(chunk(`data: ${JSON.stringify(usage)}\n\n`));
+  }
+  end.push(chunk('data: [DONE]\n\n'), LAST_CHUNK);
+  const first = Buffer.concat([SSE_HEAD, role, ...tokens.slice(0, 1)]);
+  const rest = tokens.slice(1);
+  return { first, tokens: rest, tail: Buffer.concat(end), whole: Buffer.concat([first, ...rest, ...end]) };
+}
+
+function completion(model: string, n: number): Buffer {
+  return json('200 OK', {
+    id: ID, object: 'chat.completion', created: CREATED, model,
+    choices: [{ index: 0, message: { role: 'assistant', content: simTokens(n).join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: 'length' }],
+    usage: { prompt_tokens: 7, completion_tokens: n, total_tokens: 7 + n },
+    service_tier: 'default', system_fingerprint: 'fp_sim',
+  });
+}
+
+const MODELS = json('200 OK', { object: 'list', data: [{ id: 'sim-fast', object: 'model', created: CREATED, owned_by: 'mock' }] });
+
+/** Write a stream token by token: TTFT, then one token per delay; stops when the socket closes. */
+function streamSlowly(socket: net.Socket, s: StreamBytes, ttftMs: number, delayMs: number, done: () => void): void {
+  let k = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const onClose = (): void => clearTimeout(timer);
+  socket.once('close', onClose);
+  const step = (): void => {
+    if (socket.destroyed) return;
+    if (k === 0) socket.write(s.first);
+    else socket.write(s.tokens[k - 1]!);
+    k++;
+    if (k > s.tokens.length) {
+      socket.write(s.tail);
+      socket.off('close', onClose);
+      done();
+      return;
+    }
+    timer = setTimeout(step, delayMs);
+  };
+  timer = setTimeout(step, ttftMs);
+}
+
+type Reply = { now: Buffer } | { slow: StreamBytes; ttftMs: number; delayMs: number };
+
+function route(method: string, path: string, body: Buffer): Reply {
+  const p = path.split('?')[0]!;
+  if (method === 'GET' && p.endsWith('/models')) return { now: MODELS };
+  if (method !== 'POST' || !p.endsWith('/chat/completions')) return { now: error('404 Not Found', `Invalid URL (${method} ${p})`) };
+  let req: { model?: unknown; max_tokens?: unknown; max_completion_tokens?: unknown; stream?: unknown; stream_options?: { include_usage?: unknown } };
+  try {
+    req = JSON.parse(body.toString('utf8')) as typeof req;
+  } catch {
+    return { now: error('400 Bad Request', 'We could not parse the JSON body of your request.') };
+  }
+  const model = typeof req.model === 'string' ? req.model : 'sim-fast';
+  const asked = req.max_completion_tokens ?? req.max_tokens;
+  const n = Number.isInteger(asked) && (asked as number) > 0 ? Math.min(asked as number, MAX_TOKENS) : DEFAULT_TOKENS;
+  if (req.stream !== true) return { now: cached(`json|${model}|${n}`, () => completion(model, n)) };
+  const usage = req.stream_options?.include_usage === true;
+  const s = cached(`sse|${model}|${n}|${usage}`, () => streamBytes(model, n, usage));
+  const fast = model === 'sim-fast' || (TTFT_MS <= 0 && TOKEN_DELAY_MS <= 0);
+  return fast ? { now: s.whole } : { slow: s, ttftMs: TTFT_MS, delayMs: TOKEN_DELAY_MS };
+}
+
+/** One connection: requests one after another (keep-alive); a response is written before the next request is read. */
+function serve(socket: net.Socket): void {
+  socket.setNoDelay(true);
+  let buf: Buffer = Buffer.alloc(0);
+  let busy = false;
+  const next = (): void => {
+    while (!busy && !socket.destroyed) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (buf.length > MAX_HEAD) socket.destroy();
+        return;
+      }
+      const lines = buf.toString('latin1', 0, end).split(CRLF);
+      const [method = '', path = ''] = lines[0]!.split(' ');
+      let length = 0;
+      for (let i = 1; i < lines.length; i++) {
+        const line = lines[i]!;
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon).trim().toLowerCase();
+        if (name === 'content-length') length = Number(line.slice(colon + 1).trim());
+        else if (name === 'transfer-encoding') {
+          socket.end(error('411 Length Required', 'The mock upstream needs Content-Length.'));
+          return;
+        }
+      }
+      if (!(length >= 0 && length <= MAX_BODY)) return void socket.destroy();
+      if (buf.length < end + 4 + length) return; // body not all here yet
+      const body = buf.subarray(end + 4, end + 4 + length);
+      buf = buf.subarray(end + 4 + length);
+      const reply = route(method, path, body);
+      if ('now' in reply) {
+        socket.write(reply.now);
+      } else {
+        busy = true;
+        streamSlowly(socket, reply.slow, reply.ttftMs, reply.delayMs, () => {
+          busy = false;
+          next();
+        });
+      }
+    }
+  };
+  socket.on('data', (d: Buffer) => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    next();
+  });
+  socket.on('error', () => socket.destroy());
+}
+
+const server = net.createServer(serve);
+server.listen({ port: PORT, host: '127.0.0.1', backlog: 4096 }, () => {
+  process.stdout.write(`mock upstream listening on http://127.0.0.1:${PORT}/v1 (ttft ${TTFT_MS} ms, ${TOKEN_DELAY_MS} ms/token)\n`);
+});
+process.on('SIGTERM', () => process.exit(0));

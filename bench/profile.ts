@@ -1,0 +1,115 @@
+/**
+ * CPU profile of the proxy under the throughput load (issue 6: "profile and fix what it shows").
+ *
+ *   node --import=tsx bench/profile.ts [--seconds 15] [--scenario stream|json] [--top 30]
+ *
+ * Starts the mock upstream, the proxy from dist/ under `node --cpu-prof` with its default config,
+ * and the load generator; runs c=64 streams of 256 tokens (or c=32 non-streaming requests) for
+ * the given time; stops the proxy (SIGTERM: it exits and V8 writes the profile); then prints the
+ * functions with the most self time and the same time grouped by module. The .cpuprofile stays
+ * in bench/profiles/ (open it in Chrome DevTools or speedscope for a flame graph).
+ */
+import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadAverage } from './lib/os-stats.js';
+import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startProxy, startUpstream } from './lib/targets.js';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '15' }, scenario: { type: 'string', default: 'stream' }, top: { type: 'string', default: '30' } },
+});
+const SECONDS = Number(values.seconds);
+const STREAM = values.scenario !== 'json';
+const TOP = Number(values.top);
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a frame's code lives: our file, a package, Node's internals, or a V8 pseudo-frame. */
+function area(url: string, fn: string): string {
+  if (url === '') return fn.startsWith('(') ? fn : '(native)';
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1]!;
+  const dist = /\/dist\/(.+)$/.exec(url);
+  if (dist) return `dist/${dist[1]}`;
+  if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:').replace(/\/.*$/, '');
+  return url;
+}
+
+function shortUrl(url: string): string {
+  return url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/');
+}
+
+/** Self time by function and by area, µs. */
+function summarise(p: CpuProfile): { total: number; idle: number; byFn: Map<string, number>; byArea: Map<string, number> } {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  const byFn = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const [id, us] of self) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    if (functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    total += us;
+    const key = `${functionName || '(anonymous)'}  ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + us);
+    const a = area(url, functionName);
+    byArea.set(a, (byArea.get(a) ?? 0) + us);
+  }
+  return { total, idle, byFn, byArea };
+}
+
+async function main(): Promise<void> {
+  ensureBuilt((s) => console.log(s));
+  const dir = path.join(ROOT, 'bench/profiles', new Date().toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(dir, { recursive: true });
+  const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
+  const proxy = await startProxy(upstream, DEFAULT_VARIANT, 'proxy', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const load = LoadClient.start();
+  const job = {
+    url: proxy.chatUrl, headers: proxy.headers, model: 'sim-fast', tokens: 256, stream: STREAM, concurrency: STREAM ? 64 : 32,
+    count: 1e9, durationMs: SECONDS * 1000, maxMs: SECONDS * 1000 + 60_000, rampMs: 0, gaps: false,
+  };
+  let result;
+  try {
+    await load.run({ ...job, durationMs: 2000 });
+    result = await load.run(job);
+  } finally {
+    await load.stop();
+    await proxy.stop();
+    await upstream.stop();
+  }
+  console.log(`load average ${loadAverage().join(' ')}; ${result.ok} ${STREAM ? 'streams' : 'requests'} ok (${result.perSecond.toFixed(0)}/s), ` +
+    `${result.corrupted} corrupted, ${result.errored} errored`);
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile in ${dir} (did the proxy exit cleanly?)`);
+  const s = summarise(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile);
+  const pct = (us: number): string => ((100 * us) / s.total).toFixed(1).padStart(5) + '%';
+  console.log(`\nprofile: ${path.relative(ROOT, path.join(dir, file))}; busy ${(s.total / 1e3).toFixed(0)} ms, idle ${(s.idle / 1e3).toFixed(0)} ms`);
+  console.log(`\ntop ${TOP} functions by self time (% of busy time):`);
+  for (const [k, us] of [...s.byFn].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${pct(us)}  ${(us / 1e3).toFixed(0).padStart(6)} ms  ${k}`);
+  console.log('\nself time by module:');
+  for (const [k, us] of [...s.byArea].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${pct(us)}  ${(us / 1e3).toFixed(0).padStart(6)} ms  ${k}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`profile failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

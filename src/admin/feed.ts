@@ -1,0 +1,308 @@
+/**
+ * The live feed behind `GET /admin/events` (issue 5): lifecycle events from the bus, as named SSE
+ * events with ids, kept in a bounded ring for `Last-Event-ID` replay.
+ *
+ * Memory and speed, whatever the subscribers do:
+ * - The relay never waits on the feed: the feed takes events from the bus through
+ *   `subscribeQueued` (a bounded queue drained on a later tick; overflow is dropped and counted
+ *   in `bus.dropped`, exported as a metric). Encoding happens there, once per event, not per
+ *   connection.
+ * - Encoded frames go into one {@link RingBuffer} of `admin.bufferSize` frames, shared by every
+ *   connection. A connection is just a cursor into it (`nextSeq`): it is written from the ring
+ *   while its socket holds less than `maxBufferedBytes`, and resumed from the ring on `drain`. A
+ *   slow client therefore costs at most that many bytes; if it falls so far behind that its
+ *   cursor was evicted, it is sent `feed.gap` with the number of events it missed (counted in
+ *   {@link AdminFeed.stats}), and continues from the oldest event held. A client blocked for
+ *   `stallMs` is disconnected (its EventSource reconnects and replays from the ring).
+ * - At most `maxConnections` feed connections; the in-flight snapshot is capped too.
+ *
+ * Ids are `<instance>-<n>`: `n` counts events from 1 in this process, `instance` changes at every
+ * start. A `Last-Event-ID` from this instance resumes after `n`; one from another instance (the
+ * proxy restarted) replays everything this instance still holds; no id means live events only.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Clock } from '../clock.js';
+import type { EventBus } from '../events/bus.js';
+import type { LifecycleEventName, LifecycleEvents, RequestRecord } from '../events/types.js';
+import { encodeComment, encodeEvent } from '../sse/encoder.js';
+import { feedFields } from '../request-log.js';
+import { RingBuffer } from './ring.js';
+
+/** The bus events the feed publishes, under the same names. */
+export const FEED_EVENTS = [
+  'request.start',
+  'request.first_token',
+  'stream.open',
+  'stream.close',
+  'request.rate_limited',
+  'upstream.failed',
+  'request.end',
+] as const satisfies readonly LifecycleEventName[];
+
+/** Tunables of {@link AdminFeed}; the first two come from config `admin.*`. */
+export interface FeedOptions {
+  /** Events kept for replay. */
+  bufferSize: number;
+  /** Idle time after which a `: keep-alive` comment is written; 0 = none. */
+  keepAliveMs: number;
+  /** The `retry:` hint: how long an EventSource waits before reconnecting. */
+  retryMs?: number;
+  /** Bus queue bound (events waiting to be encoded). */
+  maxQueue?: number;
+  /** Bytes a connection may have buffered before the feed stops writing to it. */
+  maxBufferedBytes?: number;
+  maxConnections?: number;
+  /** A connection blocked this long is closed. */
+  stallMs?: number;
+}
+
+/** A request in flight, as the `feed.hello` snapshot lists it. */
+export interface ActiveRequest {
+  id: string;
+  key: string;
+  model: string;
+  stream: boolean;
+  at: number;
+  /** Response headers of a stream are out (`stream.open`). */
+  streaming: boolean;
+  ttftMs: number | null;
+}
+
+/** Counters for tests, metrics and the hello event. */
+export interface FeedStats {
+  published: number;
+  /** Events a slow or late client did not get because the ring had moved past them. */
+  missed: number;
+  /** Connections closed because they stayed blocked for `stallMs`. */
+  stalledClosed: number;
+  /** Connections refused for `maxConnections`. */
+  refused: number;
+}
+
+interface Conn {
+  res: ServerResponse;
+  /** Number of the next ring event to write. */
+  nextSeq: number;
+  lastWriteAt: number;
+  blockedSince: number | null;
+  timer: NodeJS.Timeout | null;
+}
+
+const SNAPSHOT_MAX = 500;
+const ACTIVE_MAX = 10_000;
+
+/** The feed. Call {@link start} to subscribe it, {@link close} to end every connection. */
+export class AdminFeed {
+  readonly instance: string;
+  readonly startedAt: number;
+  readonly stats: FeedStats = { published: 0, missed: 0, stalledClosed: 0, refused: 0 };
+  private readonly ring: RingBuffer<string>;
+  private readonly conns = new Set<Conn>();
+  private readonly active = new Map<string, ActiveRequest>();
+  private readonly opts: Required<FeedOptions>;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly clock: Clock,
+    opts: FeedOptions,
+  ) {
+    this.opts = { retryMs: 1000, maxQueue: 10_000, maxBufferedBytes: 256 * 1024, maxConnections: 32, stallMs: 60_000, ...opts };
+    this.startedAt = clock.now();
+    this.instance = `${this.startedAt.toString(36)}${randomBytes(3).toString('hex')}`;
+    this.ring = new RingBuffer<string>(opts.bufferSize);
+  }
+
+  /** Subscribe to the bus (queued: the relay never waits for the feed). */
+  start(): void {
+    this.unsubscribe ??= this.bus.subscribeQueued(FEED_EVENTS, (name, payload) => this.onLifecycle(name, payload), { maxQueue: this.opts.maxQueue });
+  }
+
+  /** Unsubscribe and end every connection. */
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    for (const c of this.conns) {
+      this.drop(c);
+      c.res.end();
+    }
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  /** At `maxConnections`: a new connection would be refused. */
+  get full(): boolean {
+    return this.conns.size >= this.opts.maxConnections;
+  }
+
+  /** The id of event number `seq`. */
+  idFor(seq: number): string {
+    return `${this.instance}-${seq}`;
+  }
+
+  /** Bytes a connection has buffered (socket included): for tests of the bound. */
+  bufferedBytes(): number[] {
+    return [...this.conns].map((c) => c.res.writableLength);
+  }
+
+  /**
+   * Publish a named event to the ring and every connection. The bus events arrive here; other
+   * modules may publish their own names too. Returns the event's number.
+   */
+  publish(name: string, data: unknown): number {
+    const seq = this.ring.lastSeq + 1;
+    this.ring.push(encodeEvent({ event: name, id: this.idFor(seq), data: JSON.stringify(data) }));
+    this.stats.published++;
+    for (const c of this.conns) this.pump(c);
+    return seq;
+  }
+
+  /**
+   * Serve one SSE connection on `res` (head not sent yet): the hello event with the `retry:`
+   * hint, then the replay `lastEventId` asks for, then live events.
+   */
+  connect(res: ServerResponse, lastEventId: string | undefined): void {
+    if (this.full) throw new Error('admin feed is full');
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+    const conn: Conn = { res, nextSeq: this.resumeFrom(lastEventId), lastWriteAt: this.clock.monotonic(), blockedSince: null, timer: null };
+    this.conns.add(conn);
+    res.on('drain', () => this.pump(conn));
+    res.once('close', () => this.drop(conn));
+    this.write(conn, encodeEvent({ event: 'feed.hello', retry: this.opts.retryMs, data: JSON.stringify(this.hello()) }));
+    this.pump(conn);
+    this.arm(conn);
+  }
+
+  /** Count a refused connection (the route answers 503). */
+  refused(): void {
+    this.stats.refused++;
+  }
+
+  private onLifecycle(name: LifecycleEventName, payload: unknown): void {
+    this.track(name, payload);
+    this.publish(name, name === 'request.end' ? feedFields(payload as RequestRecord) : payload);
+  }
+
+  /** Keep the in-flight set for the hello snapshot. */
+  private track(name: LifecycleEventName, payload: unknown): void {
+    switch (name) {
+      case 'request.start': {
+        const p = payload as LifecycleEvents['request.start'];
+        if (this.active.size >= ACTIVE_MAX) this.active.delete(this.active.keys().next().value!);
+        this.active.set(p.id, { id: p.id, key: p.key, model: p.model, stream: p.stream, at: p.at, streaming: false, ttftMs: null });
+        break;
+      }
+      case 'request.first_token': {
+        const p = payload as LifecycleEvents['request.first_token'];
+        const a = this.active.get(p.id);
+        if (a) a.ttftMs = p.ttftMs;
+        break;
+      }
+      case 'stream.open': {
+        const a = this.active.get((payload as LifecycleEvents['stream.open']).id);
+        if (a) a.streaming = true;
+        break;
+      }
+      case 'request.end':
+        this.active.delete((payload as RequestRecord).id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private hello(): Record<string, unknown> {
+    const last = this.ring.lastSeq;
+    return {
+      instance: this.instance,
+      startedAt: this.startedAt,
+      now: this.clock.now(),
+      lastId: last > 0 ? this.idFor(last) : null,
+      oldestId: this.ring.size > 0 ? this.idFor(this.ring.oldestSeq) : null,
+      bufferSize: this.ring.capacity,
+      active: [...this.active.values()].slice(-SNAPSHOT_MAX),
+      droppedByBus: this.bus.dropped,
+      missed: this.stats.missed,
+    };
+  }
+
+  /** The first event number to send for a `Last-Event-ID` (see the module comment). */
+  private resumeFrom(lastEventId: string | undefined): number {
+    const live = this.ring.lastSeq + 1;
+    const m = lastEventId ? /^([0-9a-z]+)-(\d{1,15})$/.exec(lastEventId) : null;
+    if (!m) return live;
+    if (m[1] !== this.instance) return 1;
+    const seq = Number(m[2]);
+    return seq > this.ring.lastSeq ? live : seq + 1;
+  }
+
+  /** Write what `conn` has not had yet from the ring, while its buffer has room. */
+  private pump(conn: Conn): void {
+    const { res } = conn;
+    if (res.destroyed || res.writableEnded) return;
+    while (conn.nextSeq <= this.ring.lastSeq) {
+      if (res.writableLength >= this.opts.maxBufferedBytes) {
+        conn.blockedSince ??= this.clock.monotonic();
+        return;
+      }
+      const frame = this.ring.get(conn.nextSeq);
+      if (frame === undefined) {
+        // Evicted before this client got it: say how many, go on from the oldest held.
+        const missed = this.ring.oldestSeq - conn.nextSeq;
+        this.stats.missed += missed;
+        conn.nextSeq = this.ring.oldestSeq;
+        this.write(conn, encodeEvent({ event: 'feed.gap', data: JSON.stringify({ missed, resumeId: this.idFor(conn.nextSeq) }) }));
+        continue;
+      }
+      this.write(conn, frame);
+      conn.nextSeq++;
+    }
+    conn.blockedSince = null;
+  }
+
+  private write(conn: Conn, frame: string): void {
+    if (conn.res.destroyed || conn.res.writableEnded) return;
+    conn.res.write(frame);
+    conn.lastWriteAt = this.clock.monotonic();
+  }
+
+  /** One timer per connection: keep-alive comments when idle, and the stall check. */
+  private arm(conn: Conn): void {
+    const { keepAliveMs, stallMs } = this.opts;
+    const period = keepAliveMs > 0 ? keepAliveMs : stallMs;
+    const idleFor = this.clock.monotonic() - conn.lastWriteAt;
+    const delay = keepAliveMs > 0 && conn.blockedSince === null ? Math.max(1, keepAliveMs - idleFor) : period;
+    conn.timer = setTimeout(() => this.tick(conn), delay);
+    conn.timer.unref();
+  }
+
+  private tick(conn: Conn): void {
+    conn.timer = null;
+    if (!this.conns.has(conn)) return;
+    const now = this.clock.monotonic();
+    if (conn.blockedSince !== null && now - conn.blockedSince >= this.opts.stallMs) {
+      this.stats.stalledClosed++;
+      conn.res.destroy();
+      return;
+    }
+    const ka = this.opts.keepAliveMs;
+    if (ka > 0 && conn.blockedSince === null && now - conn.lastWriteAt >= ka) this.write(conn, encodeComment('keep-alive'));
+    this.arm(conn);
+  }
+
+  private drop(conn: Conn): void {
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = null;
+    this.conns.delete(conn);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The admin feature (issue 5): the live feed on `/admin/events`, sign-in on `/admin/session`,
+ * and the `/dashboard` page that reads the feed. Assembled by src/features.ts.
+ */
+import type Router from '@koa/router';
+import type { AppDeps } from '../deps.js';
+import { createKeyStore } from '../auth/keys.js';
+import type { ProxyState } from '../http/request-context.js';
+import { registerDashboardRoutes } from '../dashboard/routes.js';
+import { AdminAccess, type AdminKeyCheck } from './auth.js';
+import { AdminFeed, type FeedOptions } from './feed.js';
+import { registerAdminRoutes } from './routes.js';
+
+export { AdminFeed } from './feed.js';
+export { AdminAccess } from './auth.js';
+
+/** The assembled feature. */
+export interface AdminFeature {
+  feed: AdminFeed;
+  access: AdminAccess;
+  /** Add the admin and dashboard routes (an `AppExtensions.routes` entry). */
+  register(router: Router<ProxyState>): void;
+  close(): void;
+}
+
+/** Options for {@link createAdminFeature}. */
+export interface AdminFeatureOptions {
+  /** The key check; default `createKeyStore(config.keys)`. Pass the app's own store to share it. */
+  keys?: AdminKeyCheck;
+  /** Feed tunables beyond config `admin.*` (tests). */
+  feed?: Partial<FeedOptions>;
+}
+
+/** Build the feed (subscribed to the bus at once) and the routes. */
+export function createAdminFeature(deps: AppDeps, opts: AdminFeatureOptions = {}): AdminFeature {
+  const feed = new AdminFeed(deps.bus, deps.clock, {
+    bufferSize: deps.config.admin.bufferSize,
+    keepAliveMs: deps.config.admin.keepAliveMs,
+    ...opts.feed,
+  });
+  feed.start();
+  const access = new AdminAccess(opts.keys ?? createKeyStore(deps.config.keys), deps.clock);
+  return {
+    feed,
+    access,
+    register(router) {
+      registerAdminRoutes(router, feed, access, deps.logger);
+      registerDashboardRoutes(router);
+    },
+    close: () => feed.close(),
+  };
+}

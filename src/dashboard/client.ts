@@ -1,0 +1,423 @@
+/**
+ * The dashboard's script (issue 5), served as `/dashboard/app.js`: plain ES2017 for the browser,
+ * no libraries, no build step. Kept as a string so it ships in `dist/` with the rest of the
+ * code; it must not contain a backtick or a dollar-brace (it lives in a template literal).
+ *
+ * How it connects:
+ * 1. `GET /admin/session` says whether the proxy needs an admin key and whether this browser
+ *    has a session. If it needs one: the key kept in this tab's sessionStorage (when the user
+ *    ticked "keep it") is sent once as `Authorization: Bearer` to `POST /admin/session`, which
+ *    sets an HttpOnly cookie; otherwise the sign-in form is shown.
+ * 2. `new EventSource('/admin/events')` (same origin: the cookie goes along). The browser
+ *    reconnects by itself after a drop, sending `Last-Event-ID`; the feed replays what it missed.
+ * 3. When the EventSource gives up (the proxy answered 401 after a restart forgot the session,
+ *    or 503), the page goes back to step 1 with a backoff (0.5 s doubling to 5 s) and opens a new
+ *    EventSource with `?lastEventId=` so nothing still in the feed's buffer is missed.
+ *
+ * Totals count `request.end` events since the page opened (deduplicated by event id).
+ * `window.__dash` exposes the state for tests.
+ */
+export const DASHBOARD_JS = String.raw`(function () {
+  'use strict';
+  var KEY_STORE = 'llmProxyAdminKey';
+  var MAX_ROWS = 100, MAX_SEEN = 5000, CHART_SECONDS = 60, TTFT_WINDOW = 200;
+  var NAMES = ['feed.hello', 'feed.gap', 'request.start', 'request.first_token', 'stream.open', 'stream.close',
+    'request.rate_limited', 'upstream.failed', 'request.end'];
+  var LABELS = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', offline: 'offline · retrying', login: 'sign-in required' };
+
+  var S = {
+    status: 'connecting', instance: null, restarts: 0, opens: 0, events: 0, lastEventId: '', skewMs: 0,
+    rows: [], byId: new Map(), active: new Map(), streams: new Set(), seen: new Set(), seenOrder: [],
+    total: { requests: 0, errors: 0, prompt: 0, completion: 0 }, byKey: new Map(), byModel: new Map(),
+    ttfts: [], buckets: new Map(), missed: 0, rateLimited: 0, upstreamFailures: 0, openedAt: Date.now()
+  };
+  window.__dash = S;
+
+  var es = null, retryTimer = null, backoff = 500, dirty = true;
+  function $(id) { return document.getElementById(id); }
+
+  function setStatus(s) {
+    S.status = s;
+    var el = $('conn');
+    el.className = 'conn ' + s;
+    el.setAttribute('data-state', s);
+    $('conn-text').textContent = LABELS[s] || s;
+  }
+
+  // ---- connection ----------------------------------------------------------------------
+  function connect() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    fetch('/admin/session', { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error('session ' + r.status); return r.json(); })
+      .then(function (s) {
+        $('sign-out').hidden = !s.authRequired;
+        if (!s.authRequired || s.authenticated) return open();
+        var key = sessionStorage.getItem(KEY_STORE);
+        if (key) return signIn(key, true);
+        showLogin('');
+      })
+      .catch(function () { setStatus('offline'); retryLater(); });
+  }
+
+  function signIn(key, remember) {
+    return fetch('/admin/session', { method: 'POST', credentials: 'same-origin', headers: { authorization: 'Bearer ' + key } })
+      .then(function (r) {
+        if (r.ok) {
+          if (remember) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
+          $('login').hidden = true;
+          $('main').hidden = false;
+          $('sign-out').hidden = false;
+          return open();
+        }
+        if (r.status === 401 || r.status === 403) {
+          sessionStorage.removeItem(KEY_STORE);
+          return r.json().then(function (b) { showLogin(b && b.error ? b.error.message : 'Sign-in failed.'); },
+            function () { showLogin('Sign-in failed.'); });
+        }
+        throw new Error('sign-in ' + r.status);
+      });
+  }
+
+  function showLogin(message) {
+    if (es) { es.close(); es = null; }
+    setStatus('login');
+    $('login').hidden = false;
+    $('main').hidden = true;
+    $('login-error').textContent = message || '';
+    $('login-key').focus();
+  }
+
+  function open() {
+    if (es) es.close();
+    var url = '/admin/events' + (S.lastEventId ? '?lastEventId=' + encodeURIComponent(S.lastEventId) : '');
+    var mine = new EventSource(url);
+    es = mine;
+    if (S.status !== 'live') setStatus(S.opens > 0 ? 'reconnecting' : 'connecting');
+    mine.onopen = function () {
+      if (es !== mine) return;
+      backoff = 500;
+      S.opens++;
+      setStatus('live');
+    };
+    mine.onerror = function () {
+      if (es !== mine) return;
+      if (mine.readyState === EventSource.CLOSED) {
+        // The proxy refused the stream (401 after a restart, 503): start over from the session.
+        mine.close();
+        es = null;
+        setStatus('offline');
+        retryLater();
+      } else {
+        setStatus('reconnecting');
+      }
+    };
+    NAMES.forEach(function (n) {
+      mine.addEventListener(n, function (e) { if (es === mine) onEvent(n, e); });
+    });
+  }
+
+  function retryLater() {
+    if (retryTimer) return;
+    retryTimer = setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 5000);
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+  function onEvent(name, e) {
+    var d;
+    try { d = JSON.parse(e.data); } catch (err) { return; }
+    S.events++;
+    var fresh = true;
+    if (e.lastEventId && name !== 'feed.hello' && name !== 'feed.gap') {
+      S.lastEventId = e.lastEventId;
+      fresh = remember(e.lastEventId);
+    }
+    if (!fresh) return;
+    switch (name) {
+      case 'feed.hello': hello(d); break;
+      case 'feed.gap': S.missed += d.missed || 0; break;
+      case 'request.start': start(d); break;
+      case 'request.first_token': {
+        var r = S.byId.get(d.id);
+        if (r && r.phase !== 'ended') { r.ttftMs = d.ttftMs; r.phase = 'streaming'; }
+        break;
+      }
+      case 'stream.open': S.streams.add(d.id); break;
+      case 'stream.close': S.streams.delete(d.id); break;
+      case 'request.rate_limited': S.rateLimited++; break;
+      case 'upstream.failed': S.upstreamFailures++; break;
+      case 'request.end': end(d); break;
+    }
+    dirty = true;
+  }
+
+  // Event ids already handled (a replay never repeats one, but a page must not count twice).
+  function remember(id) {
+    if (S.seen.has(id)) return false;
+    S.seen.add(id);
+    S.seenOrder.push(id);
+    if (S.seenOrder.length > MAX_SEEN) S.seen.delete(S.seenOrder.shift());
+    return true;
+  }
+
+  function hello(d) {
+    if (S.instance && S.instance !== d.instance) S.restarts++;
+    S.instance = d.instance;
+    S.skewMs = Date.now() - d.now;
+    $('instance').textContent = 'instance ' + d.instance + (S.restarts ? ' · ' + S.restarts + ' restart' + (S.restarts > 1 ? 's' : '') : '');
+    // The server's in-flight set replaces ours: requests that ended while we were away are
+    // replayed after this event, or are gone with a restarted proxy.
+    S.active = new Map();
+    S.streams = new Set();
+    d.active.forEach(function (a) {
+      var row = addRow({ id: a.id, key: a.key, model: a.model, stream: a.stream, startedAt: a.at, phase: a.ttftMs != null ? 'streaming' : 'waiting', ttftMs: a.ttftMs });
+      S.active.set(a.id, row);
+      if (a.streaming) S.streams.add(a.id);
+    });
+    S.rows.forEach(function (r) { if (r.phase !== 'ended' && !S.active.has(r.id)) r.phase = 'lost'; });
+  }
+
+  function start(d) {
+    var row = addRow({ id: d.id, key: d.key, model: d.model, stream: d.stream, startedAt: d.at, phase: 'waiting', ttftMs: null });
+    S.active.set(d.id, row);
+  }
+
+  function addRow(row) {
+    var old = S.byId.get(row.id);
+    if (old && old.phase !== 'ended') { Object.assign(old, row, { phase: old.phase === 'lost' ? row.phase : old.phase }); return old; }
+    S.rows.unshift(row);
+    S.byId.set(row.id, row);
+    while (S.rows.length > MAX_ROWS) {
+      var gone = S.rows.pop();
+      if (S.byId.get(gone.id) === gone) S.byId.delete(gone.id);
+    }
+    return row;
+  }
+
+  function end(d) {
+    var row = S.byId.get(d.id);
+    if (!row || row.phase === 'ended') row = addRow({ id: d.id });
+    Object.assign(row, d);
+    row.phase = 'ended';
+    S.active.delete(d.id);
+    S.streams.delete(d.id);
+    var failed = d.endReason !== 'done' || d.status >= 400;
+    row.failed = failed;
+    S.total.requests++;
+    if (failed) S.total.errors++;
+    S.total.prompt += d.promptTokens || 0;
+    S.total.completion += d.completionTokens || 0;
+    tally(S.byKey, d.key, d, failed);
+    tally(S.byModel, d.model, d, failed);
+    if (d.ttftMs != null) { S.ttfts.push(d.ttftMs); if (S.ttfts.length > TTFT_WINDOW) S.ttfts.shift(); }
+    spread(d, failed);
+  }
+
+  function tally(map, name, d, failed) {
+    var t = map.get(name);
+    if (!t) { t = { requests: 0, errors: 0, prompt: 0, completion: 0, ttfts: [] }; map.set(name, t); }
+    t.requests++;
+    if (failed) t.errors++;
+    t.prompt += d.promptTokens || 0;
+    t.completion += d.completionTokens || 0;
+    if (d.ttftMs != null) { t.ttfts.push(d.ttftMs); if (t.ttfts.length > TTFT_WINDOW) t.ttfts.shift(); }
+  }
+
+  // Completion tokens spread evenly over the seconds the answer was generated in (server time
+  // moved to this browser's clock), so the chart shows throughput, not end times.
+  function bucket(sec) {
+    var b = S.buckets.get(sec);
+    if (!b) { b = { tokens: 0, errors: 0, streams: null }; S.buckets.set(sec, b); }
+    return b;
+  }
+  function spread(d, failed) {
+    var endAt = (d.startedAt || Date.now() - S.skewMs) + (d.durationMs || 0) + S.skewMs;
+    if (failed) bucket(Math.floor(endAt / 1000)).errors++;
+    var tokens = d.completionTokens || 0;
+    if (!tokens) return;
+    var from = endAt - Math.max(0, (d.durationMs || 0) - (d.ttftMs || 0));
+    var first = Math.floor(from / 1000), last = Math.floor(endAt / 1000);
+    var now = Math.floor(Date.now() / 1000);
+    if (last - first > CHART_SECONDS) first = last - CHART_SECONDS;
+    var span = Math.max(1, endAt - from);
+    for (var s = first; s <= last; s++) {
+      if (s < now - CHART_SECONDS) continue;
+      var a = Math.max(from, s * 1000), b = Math.min(endAt, s * 1000 + 1000);
+      var share = first === last ? tokens : tokens * Math.max(0, b - a) / span;
+      bucket(s).tokens += share;
+    }
+  }
+
+  // ---- rendering -------------------------------------------------------------------------
+  function pct(arr, p) {
+    if (!arr.length) return null;
+    var s = arr.slice().sort(function (a, b) { return a - b; });
+    return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  }
+  function fmt(n, digits) {
+    if (n == null || isNaN(n)) return '–';
+    if (digits != null) return Number(n).toFixed(digits);
+    return Math.round(n).toLocaleString('en-US');
+  }
+  function cell(tr, text, cls) {
+    var td = document.createElement('td');
+    if (cls) td.className = cls;
+    td.textContent = text == null ? '' : String(text);
+    tr.appendChild(td);
+    return td;
+  }
+  function badge(td, text, cls) {
+    var span = document.createElement('span');
+    span.className = 'badge ' + cls;
+    span.textContent = text;
+    td.appendChild(span);
+  }
+
+  function renderCards() {
+    $('active-streams').textContent = fmt(S.streams.size);
+    $('in-flight').textContent = S.active.size + ' in flight';
+    $('requests').textContent = fmt(S.total.requests);
+    $('errors').textContent = fmt(S.total.errors);
+    $('error-hint').textContent = S.rateLimited + ' rate-limited · ' + S.upstreamFailures + ' upstream failures';
+    var now = Math.floor(Date.now() / 1000), sum = 0;
+    for (var s = now - 10; s < now; s++) { var b = S.buckets.get(s); if (b) sum += b.tokens; }
+    $('tokens-per-second').textContent = fmt(sum / 10, 1);
+    var p50 = pct(S.ttfts, 0.5), p95 = pct(S.ttfts, 0.95);
+    $('ttft-p50').textContent = p50 == null ? '–' : fmt(p50) + ' ms';
+    $('ttft-p95').textContent = 'p95 ' + (p95 == null ? '–' : fmt(p95) + ' ms');
+    $('tokens-total').textContent = fmt(S.total.prompt + S.total.completion);
+    $('tokens-split').textContent = fmt(S.total.prompt) + ' prompt · ' + fmt(S.total.completion) + ' completion';
+    $('feed-note').textContent = S.missed ? S.missed + ' feed events missed (buffer overrun)' : '';
+  }
+
+  function renderTotals(id, map) {
+    var tbody = $(id).tBodies[0];
+    var names = Array.from(map.keys()).sort(function (a, b) { return map.get(b).requests - map.get(a).requests; });
+    var frag = document.createDocumentFragment();
+    names.forEach(function (name) {
+      var t = map.get(name), tr = document.createElement('tr');
+      tr.setAttribute('data-name', name);
+      cell(tr, name);
+      cell(tr, fmt(t.requests), 'n requests');
+      cell(tr, fmt(t.errors), 'n errors');
+      cell(tr, fmt(t.prompt), 'n prompt');
+      cell(tr, fmt(t.completion), 'n completion');
+      var p = pct(t.ttfts, 0.5);
+      cell(tr, p == null ? '–' : fmt(p) + ' ms', 'n');
+      frag.appendChild(tr);
+    });
+    tbody.replaceChildren(frag);
+  }
+
+  function renderRequests() {
+    var tbody = $('requests-table').tBodies[0];
+    var frag = document.createDocumentFragment();
+    S.rows.forEach(function (r) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-id', r.id);
+      tr.className = r.phase + (r.failed ? ' failed' : '');
+      cell(tr, r.startedAt ? new Date(r.startedAt + S.skewMs).toLocaleTimeString() : '', 'time');
+      cell(tr, r.id, 'id').title = r.id;
+      cell(tr, r.key, 'key');
+      cell(tr, r.model, 'model');
+      cell(tr, r.stream == null ? '' : r.stream ? 'stream' : 'json', 'mode');
+      cell(tr, r.phase === 'ended' ? r.status : '', 'n status');
+      var reason = cell(tr, '', 'end');
+      if (r.phase === 'ended') badge(reason, r.endReason, r.endReason);
+      else badge(reason, r.phase === 'lost' ? 'unknown' : r.phase, r.phase);
+      cell(tr, fmt(r.ttftMs), 'n ttft');
+      cell(tr, r.phase === 'ended' ? fmt(r.durationMs) : '', 'n duration');
+      var tok = r.phase === 'ended' && r.promptTokens != null ? (r.promptTokens + ' + ' + r.completionTokens + (r.tokenSource === 'estimated' ? ' est' : '')) : '';
+      cell(tr, tok, 'n tokens');
+      cell(tr, r.tokensPerSecond == null ? '' : fmt(r.tokensPerSecond, 1), 'n tps');
+      cell(tr, r.phase === 'ended' ? fmt(r.bytesOut) : '', 'n bytes');
+      frag.appendChild(tr);
+    });
+    tbody.replaceChildren(frag);
+  }
+
+  function renderChart() {
+    var canvas = $('chart');
+    var dpr = window.devicePixelRatio || 1;
+    var w = canvas.clientWidth, h = canvas.clientHeight;
+    if (!w || !h) return;
+    if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
+    if (canvas.height !== Math.round(h * dpr)) canvas.height = Math.round(h * dpr);
+    var g = canvas.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, h);
+    var now = Math.floor(Date.now() / 1000);
+    var cur = bucket(now);
+    cur.streams = Math.max(cur.streams || 0, S.streams.size);
+    for (var k of S.buckets.keys()) if (k < now - CHART_SECONDS - 5) S.buckets.delete(k);
+    var maxTok = 1, maxStreams = 1, s, b;
+    for (s = now - CHART_SECONDS + 1; s <= now; s++) {
+      b = S.buckets.get(s);
+      if (!b) continue;
+      maxTok = Math.max(maxTok, b.tokens);
+      maxStreams = Math.max(maxStreams, b.streams || 0);
+    }
+    var pad = 28, plotH = h - 18, barW = (w - pad) / CHART_SECONDS;
+    var css = getComputedStyle(document.documentElement);
+    g.strokeStyle = css.getPropertyValue('--line');
+    g.beginPath(); g.moveTo(pad, plotH + 0.5); g.lineTo(w, plotH + 0.5); g.stroke();
+    g.fillStyle = css.getPropertyValue('--muted');
+    g.font = '10px system-ui, sans-serif';
+    g.fillText(fmt(maxTok), 2, 10);
+    g.fillText('0', 2, plotH);
+    g.fillText('-60 s', pad, h - 4);
+    g.fillText('now', w - 22, h - 4);
+    for (s = now - CHART_SECONDS + 1; s <= now; s++) {
+      b = S.buckets.get(s);
+      if (!b) continue;
+      var x = pad + (s - (now - CHART_SECONDS + 1)) * barW;
+      var bh = (b.tokens / maxTok) * (plotH - 14);
+      g.fillStyle = css.getPropertyValue('--accent');
+      g.fillRect(x + 1, plotH - bh, Math.max(1, barW - 2), bh);
+      if (b.errors) { g.fillStyle = css.getPropertyValue('--bad'); g.fillRect(x + 1, plotH - 3, Math.max(1, barW - 2), 3); }
+    }
+    g.strokeStyle = css.getPropertyValue('--streams');
+    g.lineWidth = 2;
+    g.beginPath();
+    var started = false;
+    for (s = now - CHART_SECONDS + 1; s <= now; s++) {
+      b = S.buckets.get(s);
+      var v = b && b.streams != null ? b.streams : 0;
+      var px = pad + (s - (now - CHART_SECONDS + 1)) * barW + barW / 2;
+      var py = plotH - (v / maxStreams) * (plotH - 14);
+      if (!started) { g.moveTo(px, py); started = true; } else g.lineTo(px, py);
+    }
+    g.stroke();
+    g.fillStyle = css.getPropertyValue('--streams');
+    g.fillText(maxStreams + ' streams', w - 70, 10);
+  }
+
+  function render(force) {
+    if (dirty || force) {
+      dirty = false;
+      renderCards();
+      renderTotals('by-key', S.byKey);
+      renderTotals('by-model', S.byModel);
+      renderRequests();
+    }
+    renderChart();
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+  $('login').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var key = $('login-key').value.trim();
+    if (!key) return;
+    $('login-key').value = '';
+    signIn(key, $('login-remember').checked).catch(function () { showLogin('The proxy is not reachable.'); });
+  });
+  $('sign-out').addEventListener('click', function () {
+    sessionStorage.removeItem(KEY_STORE);
+    fetch('/admin/session', { method: 'DELETE', credentials: 'same-origin' }).then(connect, connect);
+  });
+  setInterval(function () { render(false); }, 250);
+  render(true);
+  connect();
+})();
+`;

@@ -1,0 +1,167 @@
+/**
+ * Circuit breaker per upstream deployment (issue 7), the {@link UpstreamHealth} the attempt loop
+ * (src/relay/attempts.ts) and selection (src/upstream/selection.ts) consult.
+ *
+ * States, per upstream name (a deployment is identified by its upstream: that is the metric's
+ * `upstream` label, and two routes sending to the same upstream share its health):
+ * - closed: traffic flows; `failureThreshold` consecutive failures open it.
+ * - open: `allows()` is false for `cooldownMs`; after that one request may probe it.
+ * - half_open: the probe is in flight (`begin()` took it); nobody else gets in. Its success closes
+ *   the circuit, its failure re-opens it for another cool-down; a probe that ends with no verdict
+ *   (the caller left) frees the slot for the next request.
+ * What is a failure is the attempt loop's call: connect errors, timeouts, 408/429/5xx and streams
+ * that broke mid-way; any other answer (2xx, a 400) shows the upstream is alive and is a success.
+ *
+ * Reports every change to `llm_proxy_upstream_up{upstream}` (1 closed or half-open, 0 open) and
+ * gives /readyz a check (see {@link CircuitBreaker.readiness}).
+ */
+import type { Clock } from '../clock.js';
+import type { UpstreamHealth } from '../deps.js';
+import type { ReadinessCheck } from '../http/ops-routes.js';
+
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+/** What the breaker needs. */
+export interface BreakerOptions {
+  failureThreshold: number;
+  cooldownMs: number;
+  clock: Clock;
+  /** Upstream names known at start-up: their gauge starts at 1. */
+  upstreams?: readonly string[];
+  /** Routes as lists of upstream names, for readiness (a route is usable while one of them is). */
+  routes?: ReadonlyArray<{ match: string; upstreams: readonly string[] }>;
+  /** Called on every state change (and once per known upstream at start). */
+  onChange?: (upstream: string, up: boolean, state: CircuitState) => void;
+}
+
+interface Circuit {
+  state: CircuitState;
+  /** Consecutive failures while closed. */
+  failures: number;
+  /** Monotonic ms when the circuit last opened. */
+  openedAt: number;
+  /** A half-open probe is in flight. */
+  probing: boolean;
+  inFlight: number;
+}
+
+/** One upstream's state as /readyz shows it. */
+export interface CircuitSnapshot {
+  state: CircuitState;
+  consecutiveFailures: number;
+  inFlight: number;
+  /** While open: ms until a probe is allowed (0 = the next request probes). */
+  retryInMs?: number;
+}
+
+export class CircuitBreaker implements UpstreamHealth {
+  private readonly circuits = new Map<string, Circuit>();
+
+  constructor(private readonly opts: BreakerOptions) {
+    for (const u of opts.upstreams ?? []) this.circuit(u);
+  }
+
+  private circuit(upstream: string): Circuit {
+    let c = this.circuits.get(upstream);
+    if (!c) {
+      c = { state: 'closed', failures: 0, openedAt: 0, probing: false, inFlight: 0 };
+      this.circuits.set(upstream, c);
+      this.opts.onChange?.(upstream, true, 'closed');
+    }
+    return c;
+  }
+
+  private set(upstream: string, c: Circuit, state: CircuitState): void {
+    if (c.state === state) return;
+    c.state = state;
+    if (state === 'open') c.openedAt = this.opts.clock.monotonic();
+    if (state !== 'half_open') c.probing = false;
+    if (state === 'closed') c.failures = 0;
+    this.opts.onChange?.(upstream, state !== 'open', state);
+  }
+
+  private cooledDown(c: Circuit): boolean {
+    return this.opts.clock.monotonic() - c.openedAt >= this.opts.cooldownMs;
+  }
+
+  /** May a request go to `upstream` now? Synchronous with {@link begin}, so a probe is never shared. */
+  allows(upstream: string): boolean {
+    const c = this.circuits.get(upstream);
+    if (!c || c.state === 'closed') return true;
+    if (c.state === 'open') return this.cooledDown(c);
+    return !c.probing;
+  }
+
+  /** A bound function: selection passes it around detached from the breaker (least-in-flight sort). */
+  readonly inFlight = (upstream: string): number => this.circuits.get(upstream)?.inFlight ?? 0;
+
+  /** An attempt starts. An open circuit past its cool-down turns half-open: this is the probe. */
+  begin(upstream: string): void {
+    const c = this.circuit(upstream);
+    c.inFlight++;
+    if (c.state === 'open' && this.cooledDown(c)) this.set(upstream, c, 'half_open');
+    if (c.state === 'half_open' && !c.probing) c.probing = true;
+  }
+
+  /** The attempt is over; a probe that got no verdict frees its slot. */
+  end(upstream: string): void {
+    const c = this.circuit(upstream);
+    c.inFlight = Math.max(0, c.inFlight - 1);
+    if (c.state === 'half_open') c.probing = false;
+  }
+
+  success(upstream: string): void {
+    const c = this.circuit(upstream);
+    c.failures = 0;
+    // A success seen while open came from a request let through because every deployment of its
+    // route was open (selection's fallback): the upstream answers, so it is closed again.
+    this.set(upstream, c, 'closed');
+  }
+
+  failure(upstream: string): void {
+    const c = this.circuit(upstream);
+    if (c.state === 'half_open') return this.set(upstream, c, 'open');
+    if (c.state === 'open') {
+      c.openedAt = this.opts.clock.monotonic(); // still failing: a new cool-down
+      return;
+    }
+    c.failures++;
+    if (c.failures >= this.opts.failureThreshold) this.set(upstream, c, 'open');
+  }
+
+  /** State of `upstream` (closed when never seen). */
+  state(upstream: string): CircuitState {
+    return this.circuits.get(upstream)?.state ?? 'closed';
+  }
+
+  /** Every known upstream's state. */
+  snapshot(): Record<string, CircuitSnapshot> {
+    const now = this.opts.clock.monotonic();
+    const out: Record<string, CircuitSnapshot> = {};
+    for (const [name, c] of this.circuits) {
+      const s: CircuitSnapshot = { state: c.state, consecutiveFailures: c.failures, inFlight: c.inFlight };
+      if (c.state === 'open') s.retryInMs = Math.max(0, Math.ceil(c.openedAt + this.opts.cooldownMs - now));
+      out[name] = s;
+    }
+    return out;
+  }
+
+  /**
+   * The /readyz check. Readiness answers "should traffic come to this instance?", so it stays ok
+   * while every route has at least one deployment that may take a request (closed, half-open
+   * with its probe free, or open past its cool-down); it fails only while some route has every
+   * deployment open and cooling down — that route can only answer errors from here. The detail
+   * lists each upstream's state and the routes without a usable deployment.
+   */
+  readonly readiness: ReadinessCheck = () => {
+    const unavailableRoutes = (this.opts.routes ?? [])
+      .filter((r) => r.upstreams.length > 0 && !r.upstreams.some((u) => this.allows(u) || this.state(u) === 'half_open'))
+      .map((r) => r.match);
+    return { name: 'upstreams', ok: unavailableRoutes.length === 0, detail: { upstreams: this.snapshot(), unavailableRoutes } };
+  };
+}
+
+/** The readiness checks a health implementation contributes (none unless it is a breaker). */
+export function breakerReadiness(health: UpstreamHealth): ReadinessCheck[] {
+  return health instanceof CircuitBreaker ? [health.readiness] : [];
+}

@@ -1,0 +1,164 @@
+/**
+ * Issue 5: the dashboard in a real browser — Debian's chromium driven by playwright-core (never a
+ * downloaded browser; flags from ../shared/recipes/services.md §3). Keys are configured, so the
+ * page signs in first. Traffic goes through the proxy with the OpenAI SDK; the page must show it.
+ * Then the proxy is stopped and a new one started on the same port: the page must notice, come
+ * back by itself (new instance, sessions forgotten: it signs in again with the key kept in the
+ * tab) and show the new traffic. A screenshot is saved to test-artifacts/ (not committed).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from '../helpers/services.js';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const ADMIN_KEY = 'dashboard-admin-key-for-tests';
+const KEYS = [
+  { name: 'ops', key: ADMIN_KEY, admin: true },
+  { name: 'team-a', key: 'team-a-key-for-tests' },
+  { name: 'team-b', key: 'team-b-key-for-tests' },
+];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+describe('dashboard in Debian chromium', function () {
+  this.timeout(60_000);
+  let browser: Browser;
+  let proxy: TestProxy | null = null;
+  let port = 0;
+
+  const startOn = (p: number) =>
+    startTestProxy({
+      config: {
+        server: { port: p },
+        keys: KEYS,
+        upstreams: { sim: { type: 'sim', sim: { ttftMs: 40, tokenDelayMs: 8, defaultMaxTokens: 24 } } },
+        admin: { keepAliveMs: 1000 },
+      },
+    });
+
+  before(async () => {
+    port = await freePort();
+    proxy = await startOn(port);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+    await proxy?.close();
+  });
+
+  it('shows live requests, per-key and per-model totals, and recovers by itself after a restart', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+
+    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    // Keys are configured: the page asks for an admin key before it connects.
+    await page.waitForSelector('#login:not([hidden])');
+    await waitState(page, 'login');
+    await page.fill('#login-key', 'not-the-key');
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => (document.getElementById('login-error')?.textContent ?? '') !== '');
+    await page.fill('#login-key', ADMIN_KEY);
+    await page.click('#login button[type=submit]');
+    await waitState(page, 'live');
+
+    const a = sdk('team-a-key-for-tests');
+    const b = sdk('team-b-key-for-tests');
+    await Promise.all([
+      streamChat(a, 'sim-alpha', 'dash-1'),
+      streamChat(a, 'sim-alpha', 'dash-2'),
+      b.chat.completions.create({ model: 'sim-beta', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'dash-3' } }),
+    ]);
+    await waitRowsDone(page, ['dash-1', 'dash-2', 'dash-3']);
+
+    assert.equal(await text(page, '#requests'), '3');
+    assert.equal(await text(page, '#errors'), '0');
+    assert.deepEqual(await totals(page, 'by-key'), { 'team-a': '2', 'team-b': '1' });
+    assert.deepEqual(await totals(page, 'by-model'), { 'sim-alpha': '2', 'sim-beta': '1' });
+    const row = await page.$eval('tr[data-id="dash-1"]', (tr) => ({
+      key: tr.querySelector('.key')!.textContent,
+      mode: tr.querySelector('.mode')!.textContent,
+      status: tr.querySelector('.status')!.textContent,
+      ttft: tr.querySelector('.ttft')!.textContent,
+      tokens: tr.querySelector('.tokens')!.textContent,
+      tps: tr.querySelector('.tps')!.textContent,
+    }));
+    assert.deepEqual([row.key, row.mode, row.status], ['team-a', 'stream', '200']);
+    assert.match(row.ttft ?? '', /^\d+$/);
+    assert.match(row.tokens ?? '', /^\d+ \+ 24$/);
+    assert.match(row.tps ?? '', /^\d+(\.\d)?$/);
+    assert.notEqual(await text(page, '#ttft-p50'), '–');
+
+    // Active streams: a slow stream is shown while it runs.
+    const slow = streamChat(a, 'sim-alpha', 'dash-long', 150);
+    await page.waitForFunction(() => document.getElementById('active-streams')?.textContent === '1');
+    await slow;
+    await waitRowsDone(page, ['dash-long']);
+    assert.equal(await text(page, '#active-streams'), '0');
+
+    // Restart: stop the proxy, start a new one on the same port.
+    const firstInstance = await page.evaluate(() => (window as unknown as { __dash: { instance: string } }).__dash.instance);
+    await proxy!.close();
+    proxy = null;
+    await page.waitForFunction(() => document.getElementById('conn')?.getAttribute('data-state') !== 'live');
+    proxy = await startOn(port);
+    await page.waitForFunction(
+      (before) => {
+        const d = (window as unknown as { __dash: { instance: string; status: string } }).__dash;
+        return d.status === 'live' && d.instance !== before;
+      },
+      firstInstance,
+      { timeout: 20_000 },
+    );
+    assert.equal(await page.isHidden('#login'), true, 'signed in again by itself, with the key kept in this tab');
+
+    await streamChat(sdk('team-b-key-for-tests'), 'sim-alpha', 'dash-after-restart');
+    await waitRowsDone(page, ['dash-after-restart']);
+    assert.equal(await text(page, '#requests'), '5', 'totals since the page opened span both proxies');
+    assert.deepEqual(await totals(page, 'by-key'), { 'team-a': '3', 'team-b': '2' });
+    assert.match(await text(page, '#instance'), /1 restart/);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard.png` });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  function sdk(apiKey: string): OpenAI {
+    return new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey, maxRetries: 0 });
+  }
+});
+
+async function streamChat(client: OpenAI, model: string, id: string, maxTokens?: number): Promise<void> {
+  const stream = await client.chat.completions.create(
+    { model, stream: true, messages: [{ role: 'user', content: `hello from ${id}` }], ...(maxTokens ? { max_tokens: maxTokens } : {}) },
+    { headers: { 'x-request-id': id } },
+  );
+  for await (const chunk of stream) void chunk;
+}
+
+function waitState(page: Page, state: string): Promise<unknown> {
+  return page.waitForFunction((s) => document.getElementById('conn')?.getAttribute('data-state') === s, state, { timeout: 10_000 });
+}
+
+function waitRowsDone(page: Page, ids: string[]): Promise<unknown> {
+  return page.waitForFunction(
+    (want) => want.every((id) => document.querySelector(`tr[data-id="${id}"] td.end .badge`)?.textContent === 'done'),
+    ids,
+    { timeout: 10_000 },
+  );
+}
+
+async function text(page: Page, selector: string): Promise<string> {
+  return (await page.textContent(selector)) ?? '';
+}
+
+/** name → requests, from a totals table. */
+function totals(page: Page, table: string): Promise<Record<string, string>> {
+  return page.$$eval(`#${table} tbody tr`, (rows) =>
+    Object.fromEntries(rows.map((r) => [r.getAttribute('data-name') ?? '', r.querySelector('.requests')?.textContent ?? ''])),
+  );
+}

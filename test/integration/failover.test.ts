@@ -1,0 +1,302 @@
+/**
+ * Failover and circuit breaking (issue 7), over real sockets: a route with two deployments on
+ * scripted upstreams (a first by priority, then b). Retries happen only before the caller got
+ * data, only for retryable failures, within the attempt and time bounds; the breaker takes a
+ * failing deployment out of rotation and lets it back after a successful probe.
+ */
+import assert from 'node:assert/strict';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import {
+  allReleased,
+  chat,
+  chatBody,
+  closedPort,
+  dieAfter,
+  get,
+  hang,
+  jsonAnswer,
+  lastRecord,
+  metricValue,
+  sleep,
+  startFaultUpstream,
+  status,
+  tokens,
+  type FaultUpstream,
+} from '../helpers/fault-upstream.js';
+
+const MODEL = 'fo-model';
+
+function routeConfig(aUrl: string, bUrl: string, extra: { server?: object; resilience?: object } = {}): Record<string, unknown> {
+  return {
+    server: { firstByteTimeoutMs: 300, ...extra.server },
+    upstreams: { a: { baseUrl: aUrl }, b: { baseUrl: bUrl } },
+    models: [{ match: MODEL, deployments: [{ upstream: 'a', priority: 0 }, { upstream: 'b', priority: 1 }] }],
+    resilience: { breaker: { failureThreshold: 100 }, ...extra.resilience },
+  };
+}
+
+describe('failover (integration)', () => {
+  let a: FaultUpstream;
+  let b: FaultUpstream;
+  let proxy: TestProxy | null = null;
+
+  beforeEach(async () => {
+    a = await startFaultUpstream();
+    b = await startFaultUpstream(tokens(3));
+  });
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = null;
+    await a.close();
+    await b.close();
+  });
+
+  const start = async (aUrl = a.baseUrl, extra: Parameters<typeof routeConfig>[2] = {}): Promise<TestProxy> =>
+    (proxy = await startTestProxy({ config: routeConfig(aUrl, b.baseUrl, extra) }));
+
+  describe('when the first deployment fails before the first token', () => {
+    it('refuses connections: the caller gets the answer from the second; the record lists both attempts', async () => {
+      const p = await start(`http://127.0.0.1:${await closedPort()}/v1`);
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 't0t1t2');
+      assert.equal(r.done, true);
+      const rec = await lastRecord(p, 1);
+      assert.equal(rec.endReason, 'done');
+      assert.equal(rec.upstream, 'b');
+      assert.deepEqual(
+        rec.attempts.map((x) => [x.upstream, x.status]),
+        [
+          ['a', null],
+          ['b', 200],
+        ],
+      );
+      assert.match(rec.attempts[0]!.error!, /ECONNREFUSED/);
+      await allReleased(p, [a, b]);
+    });
+
+    it('answers 503: the second answers; both attempts recorded with their statuses', async () => {
+      a.script(status(503));
+      const p = await start();
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 't0t1t2');
+      const rec = await lastRecord(p, 1);
+      assert.deepEqual(
+        rec.attempts.map((x) => [x.upstream, x.status]),
+        [
+          ['a', 503],
+          ['b', 200],
+        ],
+      );
+      assert.equal(a.requests.length, 1);
+      assert.equal(b.requests.length, 1);
+      await allReleased(p, [a, b]);
+    });
+
+    it('stalls before headers: after firstByteTimeoutMs the second answers, and the stalled socket is closed', async () => {
+      a.script(hang);
+      const p = await start();
+      const t0 = Date.now();
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 't0t1t2');
+      assert.ok(Date.now() - t0 >= 290, 'waited for the first-byte timeout');
+      const rec = await lastRecord(p, 1);
+      assert.deepEqual(
+        rec.attempts.map((x) => [x.upstream, x.status]),
+        [
+          ['a', null],
+          ['b', 200],
+        ],
+      );
+      assert.match(rec.attempts[0]!.error!, /no response headers in time/);
+      await allReleased(p, [a, b]);
+    });
+
+    it('also fails over a non-streaming request', async () => {
+      a.script(status(502));
+      b.script(jsonAnswer('hello'));
+      const p = await start();
+      const r = await chat(p.url, chatBody(MODEL, { stream: false }));
+      assert.equal(r.status, 200);
+      assert.equal((JSON.parse(r.raw.toString()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content, 'hello');
+      const rec = await lastRecord(p, 1);
+      assert.deepEqual(
+        rec.attempts.map((x) => [x.upstream, x.status]),
+        [
+          ['a', 502],
+          ['b', 200],
+        ],
+      );
+    });
+  });
+
+  describe('when the failure is not retryable', () => {
+    it('no retry after output began: dies after 3 tokens → 3 tokens and an error frame; asked exactly once', async () => {
+      a.script(dieAfter(3, 'reset'));
+      const p = await start();
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 't0t1t2');
+      assert.ok(r.error, 'an error frame ends the stream');
+      assert.equal(r.error.code, 'upstream_disconnected');
+      assert.equal(r.done, false);
+      assert.equal(a.requests.length, 1);
+      assert.equal(b.requests.length, 0, 'the second deployment is not asked');
+      const rec = await lastRecord(p, 1);
+      assert.equal(rec.endReason, 'upstream_error');
+      assert.equal(rec.attempts.length, 1);
+      await allReleased(p, [a, b]);
+    });
+
+    it('a 400 is the caller’s answer, not retried', async () => {
+      a.script(status(400, {}, { error: { message: 'bad messages', type: 'invalid_request_error', param: 'messages', code: null } }));
+      const p = await start();
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.equal(r.status, 400);
+      assert.deepEqual(JSON.parse(r.raw.toString()), { error: { message: 'bad messages', type: 'invalid_request_error', param: 'messages', code: null } });
+      assert.equal(b.requests.length, 0);
+      const rec = await lastRecord(p, 1);
+      assert.deepEqual(
+        rec.attempts.map((x) => [x.upstream, x.status]),
+        [['a', 400]],
+      );
+    });
+  });
+
+  describe('bounds', () => {
+    it('maxAttempts: both failing → exactly maxAttempts attempts, the last error returned', async () => {
+      a.script(status(503));
+      b.script(status(500));
+      const p = await start(a.baseUrl, { resilience: { maxAttempts: 3 } });
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.equal(r.status, 503, 'a was tried last (a, b, a)');
+      assert.equal(a.requests.length + b.requests.length, 3);
+      const rec = await lastRecord(p, 1);
+      assert.deepEqual(
+        rec.attempts.map((x) => [x.upstream, x.status]),
+        [
+          ['a', 503],
+          ['b', 500],
+          ['a', 503],
+        ],
+      );
+    });
+
+    it('a short Retry-After is honoured before asking the same deployment again', async () => {
+      a.script((c) => (c.n === 1 ? status(429, { 'retry-after-ms': '250' })(c) : tokens(2)(c)));
+      b.script(status(429, { 'retry-after-ms': '250' }));
+      const p = await start(a.baseUrl, { resilience: { maxAttempts: 3 } });
+      const t0 = Date.now();
+      const r = await chat(p.url, chatBody(MODEL));
+      const took = Date.now() - t0;
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 't0t1');
+      assert.ok(took >= 240, `waited for a's Retry-After (${took} ms)`);
+      const rec = await lastRecord(p, 1);
+      assert.deepEqual(
+        rec.attempts.map((x) => [x.upstream, x.status]),
+        [
+          ['a', 429],
+          ['b', 429],
+          ['a', 200],
+        ],
+      );
+    });
+
+    it('a Retry-After longer than maxRetryAfterMs takes the deployment out of this request', async () => {
+      a.script(status(429, { 'retry-after': '60' }));
+      b.script(status(429, { 'retry-after': '30' }));
+      const p = await start(a.baseUrl, { resilience: { maxAttempts: 5, maxRetryAfterMs: 1000 } });
+      const t0 = Date.now();
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.ok(Date.now() - t0 < 1000, 'no waiting');
+      assert.equal(r.status, 429);
+      assert.equal(r.headers['retry-after'], '30', "the caller gets the last upstream's Retry-After");
+      assert.equal(a.requests.length + b.requests.length, 2);
+    });
+
+    it('the retry budget: a Retry-After that would end past retryBudgetMs is not waited for', async () => {
+      a.script(status(503, { 'retry-after-ms': '600' }));
+      b.script(status(503, { 'retry-after-ms': '600' }));
+      const p = await start(a.baseUrl, { resilience: { maxAttempts: 5, retryBudgetMs: 300 } });
+      const t0 = Date.now();
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.ok(Date.now() - t0 < 500, `gave up within the budget (${Date.now() - t0} ms)`);
+      assert.equal(r.status, 503);
+      assert.equal(a.requests.length + b.requests.length, 2);
+      const rec = await lastRecord(p, 1);
+      assert.equal(rec.attempts.length, 2);
+    });
+  });
+
+  describe('circuit breaker', () => {
+    async function readyz(p: TestProxy): Promise<{ status: number; body: { checks: Array<{ name: string; ok: boolean; detail: { upstreams: Record<string, { state: string }> } }> } }> {
+      const res = await get(`${p.url}/readyz`);
+      return { status: res.status, body: JSON.parse(res.text) as never };
+    }
+    const upState = async (p: TestProxy, u: string): Promise<string> =>
+      (await readyz(p)).body.checks.find((c) => c.name === 'upstreams')!.detail.upstreams[u]!.state;
+    async function upMetric(p: TestProxy, u: string): Promise<string | undefined> {
+      const { text } = await get(`${p.url}/metrics`);
+      return new RegExp(`^llm_proxy_upstream_up\\{upstream="${u}"\\} (\\d)$`, 'm').exec(text)?.[1];
+    }
+
+    it('opens after N failures (no more traffic to it), closes after recovery; visible in /readyz and llm_proxy_upstream_up', async () => {
+      a.script(status(503));
+      const p = await start(a.baseUrl, { resilience: { breaker: { failureThreshold: 2, cooldownMs: 500 } } });
+      assert.equal(await upMetric(p, 'a'), '1');
+      assert.equal(await upState(p, 'a'), 'closed');
+
+      for (let i = 1; i <= 2; i++) assert.equal((await chat(p.url, chatBody(MODEL))).status, 200);
+      assert.equal(a.requests.length, 2);
+      assert.equal(await upState(p, 'a'), 'open');
+      assert.equal(await upMetric(p, 'a'), '0');
+      const ready = await readyz(p);
+      assert.equal(ready.status, 200, 'still ready: b serves the route');
+
+      // Open: a gets nothing, the caller is served by b directly.
+      for (let i = 0; i < 3; i++) assert.equal((await chat(p.url, chatBody(MODEL))).status, 200);
+      assert.equal(a.requests.length, 2, 'no traffic to an open circuit');
+      const rec = await lastRecord(p, 5);
+      assert.deepEqual(
+        rec.attempts.map((x) => x.upstream),
+        ['b'],
+      );
+
+      // a recovers; after the cool-down one request probes it and closes the circuit.
+      a.script(tokens(1));
+      await sleep(550);
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.equal(r.text, 't0', 'the probe went to a');
+      assert.equal(a.requests.length, 3);
+      assert.equal(await upState(p, 'a'), 'closed');
+      assert.equal(await upMetric(p, 'a'), '1');
+      assert.equal((await chat(p.url, chatBody(MODEL))).text, 't0', 'a takes traffic again');
+      await allReleased(p, [a, b]);
+    });
+
+    it('a failed probe re-opens the circuit', async () => {
+      a.script(status(500));
+      const p = await start(a.baseUrl, { resilience: { breaker: { failureThreshold: 1, cooldownMs: 300 } } });
+      await chat(p.url, chatBody(MODEL));
+      assert.equal(await upState(p, 'a'), 'open');
+      await sleep(350);
+      assert.equal((await chat(p.url, chatBody(MODEL))).status, 200, 'the probe failed over to b');
+      assert.equal(a.requests.length, 2);
+      assert.equal(await upState(p, 'a'), 'open');
+      await chat(p.url, chatBody(MODEL));
+      assert.equal(a.requests.length, 2, 'open again: no traffic');
+    });
+
+    it('a stream that breaks after data counts against the circuit', async () => {
+      a.script(dieAfter(1, 'end'));
+      const p = await start(a.baseUrl, { resilience: { breaker: { failureThreshold: 2, cooldownMs: 10_000 } } });
+      await chat(p.url, chatBody(MODEL));
+      await chat(p.url, chatBody(MODEL));
+      assert.equal(await upState(p, 'a'), 'open');
+      assert.equal(await metricValue(p.deps.registry, 'llm_proxy_upstream_up', { upstream: 'a' }), 0);
+    });
+  });
+});
