@@ -1,7 +1,7 @@
 /**
  * CPU profile of the proxy under the throughput load (issue 6: "profile and fix what it shows").
  *
- *   node --import=tsx bench/profile.ts [--seconds 15] [--scenario stream|json] [--top 30]
+ *   node --import=tsx bench/profile.ts [--seconds 15] [--scenario stream|json] [--top 30] [--proxy path/to/main.js]
  *
  * Starts the mock upstream, the proxy from dist/ under `node --cpu-prof` with its default config,
  * and the load generator; runs c=64 streams of 256 tokens (or c=32 non-streaming requests) for
@@ -16,7 +16,12 @@ import { loadAverage } from './lib/os-stats.js';
 import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startProxy, startUpstream } from './lib/targets.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '15' }, scenario: { type: 'string', default: 'stream' }, top: { type: 'string', default: '30' } },
+  options: {
+    seconds: { type: 'string', default: '15' },
+    scenario: { type: 'string', default: 'stream' },
+    top: { type: 'string', default: '30' },
+    proxy: { type: 'string' },
+  },
 });
 const SECONDS = Number(values.seconds);
 const STREAM = values.scenario !== 'json';
@@ -81,7 +86,8 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, 'bench/profiles', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
   const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
-  const proxy = await startProxy(upstream, DEFAULT_VARIANT, 'proxy', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const main = values.proxy ? path.resolve(values.proxy) : undefined;
+  const proxy = await startProxy(upstream, DEFAULT_VARIANT, 'proxy', ['--cpu-prof', `--cpu-prof-dir=${dir}`], main);
   const load = LoadClient.start();
   const job = {
     url: proxy.chatUrl, headers: proxy.headers, model: 'sim-fast', tokens: 256, stream: STREAM, concurrency: STREAM ? 64 : 32,

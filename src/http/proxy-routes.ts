@@ -86,7 +86,12 @@ async function owned(
   } finally {
     release();
   }
-  ex.usage = r.tracker.final();
+  // An upstream that refused (error status, nothing relayed) billed nothing: count zeros, which
+  // also hands the whole token reservation back to the limiter. A caller that left is billed.
+  ex.usage =
+    status >= 400 && reason !== 'client_aborted'
+      ? { promptTokens: 0, completionTokens: 0, source: 'upstream' }
+      : r.tracker.final();
   // Issue 5: an upstream's error text may echo the caller's body; content logging is off by
   // default and its messages and answer are scrubbed and truncated.
   scrubErrors(ex, deps.config);

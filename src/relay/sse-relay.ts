@@ -41,7 +41,7 @@ export interface RelayOptions {
 }
 
 /** Why the relay stopped the upstream itself. */
-export type StopReason = 'client' | 'idle' | 'shutdown' | 'max_duration';
+export type StopReason = 'client' | 'client_stalled' | 'idle' | 'shutdown' | 'max_duration';
 
 /** How one upstream attempt ended. */
 export type PumpResult =
@@ -135,9 +135,14 @@ export class SseRelay {
     if (this.stopReason !== null || this.closed) return;
     const now = this.opts.now();
     if (now >= this.deadline) return this.stop('max_duration');
-    if (this.opts.idleTimeoutMs > 0 && now - this.lastActivity >= this.opts.idleTimeoutMs) return this.stop('idle');
+    if (this.opts.idleTimeoutMs > 0 && now - this.lastActivity >= this.opts.idleTimeoutMs) {
+      // Waiting for `drain` all that time means the caller stopped reading, not the upstream
+      // (issue 7): cut the caller, or it would hold the stream and the upstream forever.
+      return this.stop(this.drainWaiter !== null ? 'client_stalled' : 'idle');
+    }
     if (this.opts.keepAliveMs > 0 && now >= this.nextKeepAliveAt) {
-      if (now - this.lastActivity >= this.opts.keepAliveMs) {
+      // (Not while blocked on a caller that does not read: nothing would reach it.)
+      if (now - this.lastActivity >= this.opts.keepAliveMs && this.drainWaiter === null) {
         // The upstream is silent (a slow reasoning model): commit 200 and keep idle timers of
         // load balancers from closing the connection.
         this.commit();
@@ -246,6 +251,12 @@ export class SseRelay {
     switch (this.stopReason) {
       case 'client':
         return { kind: 'ended', reason: 'client_aborted', error: null };
+      case 'client_stalled':
+        return {
+          kind: 'ended',
+          reason: 'client_aborted',
+          error: new ProxyError(408, 'timeout', `The caller stopped reading for more than ${this.opts.idleTimeoutMs} ms.`, { code: 'client_stalled' }),
+        };
       case 'idle':
         return {
           kind: 'ended',
@@ -267,6 +278,28 @@ export class SseRelay {
     return this.dataSent ? { kind: 'ended', reason, error } : { kind: 'retryable', error };
   }
 
+  /** Reset rather than close, so neither kernel keeps unsent bytes for a peer that does not read. */
+  private reset(): void {
+    const socket = this.res.socket;
+    if (socket) socket.resetAndDestroy();
+    else this.res.destroy();
+  }
+
+  /**
+   * After the last frame (issue 7): a caller that does not read would keep the response and its
+   * socket open forever, so it gets `idleTimeoutMs` to take the rest, then the connection is reset.
+   */
+  private guardLastFrame(): void {
+    if (this.res.writableFinished || this.opts.idleTimeoutMs <= 0) return;
+    const t = setTimeout(() => {
+      if (!this.res.writableFinished) this.reset();
+    }, this.opts.idleTimeoutMs);
+    t.unref?.();
+    const clear = (): void => clearTimeout(t);
+    this.res.once('finish', clear);
+    this.res.once('close', clear);
+  }
+
   /**
    * Finish the response. With an error: before the head is out, a real status and JSON body;
    * after it, a final `data: {"error":…}` frame.
@@ -275,15 +308,22 @@ export class SseRelay {
     this.clearTimer();
     this.res.off('drain', this.onDrain);
     if (this.closed) return this.committed ? 200 : 499;
+    if (this.stopReason === 'client_stalled') {
+      // Its socket is full: a last frame would never leave.
+      this.reset();
+      return this.committed ? 200 : 499;
+    }
     if (error === null) {
       this.commit();
       this.res.end();
+      this.guardLastFrame();
       return 200;
     }
     const rendered = toOpenAIError(error);
     if (this.committed) {
       this.write(encodeData(JSON.stringify(rendered.body)));
       this.res.end();
+      this.guardLastFrame();
       return 200;
     }
     const status = writeJsonError(this.res, error, extraHeaders());

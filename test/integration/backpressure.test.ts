@@ -29,6 +29,7 @@ import {
   frame,
   lastRecord,
   metricValue,
+  resources,
   sseHead,
   sleep,
   startFaultUpstream,
@@ -191,21 +192,53 @@ describe('backpressure (integration)', () => {
     try {
       const res = await openStream(proxy2.url);
       const closed = new Promise<void>((resolve) => res.socket.once('close', () => resolve()));
+      res.socket.on('error', () => undefined);
+      res.on('error', () => undefined);
       res.resume(); // read (and drop) until paused below
       await waitUntil(() => res.socket.bytesRead >= 256 * KiB, 'the first 256 KiB', 5_000);
       res.pause();
       const t0 = Date.now();
-      await closed;
+      const rec = await lastRecord(proxy2, 1);
       const took = Date.now() - t0;
       assert.ok(took >= 400 && took < 3_000, `cut after ~idleTimeoutMs (${took} ms)`);
-      const rec = await lastRecord(proxy2, 1);
       assert.equal(rec.endReason, 'client_aborted');
       assert.match(String(rec.error), /stopped reading/);
+      // The proxy reset the connection: its socket, the upstream's and the gauge are released
+      // while the caller still has not read anything; once it reads again it sees the reset.
       await allReleased(proxy2, [up2]);
+      res.resume();
+      await closed;
       assert.equal(await metricValue(proxy2.deps.registry, 'llm_proxy_upstream_up', { upstream: 'fast' }), 1, 'the upstream’s circuit is not blamed');
     } finally {
       await proxy2.close();
       await up2.close();
+    }
+  });
+
+  it('a stream ended (max duration) while its caller is not reading: the last frame waits idleTimeoutMs, then the connection is reset', async () => {
+    const state: UpstreamState = { written: 0, frames: 0, blocked: false, socketBuffered: () => 0 };
+    const up3 = await startFaultUpstream(fastScript(state));
+    const proxy3 = await startTestProxy({
+      config: {
+        server: { idleTimeoutMs: 1_000, maxStreamDurationMs: 300 },
+        upstreams: { fast: { baseUrl: up3.baseUrl } },
+        models: [{ match: 'bp-model', upstream: 'fast' }],
+      },
+    });
+    try {
+      const res = await openStream(proxy3.url);
+      res.socket.on('error', () => undefined);
+      res.on('error', () => undefined);
+      res.resume();
+      await waitUntil(() => res.socket.bytesRead >= 256 * KiB, 'the first 256 KiB', 5_000);
+      res.pause();
+      const rec = await lastRecord(proxy3, 1);
+      assert.match(String(rec.error), /maximum duration/);
+      assert.equal((await resources(proxy3)).proxySockets, 1, 'the last frame waits for the caller');
+      await allReleased(proxy3, [up3], 3_000);
+    } finally {
+      await proxy3.close();
+      await up3.close();
     }
   });
 });

@@ -14,6 +14,7 @@ import nock from 'nock';
 import OpenAI from 'openai';
 import type { RequestRecord } from '../../src/events/types.js';
 import { createTokenEstimator } from '../../src/usage/estimate.js';
+import { simText } from '../../src/sim/text.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -121,6 +122,8 @@ describe('metrics over HTTP: a scripted session through the openai SDK', functio
   let activeMidStream: number | undefined;
   /** What the aborted stream should be billed (estimated: prompt + the text relayed). */
   let aborted: { prompt: number; completion: number; text: string };
+  /** Content chunks the proxy relayed on the aborted stream (≥ the 3 the caller read). */
+  let relayedTokens = 0;
   const A = { content: 'Count the tokens, please.', max: 5 }; // stream, include_usage
   const B = { content: 'abcd', max: 7 }; // stream, caller did not ask for usage
   const C = { content: 'abcdefgh', max: 4 }; // non-stream
@@ -199,9 +202,14 @@ describe('metrics over HTTP: a scripted session through the openai SDK', functio
       if (n === 1) activeMidStream = seriesOf(parseMetrics((await scrape(p)).text), 'llm_proxy_active_streams')['model=slow-*'];
       if (n === 3) break; // the SDK aborts the request
     }
-    aborted = { prompt: estimator.countPrompt(hBody, 'slow-1'), completion: estimator.countText(text, 'slow-1'), text };
-
     await rec.waitFor(9);
+    // Billed is what the proxy relayed, which can be more than the SDK consumer iterated (it
+    // reads ahead while this test scrapes): take the count of content chunks from the record.
+    const hRecord = p.records().find((r) => r.msg === 'request' && r.model === 'slow-1');
+    relayedTokens = (hRecord?.chunks as number) - 1; // minus the role chunk
+    assert.ok(relayedTokens >= 3 && text === simText(relayedTokens).slice(0, text.length), `relayed ${relayedTokens}, read ${JSON.stringify(text)}`);
+    aborted = { prompt: estimator.countPrompt(hBody, 'slow-1'), completion: estimator.countText(simText(relayedTokens), 'slow-1'), text };
+
     const res = await scrape(p);
     assert.equal(res.status, 200);
     samples = parseMetrics(res.text);
@@ -290,7 +298,7 @@ describe('metrics over HTTP: a scripted session through the openai SDK', functio
     // TTFT: streams that sent content only (A, B; H).
     assert.deepEqual(seriesOf(samples, 'llm_proxy_time_to_first_token_seconds_count'), { 'model=sim-*': 2, 'model=slow-*': 1 });
     // Gaps between content chunks: A 5 tokens → 4, B 7 → 6; H 3 tokens relayed → 2.
-    assert.deepEqual(seriesOf(samples, 'llm_proxy_inter_token_latency_seconds_count'), { 'model=sim-*': 4 + 6, 'model=slow-*': 2 });
+    assert.deepEqual(seriesOf(samples, 'llm_proxy_inter_token_latency_seconds_count'), { 'model=sim-*': 4 + 6, 'model=slow-*': relayedTokens - 1 });
     // Every request that reached an upstream has an overhead observation.
     assert.deepEqual(seriesOf(samples, 'llm_proxy_overhead_seconds_count'), { 'model=sim-*': 4, 'model=up-*': 3, 'model=slow-*': 1 });
 

@@ -1,0 +1,15 @@
+import { spawn } from 'node:child_process';
+import { DEFAULT_VARIANT, LoadClient, startPipe, startProxy, startUpstream } from './lib/targets.js';
+const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
+const which = process.argv[2] ?? 'proxy';
+const t = which === 'pipe' ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT, 'proxy', [], process.argv[3]);
+const load = LoadClient.start();
+const job = { url: t.chatUrl, headers: t.headers, model: 'sim-fast', tokens: 256, stream: true, concurrency: 16, count: 1000, durationMs: 0, maxMs: 60000, rampMs: 0, gaps: false };
+await load.run({ ...job, count: 300 });
+const st = spawn('strace', ['-c', '-f', '-p', String(t.pid)], { stdio: ['ignore', 'inherit', 'inherit'] });
+await new Promise((r) => setTimeout(r, 500));
+const r = await load.run(job);
+st.kill('SIGINT');
+await new Promise((r) => st.once('exit', r));
+console.log(which, r.ok, 'ok');
+await Promise.all([load.stop(), t.stop(), upstream.stop()]);
