@@ -127,6 +127,23 @@ describe('dashboard in Debian chromium', function () {
     assert.deepEqual(pageErrors, []);
   });
 
+  it('with no keys configured (the default) connects at once, without a sign-in', async () => {
+    const open = await startTestProxy();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${open.url}/dashboard`);
+      await waitState(page, 'live');
+      assert.equal(await page.isHidden('#login'), true);
+      assert.equal(await page.isHidden('#sign-out'), true);
+      await streamChat(new OpenAI({ baseURL: open.baseURL, apiKey: 'unused', maxRetries: 0 }), 'sim-a', 'open-1');
+      await waitRowsDone(page, ['open-1']);
+      assert.deepEqual(await totals(page, 'by-key'), { anonymous: '1' });
+      await page.close();
+    } finally {
+      await open.close();
+    }
+  });
+
   function sdk(apiKey: string): OpenAI {
     return new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey, maxRetries: 0 });
   }
