@@ -35,6 +35,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -57,8 +58,35 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/');
 }
 
+const fnKey = ({ functionName, url, lineNumber }: CallFrame): string => `${functionName || '(anonymous)'}  ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`;
+
+/**
+ * Total (inclusive) time of the proxy's own functions (dist/), µs: self time of the node and all
+ * below it, a recursive function counted once.
+ */
+function inclusive(p: CpuProfile, self: Map<number, number>): Map<string, number> {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  const active = new Map<string, number>();
+  const visit = (id: number): number => {
+    const n = byId.get(id)!;
+    const key = n.callFrame.url.includes('/dist/') || n.callFrame.url.includes('/proxy-b/') ? fnKey(n.callFrame) : null;
+    if (key) active.set(key, (active.get(key) ?? 0) + 1);
+    let t = n.callFrame.functionName === '(idle)' ? 0 : (self.get(id) ?? 0);
+    for (const c of n.children ?? []) t += visit(c);
+    if (key) {
+      const k = active.get(key)! - 1;
+      active.set(key, k);
+      if (k === 0) out.set(key, (out.get(key) ?? 0) + t);
+    }
+    return t;
+  };
+  visit(p.nodes[0]!.id);
+  return out;
+}
+
 /** Self time by function and by area, µs. */
-function summarise(p: CpuProfile): { total: number; idle: number; byFn: Map<string, number>; byArea: Map<string, number> } {
+function summarise(p: CpuProfile): { total: number; idle: number; byFn: Map<string, number>; byArea: Map<string, number>; incl: Map<string, number> } {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
@@ -73,12 +101,12 @@ function summarise(p: CpuProfile): { total: number; idle: number; byFn: Map<stri
       continue;
     }
     total += us;
-    const key = `${functionName || '(anonymous)'}  ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`;
+    const key = fnKey({ functionName, url, lineNumber });
     byFn.set(key, (byFn.get(key) ?? 0) + us);
     const a = area(url, functionName);
     byArea.set(a, (byArea.get(a) ?? 0) + us);
   }
-  return { total, idle, byFn, byArea };
+  return { total, idle, byFn, byArea, incl: inclusive(p, self) };
 }
 
 async function main(): Promise<void> {
@@ -111,6 +139,8 @@ async function main(): Promise<void> {
   console.log(`\nprofile: ${path.relative(ROOT, path.join(dir, file))}; busy ${(s.total / 1e3).toFixed(0)} ms, idle ${(s.idle / 1e3).toFixed(0)} ms`);
   console.log(`\ntop ${TOP} functions by self time (% of busy time):`);
   for (const [k, us] of [...s.byFn].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${pct(us)}  ${(us / 1e3).toFixed(0).padStart(6)} ms  ${k}`);
+  console.log(`\nthe proxy's own functions by total time (self + callees):`);
+  for (const [k, us] of [...s.incl].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${pct(us)}  ${(us / 1e3).toFixed(0).padStart(6)} ms  ${k}`);
   console.log('\nself time by module:');
   for (const [k, us] of [...s.byArea].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${pct(us)}  ${(us / 1e3).toFixed(0).padStart(6)} ms  ${k}`);
 }

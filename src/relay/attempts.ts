@@ -10,14 +10,19 @@
  * connect and first-byte timeouts, so the time to the caller's first byte is at most
  * `retryBudgetMs + connectTimeoutMs + firstByteTimeoutMs`.
  *
+ * Circuit breaking: deployments whose circuit is open are skipped; when every one of the route's
+ * is open the caller gets 503 `upstream_circuit_open` at once, with a Retry-After of the earliest
+ * probe, and no upstream is asked (a dead upstream gets no traffic until its probe).
+ *
  * Every attempt is in the exchange's record: the attempt function records what it saw, and an
  * attempt that ended without recording (aborted, or a path that forgot) is recorded here.
  */
 import type { AppDeps } from '../deps.js';
-import { ProxyError, UpstreamError, UpstreamStatusError } from '../errors.js';
+import { ProxyError, ServiceUnavailableError, UpstreamError, UpstreamStatusError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { orderDeployments } from '../upstream/selection.js';
+import { CircuitBreaker } from '../upstream/breaker.js';
 import { isRetryable, retryAfterMs } from '../upstream/retry-policy.js';
 
 /** What one attempt produced. */
@@ -48,9 +53,10 @@ export async function runAttempts<T>(
 ): Promise<T> {
   const r = deps.config.resilience;
   const health = deps.health;
+  // Every circuit of the route open (and its probe not due, or taken by another request): fail
+  // fast rather than send traffic to upstreams known to be failing (the breaker's point).
+  if (route.deployments.length > 0 && !route.deployments.some((d) => health.allows(d.upstream))) throw circuitOpen(route, health);
   const order = orderDeployments(route.deployments, health, { leastInFlight: r.leastInFlight });
-  // Selection falls back to open circuits when every one is open; then the breaker is not asked again.
-  const gated = order.some((d) => health.allows(d.upstream));
   const started = deps.clock.monotonic();
   const deadline = started + r.retryBudgetMs;
   const maxAttempts = order.length > 1 ? r.maxAttempts : 1;
@@ -65,7 +71,7 @@ export async function runAttempts<T>(
     for (let k = 0; k < order.length; k++) {
       const d = order[(cursor + k) % order.length]!;
       if (notBefore.get(d) === Infinity) continue;
-      if (gated && !health.allows(d.upstream)) continue;
+      if (!health.allows(d.upstream)) continue;
       cursor = (cursor + k + 1) % order.length;
       return d;
     }
@@ -80,7 +86,7 @@ export async function runAttempts<T>(
     if (wait > 0) {
       await delay(wait, signal);
       if (signal.aborted) break;
-      if (gated && !health.allows(d.upstream)) continue;
+      if (!health.allows(d.upstream)) continue;
     }
     ex.upstream = d.upstream;
     const recorded = ex.attempts.length;
@@ -112,6 +118,15 @@ export async function runAttempts<T>(
     if (ra !== null) notBefore.set(d, ra > r.maxRetryAfterMs ? Infinity : deps.clock.monotonic() + ra);
   }
   throw last;
+}
+
+/** 503 with a Retry-After of the earliest probe, when every deployment of the route is open. */
+function circuitOpen(route: Route, health: AppDeps['health']): ProxyError {
+  const waitMs = Math.min(...route.deployments.map((d) => (health instanceof CircuitBreaker ? health.retryInMs(d.upstream) : 1000)));
+  return new ServiceUnavailableError(`Every upstream for this model is failing (circuit open); retry in ${Math.ceil(waitMs / 1000)} s.`, {
+    code: 'upstream_circuit_open',
+    headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+  });
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

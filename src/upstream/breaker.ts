@@ -129,6 +129,13 @@ export class CircuitBreaker implements UpstreamHealth {
     if (c.failures >= this.opts.failureThreshold) this.set(upstream, c, 'open');
   }
 
+  /** Time until `upstream` may be probed: 0 unless it is open and cooling down. */
+  retryInMs(upstream: string): number {
+    const c = this.circuits.get(upstream);
+    if (!c || c.state !== 'open') return 0;
+    return Math.max(0, Math.ceil(c.openedAt + this.opts.cooldownMs - this.opts.clock.monotonic()));
+  }
+
   /** State of `upstream` (closed when never seen). */
   state(upstream: string): CircuitState {
     return this.circuits.get(upstream)?.state ?? 'closed';
@@ -136,11 +143,10 @@ export class CircuitBreaker implements UpstreamHealth {
 
   /** Every known upstream's state. */
   snapshot(): Record<string, CircuitSnapshot> {
-    const now = this.opts.clock.monotonic();
     const out: Record<string, CircuitSnapshot> = {};
     for (const [name, c] of this.circuits) {
       const s: CircuitSnapshot = { state: c.state, consecutiveFailures: c.failures, inFlight: c.inFlight };
-      if (c.state === 'open') s.retryInMs = Math.max(0, Math.ceil(c.openedAt + this.opts.cooldownMs - now));
+      if (c.state === 'open') s.retryInMs = this.retryInMs(name);
       out[name] = s;
     }
     return out;

@@ -13,6 +13,9 @@ const UPSTREAM = 'http://upstream.test';
 const messages = [{ role: 'user' as const, content: 'Say something.' }];
 
 const nockedConfig = {
+  // One proxy serves every scripted 429 and 500 below: keep the circuit breaker (issue 7) from
+  // opening on them, which would answer 503 before the upstream is asked.
+  resilience: { breaker: { failureThreshold: 1000 } },
   upstreams: { openai: { type: 'openai', baseUrl: `${UPSTREAM}/v1`, apiKey: 'sk-upstream-secret' } },
   models: [
     { match: 'sim-*', upstream: 'sim' },

@@ -290,6 +290,34 @@ describe('failover (integration)', () => {
       assert.equal(a.requests.length, 2, 'open again: no traffic');
     });
 
+    it('every circuit of the route open: 503 at once with Retry-After, no upstream asked, /readyz not ready; a probe after the cool-down', async () => {
+      a.script(status(503));
+      b.script(status(503));
+      const p = await start(a.baseUrl, { resilience: { breaker: { failureThreshold: 1, cooldownMs: 1_500 } } });
+      assert.equal((await chat(p.url, chatBody(MODEL))).status, 503);
+      assert.equal(a.requests.length + b.requests.length, 2);
+
+      const t0 = Date.now();
+      const r = await chat(p.url, chatBody(MODEL));
+      assert.ok(Date.now() - t0 < 200, 'failed fast');
+      assert.equal(r.status, 503);
+      assert.equal(r.error?.code, 'upstream_circuit_open');
+      assert.match(String(r.headers['retry-after']), /^[12]$/, 'the earliest probe, in whole seconds');
+      assert.equal(a.requests.length + b.requests.length, 2, 'no upstream asked');
+      const rec = await lastRecord(p, 2);
+      assert.equal(rec.attempts.length, 0);
+      const ready = await readyz(p);
+      assert.equal(ready.status, 503);
+      assert.deepEqual((ready.body.checks.find((c) => c.name === 'upstreams')!.detail as unknown as { unavailableRoutes: string[] }).unavailableRoutes, [MODEL]);
+
+      a.script(tokens(1));
+      await sleep(1_550);
+      assert.equal((await readyz(p)).status, 200, 'probe due: ready again');
+      assert.equal((await chat(p.url, chatBody(MODEL))).text, 't0');
+      assert.equal(await upState(p, 'a'), 'closed');
+      await allReleased(p, [a, b]);
+    });
+
     it('a stream that breaks after data counts against the circuit', async () => {
       a.script(dieAfter(1, 'end'));
       const p = await start(a.baseUrl, { resilience: { breaker: { failureThreshold: 2, cooldownMs: 10_000 } } });
