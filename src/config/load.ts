@@ -118,6 +118,25 @@ function resolveUpstreams(config: Config, env: Env, problems: string[], notes: s
   return { ...config, upstreams, models };
 }
 
+/**
+ * When the schema already failed, still report routes naming unknown upstreams, so one run lists
+ * every problem (issue 2), not one kind per run.
+ */
+function rawReferenceProblems(raw: Record<string, unknown>): string[] {
+  const upstreams = raw.upstreams !== null && typeof raw.upstreams === 'object' ? Object.keys(raw.upstreams) : [];
+  if (!Array.isArray(raw.models)) return [];
+  const out: string[] = [];
+  raw.models.forEach((r: unknown, i) => {
+    if (r === null || typeof r !== 'object') return;
+    const route = r as { match?: unknown; upstream?: unknown; deployments?: unknown };
+    const names = [route.upstream, ...(Array.isArray(route.deployments) ? route.deployments.map((d: { upstream?: unknown } | null) => d?.upstream) : [])];
+    for (const n of names) {
+      if (typeof n === 'string' && !upstreams.includes(n)) out.push(`models[${i}] (${String(route.match)}): unknown upstream "${n}"`);
+    }
+  });
+  return out;
+}
+
 function deepFreeze<T>(o: T): T {
   if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);
@@ -142,6 +161,7 @@ export function buildConfig(rawInput: unknown, env: Env = process.env, source = 
       const at = issue.path.length ? issue.path.join('.') : '(top level)';
       problems.push(`${at}: ${issue.message}`);
     }
+    problems.push(...rawReferenceProblems(raw));
     throw new ConfigError(source, problems);
   }
   const config = resolveUpstreams(parsed.data, env, problems, notes);

@@ -5,7 +5,7 @@
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import type { AppDeps, Admission } from '../deps.js';
-import { NotFoundError, InvalidRequestError } from '../errors.js';
+import { NotFoundError, InvalidRequestError, ServiceUnavailableError } from '../errors.js';
 import type { Route } from '../upstream/router.js';
 import { UsageTracker } from '../usage/tracker.js';
 import { readJsonObject, readRawBody, requireModel, validateChatBody } from './body.js';
@@ -74,9 +74,11 @@ async function owned(
       reason = 'client_aborted';
       status = res.headersSent ? res.statusCode : 499;
     } else if (!res.headersSent) {
-      status = writeJsonError(res, err, { ...r.extraHeaders, 'x-request-id': ex.id });
-      reason = inflight.isShutdown(r.abort) ? 'shutdown' : 'upstream_error';
-      ex.error = (err as Error).message;
+      const shutdown = inflight.isShutdown(r.abort);
+      const shown = shutdown ? new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'server_shutdown' }) : err;
+      status = writeJsonError(res, shown, { ...r.extraHeaders, 'x-request-id': ex.id });
+      reason = shutdown ? 'shutdown' : 'upstream_error';
+      ex.error = (shown as Error).message;
     } else {
       reason = 'upstream_error';
       status = res.statusCode;

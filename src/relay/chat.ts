@@ -234,9 +234,13 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
       }
     });
   } catch (err) {
-    error = err instanceof ProxyError ? err : null;
-    if (relay.clientGone) result = { kind: 'ended', reason: 'client_aborted', error: null };
-    else if (!error) throw err;
+    // Stopped by the relay itself before the upstream answered (idle, shutdown, max duration, the
+    // caller left): the stop reason, not the abort it caused, says how the request ends.
+    result = relay.stoppedResult(ex.upstream ?? 'upstream');
+    if (result === null) {
+      if (!(err instanceof ProxyError)) throw err;
+      error = err;
+    }
   }
   if (result === null) {
     // Every attempt failed before data: a real status if the head is not out yet.

@@ -236,7 +236,7 @@ export class SseRelay {
       reader.cancel().catch(() => undefined);
     }
     if (sawDone) return { kind: 'done' };
-    if (this.stopReason !== null) return this.stoppedResult(upstreamName);
+    if (this.stopReason !== null) return this.resultFor(upstreamName);
     if (parseError !== null) return this.failure(parseError);
     if (readError !== null) {
       return this.failure(new UpstreamError(`Upstream "${upstreamName}" connection failed mid-stream.`, { code: 'upstream_disconnected', cause: readError }));
@@ -247,7 +247,13 @@ export class SseRelay {
     );
   }
 
-  private stoppedResult(upstreamName: string): PumpResult {
+  /** How the relay ended when it was stopped (idle, shutdown, max duration, caller gone); null if it was not. */
+  stoppedResult(upstreamName: string): PumpResult | null {
+    if (this.stopReason === null) return null;
+    return this.resultFor(upstreamName);
+  }
+
+  private resultFor(upstreamName: string): PumpResult {
     switch (this.stopReason) {
       case 'client':
         return { kind: 'ended', reason: 'client_aborted', error: null };
