@@ -116,6 +116,12 @@ export async function startProxy(deps: AppDeps, ext: AppExtensions = {}): Promis
         app.inflight.abortAll();
         await app.inflight.idle(2_000);
       }
+      // Responses that just ended, and pipelined ones queued behind them, must still be flushed:
+      // close connections as they go idle, and cut the rest only after a bounded wait. (No
+      // per-request bookkeeping on the hot path for this.)
+      let done = false;
+      void closed.then(() => (done = true));
+      for (let waited = 0; !done && waited < 1_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
       await deps.upstream.close();
