@@ -4,9 +4,6 @@
  * comes with the app; everything here needs only `createRateLimiter` and a Redis URL.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
-import os from 'node:os';
 import type { Redis } from 'ioredis';
 import { ManualClock, systemClock } from '../../src/clock.js';
 import { configSchema, type Config, type LimitsConfig } from '../../src/config/schema.js';
@@ -20,28 +17,6 @@ import { startRedis, type RedisSrv } from '../helpers/services.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** startRedis() picks a free port; a restart must reuse the old one, so start that by hand. */
-async function startRedisOnPort(port: number): Promise<RedisSrv> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--daemonize', 'no', '--dir', os.tmpdir(), '--loglevel', 'warning'], { stdio: 'ignore' });
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000).then(() => proc.kill('SIGKILL'))]);
-  };
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
-      s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return { url: `redis://127.0.0.1:${port}`, port, proc, stop };
-    await sleep(50);
-  }
-  await stop();
-  throw new Error(`redis-server did not come back on port ${port}`);
-}
 
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -232,7 +207,7 @@ describe('redis limits (real redis-server)', function () {
       assert.deepEqual(events, ['failure', 'failure']); // once per instance
       assert.equal(logs.filter((l) => l.startsWith('warn')).length, 2);
 
-      srv = await startRedisOnPort(port); // a fresh, empty Redis
+      srv = await startRedis(port); // a fresh, empty Redis
       await until(() => a.storeHealthy() && b.storeHealthy(), 10_000, 'reconnection');
       assert.deepEqual(events, ['failure', 'failure', 'recovered', 'recovered']);
       assert.equal(logs.filter((l) => l.startsWith('info')).length, 2);
@@ -248,7 +223,7 @@ describe('redis limits (real redis-server)', function () {
       const during = await outcome(a.admit(request({ rpm: 100 })));
       assert.equal(during, '503');
       assert.equal(a.storeHealthy(), false);
-      srv = await startRedisOnPort(port);
+      srv = await startRedis(port);
       await until(() => a.storeHealthy(), 10_000, 'reconnection');
       assert.equal(await outcome(a.admit(request({ rpm: 100 }))), 'ok');
     });
