@@ -295,15 +295,22 @@ export class SseRelay {
    * After the last frame (issue 7): a caller that does not read would keep the response and its
    * socket open forever, so it gets `idleTimeoutMs` to take the rest, then the connection is reset.
    */
-  private guardLastFrame(): void {
-    if (this.res.writableFinished || this.opts.idleTimeoutMs <= 0) return;
+  private guardLastFrame(untilSocketCloses = false): void {
+    if (this.opts.idleTimeoutMs <= 0) return;
+    const socket = this.res.socket;
+    // A stream that ended in error closes its connection; 'finish' only means the kernel took
+    // the bytes, so then the guard lasts until the socket itself is gone.
+    if (untilSocketCloses ? !socket || socket.destroyed : this.res.writableFinished) return;
     const t = setTimeout(() => {
-      if (!this.res.writableFinished) this.reset();
+      if (untilSocketCloses ? !socket!.destroyed : !this.res.writableFinished) this.reset();
     }, this.opts.idleTimeoutMs);
     t.unref?.();
     const clear = (): void => clearTimeout(t);
-    this.res.once('finish', clear);
-    this.res.once('close', clear);
+    if (untilSocketCloses) socket!.once('close', clear);
+    else this.res.once('finish', clear);
+    this.res.once('close', () => {
+      if (!untilSocketCloses) clear();
+    });
   }
 
   /**
@@ -327,9 +334,11 @@ export class SseRelay {
     }
     const rendered = toOpenAIError(error);
     if (this.committed) {
+      // The stream failed: no keep-alive for this connection (Node closes it once flushed).
+      this.res.shouldKeepAlive = false;
       this.write(encodeData(JSON.stringify(rendered.body)));
       this.res.end();
-      this.guardLastFrame();
+      this.guardLastFrame(true);
       return 200;
     }
     const status = writeJsonError(this.res, error, extraHeaders());
