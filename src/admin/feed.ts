@@ -26,7 +26,7 @@ import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
 import type { LifecycleEventName, LifecycleEvents, RequestRecord } from '../events/types.js';
 import { encodeComment, encodeEvent } from '../sse/encoder.js';
-import { feedFields } from '../request-log.js';
+import { feedFields } from '../logging/record.js';
 import { RingBuffer } from './ring.js';
 
 /** The bus events the feed publishes, under the same names. */

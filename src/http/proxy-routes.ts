@@ -15,8 +15,10 @@ import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
 import { writeJsonError } from './write-error.js';
 import type { EndReason } from '../events/types.js';
 import type { Inflight } from '../shutdown.js';
-import { SIM_MODELS } from '../sim/core.js';
-import { contentForLog, createUpstreamTap, scrubErrors } from '../request-log.js';
+import { SIM_MODELS } from '../sim/models.js';
+import { contentForLog } from '../logging/content.js';
+import { scrubErrors } from '../logging/secrets.js';
+import { createUpstreamTap } from '../logging/tap.js';
 
 type Ctx = Koa.ParameterizedContext<ProxyState>;
 

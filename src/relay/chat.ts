@@ -17,7 +17,7 @@ import { requestUsage } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
 import { serverTiming } from './server-timing.js';
 import { SHUTDOWN } from '../shutdown.js';
-import type { UpstreamTap } from '../request-log.js';
+import type { UpstreamTap } from '../logging/tap.js';
 
 /** Everything a relay path needs about the request. */
 export interface RelayRequest {

@@ -1,7 +1,7 @@
 /**
  * The simulator as a fetch-compatible function: the proxy passes it wherever it would pass
  * `fetch` for a `sim-*` upstream, so the simulated upstream runs in-process with no socket.
- * Behaviour (endpoints, lengths, finish reasons, seeds, timing) is described in `core.ts`.
+ * Behaviour (endpoints, lengths, finish reasons, seeds, timing) is described in `route.ts`.
  *
  * - Streams come back as a `Response` whose body is a `ReadableStream` of UTF-8 SSE frames,
  *   one chunk per frame, produced on demand (pull): a consumer that stops reading stops the
@@ -11,7 +11,9 @@
  *   `signal.reason`, the pending timer is cleared and the generator is closed. Cancelling the
  *   body (`reader.cancel()`) does the same without an error.
  */
-import { simPathOf, simRoute, sleep, type SimStep } from './core.js';
+import type { SimStep } from './reply.js';
+import { simPathOf, simRoute } from './route.js';
+import { sleep } from './sleep.js';
 import type { SimOptions } from './options.js';
 
 export type SimFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -90,7 +92,7 @@ function frameStream(frames: Generator<SimStep, void, undefined>, signal: AbortS
   });
 }
 
-/** A fetch-compatible function answering like an OpenAI upstream (see `core.ts`). */
+/** A fetch-compatible function answering like an OpenAI upstream (see `route.ts`). */
 export function createSimFetch(opts: SimOptions): SimFetch {
   return async function simFetch(input, init) {
     const req = input instanceof Request ? input : undefined;

@@ -1,6 +1,6 @@
 /**
  * The simulator over node:http, for `npm run sim` and benchmarks: the same replies as the fetch
- * version (both consume `core.ts`'s frame generator). Each frame is written as it is produced
+ * version (both consume `route.ts`'s replies). Each frame is written as it is produced
  * (frames produced together, with no wait between them, share one socket write via cork/uncork),
  * `res.write` backpressure is respected (wait for `drain`), Nagle is off (`setNoDelay`), idle
  * keep-alive connections are kept for 65 s (longer than common client pools, so a client rarely
@@ -8,7 +8,9 @@
  * timer is cleared and the generator closed. Request bodies above 16 MiB get 413.
  */
 import http from 'node:http';
-import { simError, simPathOf, simRoute, sleep, type SimJsonReply, type SimStep } from './core.js';
+import { simError, type SimJsonReply, type SimStep } from './reply.js';
+import { simPathOf, simRoute } from './route.js';
+import { sleep } from './sleep.js';
 import type { SimOptions } from './options.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;

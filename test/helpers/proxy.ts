@@ -4,7 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import { buildConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { buildDeps, startProxy, type BuildOptions, type RunningProxy } from '../../src/server.js';
 import { extensionsFor } from '../../src/features.js';
 import type { AppExtensions } from '../../src/app.js';
@@ -27,6 +27,22 @@ export function baseConfig(): Record<string, unknown> {
     upstreams: { sim: { type: 'sim', sim: { ttftMs: 0, tokenDelayMs: 0, defaultMaxTokens: 8 } } },
     models: [{ match: 'sim-*', upstream: 'sim' }],
     logging: { level: 'info' },
+  };
+}
+
+/**
+ * Config (merged over {@link baseConfig}) routing `up-*` to an OpenAI-type upstream at `baseUrl`
+ * (a test upstream, a black hole, a scripted host), `sim-*` staying on the simulator; `server`
+ * sets the server options under test (timeouts, grace).
+ */
+export function routeUpTo(baseUrl: string, server: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    server,
+    upstreams: { up: { type: 'openai', baseUrl, apiKey: 'sk-upstream-secret' } },
+    models: [
+      { match: 'sim-*', upstream: 'sim' },
+      { match: 'up-*', upstream: 'up' },
+    ],
   };
 }
 

@@ -9,7 +9,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
 import { buildConfig } from '../../src/config/load.js';
 import type { RequestRecord } from '../../src/events/types.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { buildDeps, startProxy, type RunningProxy } from '../../src/server.js';
 import { createAdminFeature, type AdminFeature } from '../../src/admin/index.js';
 import type { FeedOptions } from '../../src/admin/feed.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import nock from 'nock';
 import OpenAI from 'openai';
-import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { routeUpTo, startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import {
   DONE,
   deferred,
@@ -25,17 +25,6 @@ import {
 } from '../helpers/upstream.js';
 
 const messages = [{ role: 'user' as const, content: 'Say something.' }];
-
-function routeTo(u: TestUpstream, server: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    server,
-    upstreams: { up: { type: 'openai', baseUrl: u.baseUrl, apiKey: 'sk-upstream-secret' } },
-    models: [
-      { match: 'sim-*', upstream: 'sim' },
-      { match: 'up-*', upstream: 'up' },
-    ],
-  };
-}
 
 /**
  * Start a proxy as main.ts does: with the tokenizer tables preloaded. Otherwise the first request
@@ -77,7 +66,7 @@ describe('cancellation and shutdown', () => {
 
   describe('when the caller goes away', () => {
     it('SDK abort mid-stream: the upstream socket closes within 1 s, the log says client_aborted', async () => {
-      proxy = await startProxy(routeTo(upstream));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl));
       const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller', maxRetries: 0 });
       const ac = new AbortController();
       const served = upstream.next().then(async (call) => {
@@ -101,7 +90,7 @@ describe('cancellation and shutdown', () => {
     });
 
     it('a raw client drops its socket mid-stream: the upstream socket closes within 1 s', async () => {
-      proxy = await startProxy(routeTo(upstream));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl));
       const served = upstream.next().then(async (call) => {
         await startHeld(call);
         return call;
@@ -118,7 +107,7 @@ describe('cancellation and shutdown', () => {
     });
 
     it('the caller leaves while the upstream has not answered yet: the upstream request is aborted too', async () => {
-      proxy = await startProxy(routeTo(upstream));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl));
       const record = nextRequestRecord(proxy, (r) => r.model === 'up-1');
       const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller', maxRetries: 0 });
       const ac = new AbortController();
@@ -131,7 +120,7 @@ describe('cancellation and shutdown', () => {
     });
 
     it('stream: false, the caller leaves while waiting: the upstream request is aborted too', async () => {
-      proxy = await startProxy(routeTo(upstream));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl));
       const record = nextRequestRecord(proxy, (r) => r.model === 'up-1');
       const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller', maxRetries: 0 });
       const ac = new AbortController();
@@ -144,7 +133,7 @@ describe('cancellation and shutdown', () => {
     });
 
     it('a pass-through stream: the caller leaves, the upstream socket closes within 1 s', async () => {
-      proxy = await startProxy(routeTo(upstream));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl));
       const served = upstream.next().then(async (call) => {
         call.sseHead();
         await call.write('data: {"choices":[{"text":"Hel"}]}\n\n');
@@ -160,7 +149,7 @@ describe('cancellation and shutdown', () => {
     });
 
     it('the proxy serves the next request after an abort', async () => {
-      proxy = await startProxy(routeTo(upstream));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl));
       const served = upstream.next().then(async (call) => {
         await startHeld(call);
         return call;
@@ -179,7 +168,7 @@ describe('cancellation and shutdown', () => {
     const graceMs = 600;
 
     it('lets a stream that ends within shutdownGraceMs finish, ends one that does not with an error frame, and resolves', async () => {
-      proxy = await startProxy(routeTo(upstream, { shutdownGraceMs: graceMs }));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl, { shutdownGraceMs: graceMs }));
       const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller', maxRetries: 0 });
       const finishA = deferred();
       const records = new Map<string, string>();
@@ -243,7 +232,7 @@ describe('cancellation and shutdown', () => {
     });
 
     it('answers a request that arrives while draining with 503 (pipelined on an open connection)', async () => {
-      proxy = await startProxy(routeTo(upstream, { shutdownGraceMs: 2000 }));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl, { shutdownGraceMs: 2000 }));
       const finish = deferred();
       upstream.autoReply(async (call) => {
         await startHeld(call);
@@ -290,7 +279,7 @@ describe('cancellation and shutdown', () => {
     });
 
     it('no new connections are accepted once shutdown began', async () => {
-      proxy = await startProxy(routeTo(upstream));
+      proxy = await startProxy(routeUpTo(upstream.baseUrl));
       await proxy.shutdown();
       await assert.rejects(rawRequest(`${proxy.url}/v1/models`), /ECONNREFUSED/);
     });
@@ -302,7 +291,7 @@ describe('cancellation and shutdown', () => {
       ['a pass-through request', '/v1/completions', { model: 'up-1', prompt: 'x' }],
     ] as const) {
       it(`${what} still waiting for upstream headers when the grace period ends gets 503`, async () => {
-        proxy = await startProxy(routeTo(upstream, { shutdownGraceMs: 200 }));
+        proxy = await startProxy(routeUpTo(upstream.baseUrl, { shutdownGraceMs: 200 }));
         const pending = rawRequest(`${proxy.url}${path}`, { body });
         const call = await upstream.next(); // never answered
         const shutdown = proxy.shutdown();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import nock from 'nock';
 import OpenAI from 'openai';
 import { simText } from '../../src/sim/text.js';
+import { assertScriptsUsed, interceptUpstream, releaseUpstream } from '../helpers/nock.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { DONE, finishChunk, frame, openSse, rawRequest, roleChunk, tokenChunk, within } from '../helpers/upstream.js';
 
@@ -37,22 +38,14 @@ describe('POST /v1/chat/completions', () => {
   let client: OpenAI;
 
   before(async () => {
-    if (!nock.isActive()) nock.activate();
-    nock.disableNetConnect();
-    // The SDK and raw clients talk to the proxy on loopback; only upstream.test is scripted.
-    nock.enableNetConnect('127.0.0.1');
+    interceptUpstream();
     proxy = await startTestProxy({ config: nockedConfig });
     client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller-key', maxRetries: 0 });
   });
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    assert.deepEqual(pending, [], 'every scripted upstream call was made');
-  });
+  afterEach(assertScriptsUsed);
   after(async () => {
     await proxy.close();
-    nock.enableNetConnect();
-    nock.restore();
+    releaseUpstream();
   });
 
   /** A working request after a failure: the proxy still serves. */

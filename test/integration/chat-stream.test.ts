@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import nock from 'nock';
 import OpenAI from 'openai';
 import { simText, simTokens } from '../../src/sim/text.js';
-import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { routeUpTo, startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import {
   DONE,
   dataPayloads,
@@ -22,18 +22,6 @@ import {
 } from '../helpers/upstream.js';
 
 const messages = [{ role: 'user' as const, content: 'Say something.' }];
-
-/** Config routing `up-*` to the real test upstream (sim-* stays on the simulator). */
-function upstreamConfig(u: TestUpstream, server: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    server,
-    upstreams: { up: { type: 'openai', baseUrl: u.baseUrl, apiKey: 'sk-upstream-secret' } },
-    models: [
-      { match: 'sim-*', upstream: 'sim' },
-      { match: 'up-*', upstream: 'up' },
-    ],
-  };
-}
 
 describe('POST /v1/chat/completions, stream: true', () => {
   before(() => {
@@ -151,7 +139,7 @@ describe('POST /v1/chat/completions, stream: true', () => {
     });
 
     it('re-frames CRLF, CR, comments, a BOM, data: without a space and multi-line data, split at awkward bytes, into canonical frames', async () => {
-      proxy = await startTestProxy({ config: upstreamConfig(upstream) });
+      proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl) });
       const p1 = roleChunk();
       const p2 = tokenChunk(' café 中文 🚀');
       const p3 = tokenChunk(' naïve');
@@ -200,7 +188,7 @@ describe('POST /v1/chat/completions, stream: true', () => {
     });
 
     it('asks the upstream for usage with stream_options.include_usage and strips its usage chunk again', async () => {
-      proxy = await startTestProxy({ config: upstreamConfig(upstream) });
+      proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl) });
       const usageChunk = JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'up-1', choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } });
       const served = (async () => {
         const call = await upstream.next();
@@ -217,7 +205,7 @@ describe('POST /v1/chat/completions, stream: true', () => {
 
     describe('no buffering', () => {
       it('the SDK iterator has the first token while the upstream still holds the rest', async () => {
-        proxy = await startTestProxy({ config: upstreamConfig(upstream) });
+        proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl) });
         const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller', maxRetries: 0 });
         const release = deferred();
         let upstreamHolding = false;
@@ -253,7 +241,7 @@ describe('POST /v1/chat/completions, stream: true', () => {
       });
 
       it('a raw client has the first frame while the upstream still holds', async () => {
-        proxy = await startTestProxy({ config: upstreamConfig(upstream) });
+        proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl) });
         const release = deferred();
         const served = (async () => {
           const call = await upstream.next();
@@ -275,7 +263,7 @@ describe('POST /v1/chat/completions, stream: true', () => {
 
     describe('when the upstream is silent before its first event', () => {
       it('commits 200 and sends : keep-alive comments every keepAliveMs, then relays the stream', async () => {
-        proxy = await startTestProxy({ config: upstreamConfig(upstream, { keepAliveMs: 100 }) });
+        proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl, { keepAliveMs: 100 }) });
         const served = (async () => {
           const call = await upstream.next();
           call.sseHead();
@@ -297,7 +285,7 @@ describe('POST /v1/chat/completions, stream: true', () => {
       });
 
       it('the SDK ignores the keep-alive comments and gets the whole answer', async () => {
-        proxy = await startTestProxy({ config: upstreamConfig(upstream, { keepAliveMs: 100 }) });
+        proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl, { keepAliveMs: 100 }) });
         const served = (async () => {
           const call = await upstream.next();
           call.sseHead();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import nock from 'nock';
 import OpenAI from 'openai';
 import { simText } from '../../src/sim/text.js';
-import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { routeUpTo, startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { freePort } from '../helpers/services.js';
 import {
   frame,
@@ -25,17 +25,6 @@ import {
 } from '../helpers/upstream.js';
 
 const messages = [{ role: 'user' as const, content: 'Say something.' }];
-
-function routeTo(baseUrl: string, server: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    server,
-    upstreams: { up: { type: 'openai', baseUrl, apiKey: 'sk-upstream-secret' } },
-    models: [
-      { match: 'sim-*', upstream: 'sim' },
-      { match: 'up-*', upstream: 'up' },
-    ],
-  };
-}
 
 type ErrorBody = { error: { message: string; type: string; param: string | null; code: string | null } };
 
@@ -81,7 +70,7 @@ describe('upstream failures', () => {
   describe('before the response head', () => {
     it('an unreachable upstream (closed port) → 502 in the OpenAI shape', async () => {
       const port = await freePort();
-      proxy = await startTestProxy({ config: routeTo(`http://127.0.0.1:${port}/v1`) });
+      proxy = await startTestProxy({ config: routeUpTo(`http://127.0.0.1:${port}/v1`) });
       for (const stream of [false, true]) {
         const res = await rawRequest(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream } });
         assert.equal(res.status, 502, `stream: ${stream}`);
@@ -99,7 +88,7 @@ describe('upstream failures', () => {
     for (const stream of [false, true]) {
       it(`no response headers within firstByteTimeoutMs → 504 (stream: ${stream})`, async () => {
         upstream = await startUpstream();
-        proxy = await startTestProxy({ config: routeTo(upstream.baseUrl, { firstByteTimeoutMs: 200 }) });
+        proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl, { firstByteTimeoutMs: 200 }) });
         const started = performance.now();
         const pending = rawRequest(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream } });
         const call = await upstream.next(); // and never answered
@@ -117,7 +106,7 @@ describe('upstream failures', () => {
     it('a connect that never completes → 504 after connectTimeoutMs (real loopback listener with a full accept queue)', async () => {
       const hole = await startBlackhole();
       try {
-        proxy = await startTestProxy({ config: routeTo(`http://127.0.0.1:${hole.port}/v1`, { connectTimeoutMs: 200, firstByteTimeoutMs: 15_000 }) });
+        proxy = await startTestProxy({ config: routeUpTo(`http://127.0.0.1:${hole.port}/v1`, { connectTimeoutMs: 200, firstByteTimeoutMs: 15_000 }) });
         const started = performance.now();
         const res = await within(10_000, rawRequest(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream: true } }), 'the 504');
         assert.equal(res.status, 504);
@@ -135,7 +124,7 @@ describe('upstream failures', () => {
         const cause = Object.assign(new Error('Connect Timeout Error (attempted address: upstream.test:443, timeout: 10000ms)'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
         return Promise.reject(new TypeError('fetch failed', { cause }));
       };
-      proxy = await startTestProxy({ config: routeTo('http://upstream.test/v1'), fetch: connectTimeout });
+      proxy = await startTestProxy({ config: routeUpTo('http://upstream.test/v1'), fetch: connectTimeout });
       for (const stream of [false, true]) {
         const res = await rawRequest(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream } });
         assert.equal(res.status, 504);
@@ -146,7 +135,7 @@ describe('upstream failures', () => {
 
     it('keep-alive committed 200 and the upstream then sends no headers within firstByteTimeoutMs → a final error frame', async () => {
       upstream = await startUpstream();
-      proxy = await startTestProxy({ config: routeTo(upstream.baseUrl, { keepAliveMs: 100, firstByteTimeoutMs: 350 }) });
+      proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl, { keepAliveMs: 100, firstByteTimeoutMs: 350 }) });
       const sse = await openSse(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream: true } });
       await upstream.next(); // never answered
       const end = await within(5000, sse.ended, 'the end of the stream');
@@ -164,7 +153,7 @@ describe('upstream failures', () => {
     // once keep-alive committed 200), not a 500 "Internal proxy error" or a dropped connection.
     it('idleTimeoutMs passes while the upstream has not sent headers → 504 in the OpenAI shape', async () => {
       upstream = await startUpstream();
-      proxy = await startTestProxy({ config: routeTo(upstream.baseUrl, { idleTimeoutMs: 300 }) });
+      proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl, { idleTimeoutMs: 300 }) });
       const pending = rawRequest(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream: true } });
       await upstream.next(); // never answered
       const res = await within(5000, pending, 'the answer');
@@ -176,7 +165,7 @@ describe('upstream failures', () => {
 
     it('idleTimeoutMs passes after keep-alive committed 200 but before upstream headers → a final error frame, not a dropped connection', async () => {
       upstream = await startUpstream();
-      proxy = await startTestProxy({ config: routeTo(upstream.baseUrl, { keepAliveMs: 100, idleTimeoutMs: 350 }) });
+      proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl, { keepAliveMs: 100, idleTimeoutMs: 350 }) });
       const sse = await openSse(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream: true } });
       await upstream.next(); // never answered
       const end = await within(5000, sse.ended, 'the end of the stream');
@@ -191,7 +180,7 @@ describe('upstream failures', () => {
 
     it('an upstream that closes before its first event → 502, not an empty 200', async () => {
       upstream = await startUpstream();
-      proxy = await startTestProxy({ config: routeTo(upstream.baseUrl) });
+      proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl) });
       const pending = rawRequest(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream: true } });
       const call = await upstream.next();
       call.sseHead();
@@ -213,7 +202,7 @@ describe('upstream failures', () => {
 
     async function startBroken(s: (typeof scenarios)[number]): Promise<{ call: Promise<UpstreamCall> }> {
       upstream = await startUpstream();
-      proxy = await startTestProxy({ config: routeTo(upstream.baseUrl, s.server ?? {}) });
+      proxy = await startTestProxy({ config: routeUpTo(upstream.baseUrl, s.server ?? {}) });
       const call = upstream.next().then(async (c) => {
         c.sseHead();
         await c.write(frame(roleChunk()) + frame(tokenChunk('Half an')));

@@ -15,6 +15,7 @@ import OpenAI from 'openai';
 import type { RequestRecord } from '../../src/events/types.js';
 import { createTokenEstimator } from '../../src/usage/estimate.js';
 import { simText } from '../../src/sim/text.js';
+import { interceptUpstream, releaseUpstream } from '../helpers/nock.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -131,9 +132,7 @@ describe('metrics over HTTP: a scripted session through the openai SDK', functio
   const G = { prompt: 11, completion: 13 }; // nock upstream, non-stream, 200 with usage
 
   before(async () => {
-    if (!nock.isActive()) nock.activate();
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
+    interceptUpstream();
     p = await startTestProxy({
       config: {
         upstreams: {
@@ -217,9 +216,7 @@ describe('metrics over HTTP: a scripted session through the openai SDK', functio
 
   after(async () => {
     await p?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
-    nock.restore();
+    releaseUpstream();
   });
 
   it('serves Prometheus text with the DESIGN.md metric families', async () => {
@@ -344,16 +341,9 @@ describe('metrics over HTTP: label cardinality under random model names', functi
   const N = 1000;
   const KEYS = { alice: 'sk-alice-cardinality', bob: 'sk-bob-cardinality' };
 
-  before(() => {
-    if (!nock.isActive()) nock.activate();
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
+  before(interceptUpstream);
   afterEach(() => nock.cleanAll());
-  after(() => {
-    nock.enableNetConnect();
-    nock.restore();
-  });
+  after(releaseUpstream);
 
   /** Answer every chat / embeddings / files call on the nock upstream, echoing the model. */
   function persistUpstream(): void {
@@ -431,20 +421,26 @@ describe('metrics over HTTP: label cardinality under random model names', functi
     { name: 'bob', key: KEYS.bob },
   ];
 
-  it('globs to the simulator and to an upstream, 404s for unrouted names, 401s for random keys: bounded', async () => {
+  /** A proxy with the two keys, `sim-*` on the simulator and `match` to the (answering) nock upstream. */
+  async function startRouting(match: string): Promise<TestProxy> {
     persistUpstream();
-    const p = await startTestProxy({
+    return startTestProxy({
       config: {
         upstreams: { up: upstreamConfig },
         models: [
           { match: 'sim-*', upstream: 'sim' },
-          { match: 'up-*', upstream: 'up' },
+          { match, upstream: 'up' },
         ],
         keys: keysConfig,
       },
     });
+  }
+
+  const chat = (model: string, stream = false) => ({ model, stream, max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] });
+
+  it('globs to the simulator and to an upstream, 404s for unrouted names, 401s for random keys: bounded', async () => {
+    const p = await startRouting('up-*');
     try {
-      const chat = (model: string, stream = false) => ({ model, stream, max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] });
       const r = await drive(p, [
         (x) => ({ path: '/v1/chat/completions', key: KEYS.alice, body: chat(`sim-${x}`, true) }),
         (x) => ({ path: '/v1/chat/completions', key: KEYS.bob, body: chat(`up-${x}`) }),
@@ -461,19 +457,8 @@ describe('metrics over HTTP: label cardinality under random model names', functi
   });
 
   it('a "*" catch-all to an upstream: every random name routes, all under one label', async () => {
-    persistUpstream();
-    const p = await startTestProxy({
-      config: {
-        upstreams: { up: upstreamConfig },
-        models: [
-          { match: 'sim-*', upstream: 'sim' },
-          { match: '*', upstream: 'up' },
-        ],
-        keys: keysConfig,
-      },
-    });
+    const p = await startRouting('*');
     try {
-      const chat = (model: string, stream = false) => ({ model, stream, max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] });
       const r = await drive(p, [
         (x) => ({ path: '/v1/chat/completions', key: KEYS.alice, body: chat(`sim-${x}`, true) }),
         (x) => ({ path: '/v1/chat/completions', key: KEYS.bob, body: chat(x) }),

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import nock from 'nock';
 import OpenAI from 'openai';
 import { simText } from '../../src/sim/text.js';
+import { assertScriptsUsed, interceptUpstream, releaseUpstream } from '../helpers/nock.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { deferred, openSse, rawRequest, startUpstream, within, type TestUpstream } from '../helpers/upstream.js';
 
@@ -17,9 +18,7 @@ describe('pass-through and models', () => {
   let client: OpenAI;
 
   before(async () => {
-    if (!nock.isActive()) nock.activate();
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
+    interceptUpstream();
     proxy = await startTestProxy({
       config: {
         upstreams: { openai: { type: 'openai', baseUrl: `${UPSTREAM}/v1`, apiKey: 'sk-upstream-secret' } },
@@ -32,15 +31,10 @@ describe('pass-through and models', () => {
     });
     client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller-key', maxRetries: 0 });
   });
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    assert.deepEqual(pending, [], 'every scripted upstream call was made');
-  });
+  afterEach(assertScriptsUsed);
   after(async () => {
     await proxy.close();
-    nock.enableNetConnect();
-    nock.restore();
+    releaseUpstream();
   });
 
   describe('GET /v1/models', () => {

@@ -18,6 +18,7 @@ import OpenAI from 'openai';
 import type { RequestRecord } from '../../src/events/types.js';
 import { createSimFetch } from '../../src/sim/handler.js';
 import { createTokenEstimator } from '../../src/usage/estimate.js';
+import { interceptUpstream, releaseUpstream } from '../helpers/nock.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 
 const UPSTREAM = 'http://upstream.test';
@@ -93,9 +94,7 @@ describe('usage over HTTP: the stream usage contract', function () {
   const messages = [{ role: 'user', content: 'Please count my tokens.' }];
 
   before(async () => {
-    if (!nock.isActive()) nock.activate();
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
+    interceptUpstream();
     estimator.preload();
     p = await startTestProxy({
       config: {
@@ -115,8 +114,7 @@ describe('usage over HTTP: the stream usage contract', function () {
   afterEach(() => nock.cleanAll());
   after(async () => {
     await p?.close();
-    nock.enableNetConnect();
-    nock.restore();
+    releaseUpstream();
   });
 
   it('caller asked: every frame relayed unchanged, the usage chunk (choices: [], full usage) last before [DONE]', async () => {

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, scrubSecrets } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { scrubSecrets } from '../../src/logging/secrets.js';
 import type { FetchLike } from '../../src/upstream/client.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 

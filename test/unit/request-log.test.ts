@@ -10,20 +10,12 @@ import { ManualClock } from '../../src/clock.js';
 import { EventBus } from '../../src/events/bus.js';
 import type { EndReason, RequestRecord } from '../../src/events/types.js';
 import { RateLimitError } from '../../src/errors.js';
-import { createLogger } from '../../src/logging.js';
+import { boundedCopy, contentForLog, truncate } from '../../src/logging/content.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { attachRequestLog, feedFields, levelFor, logFields } from '../../src/logging/record.js';
+import { parsePath, redactPaths } from '../../src/logging/redact-paths.js';
+import { UpstreamTap } from '../../src/logging/tap.js';
 import { Exchange } from '../../src/relay/exchange.js';
-import {
-  UpstreamTap,
-  attachRequestLog,
-  boundedCopy,
-  contentForLog,
-  feedFields,
-  levelFor,
-  logFields,
-  parsePath,
-  redactPaths,
-  truncate,
-} from '../../src/request-log.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { FetchLike } from '../../src/upstream/client.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';

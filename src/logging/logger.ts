@@ -5,19 +5,17 @@
  * Two layers:
  * 1. {@link REDACT_PATHS} (plus `logging.redactPaths`): pino censors these paths in every logged
  *    object — credential headers, API keys, configured client keys, tokens.
- * 2. {@link scrubSecrets} as pino's `streamWrite` hook: a last net over every serialised line for
- *    credential-shaped text (`Bearer …`, `sk-…` keys) that got into a message or error string.
- *    It is one regex test per line when nothing matches.
+ * 2. {@link scrubSecrets} (`secrets.ts`) as pino's `streamWrite` hook: a last net over every
+ *    serialised line for credential-shaped text (`Bearer …`, `sk-…` keys) that got into a message
+ *    or error string. It is one regex test per line when nothing matches.
  *
  * Note: `key` is deliberately not redacted at the top level: it is the *name* of the caller's key
  * in every request record (never the secret). Secrets live under `apiKey`, `api_key`, `keys[*].key`.
  * Request and answer content is never logged here unless content logging is on, and then it is
- * scrubbed before it reaches the logger (src/request-log.ts).
+ * scrubbed before it reaches the logger (`content.ts`, `tap.ts`).
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
-
-/** The text that replaces a redacted value. */
-export const CENSOR = '[redacted]';
+import { CENSOR, scrubSecrets } from './secrets.js';
 
 /** Credential headers, censored inside every header container below. */
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key'];
@@ -57,19 +55,6 @@ export const REDACT_PATHS: readonly string[] = [
   'metrics.token',
   'config.metrics.token',
 ];
-
-/**
- * Credential-shaped text: a bearer token, or an OpenAI-style secret key (`sk-…`, `sk-proj-…`).
- * Used as the last net on every line and on logged content.
- */
-const SECRET_SHAPES = /(\bBearer\s+)[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{8,}/gi;
-
-/** Replace credential-shaped text in `s` (see {@link SECRET_SHAPES}). */
-export function scrubSecrets(s: string): string {
-  SECRET_SHAPES.lastIndex = 0;
-  if (!SECRET_SHAPES.test(s)) return s;
-  return s.replace(SECRET_SHAPES, (_m, bearer: string | undefined) => (bearer !== undefined ? `${bearer}${CENSOR}` : CENSOR));
-}
 
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
