@@ -109,12 +109,14 @@ class ResponseParser {
     return this.phase === 'done';
   }
 
-  /** The connection closed: fine only for a close-delimited body. */
-  closed(): void {
+  /** The connection closed (`code`: the socket error, if any): fine only for a close-delimited body. */
+  closed(code: string | undefined): void {
     if (this.phase === 'close') {
       this.phase = 'done';
       this.sink.end();
-    } else if (this.phase !== 'done') this.sink.fail('connection closed mid-response');
+    } else if (this.phase !== 'done') {
+      this.sink.fail(`connection closed ${this.phase === 'head' ? 'before the response head' : 'mid-response'}${code ? ` (${code})` : ''}`);
+    }
   }
 
   feed(input: Buffer, at: number): void {
@@ -429,13 +431,16 @@ class Connection {
       c.parser.feed(d, now());
       if (c.parser.done || c.check.outcome !== null) c.done();
     });
-    s.on('error', () => undefined);
+    let code: string | undefined;
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      code = err.code ?? err.message;
+    });
     s.on('close', () => {
       this.acc.sockets.delete(s);
       if (this.socket === s) this.socket = null;
       const c = this.current;
       if (c !== null) {
-        c.parser.closed();
+        c.parser.closed(code);
         c.done();
       }
     });

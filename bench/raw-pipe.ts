@@ -28,5 +28,6 @@ const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (r
   res.on('close', () => { if (!res.writableFinished) up.destroy(); }); // the caller left: stop upstream
   req.pipe(up);
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`raw pipe listening on http://127.0.0.1:${port} -> ${upstream.origin}\n`));
+// A deep accept queue (Node's default is 511): 5,000 clients connecting within a second must wait, not be reset.
+server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.stdout.write(`raw pipe listening on http://127.0.0.1:${port} -> ${upstream.origin}\n`));
 process.on('SIGTERM', () => process.exit(0));

@@ -48,7 +48,8 @@ const PROXY_B = args['proxy-b'] ? path.resolve(args['proxy-b']) : null;
 
 const P = {
   reps: Number(args.reps ?? (QUICK ? 2 : 3)),
-  warmupMs: QUICK ? 600 : 3_000,
+  /** Streams (and a quarter as many JSON requests) each process is warmed with, off the record: same JIT exposure for all. */
+  warmupCount: QUICK ? 600 : 3_000,
   /** Scenario 1: 256 tokens, no delay; count × c requests per run (and at most runMaxMs). */
   latency: { concurrency: [1, 4, 16], tokens: 256, count: QUICK ? 100 : 1_000, runMaxMs: QUICK ? 1_500 : 12_000 },
   /** Scenario 2: c=64 for 20 s. */
@@ -132,10 +133,10 @@ const streamJob = (tokens: number, concurrency: number, more: Partial<LoadJob> =
   model: FAST_MODEL, tokens, stream: true, concurrency, count: 1e9, durationMs: 0, maxMs: 60_000, rampMs: 0, gaps: false, ...more,
 });
 
-async function warmUp(ctx: Ctx, t: Target): Promise<void> {
-  // JIT and connection pools warm, off the record.
-  await ctx.load.run({ ...streamJob(256, 16, { durationMs: P.warmupMs }), url: t.server.chatUrl, headers: t.server.headers });
-  await ctx.load.run({ ...streamJob(256, 8, { durationMs: P.warmupMs / 4, stream: false }), url: t.server.chatUrl, headers: t.server.headers });
+async function warmUp(ctx: Ctx, t: Target, count = P.warmupCount): Promise<void> {
+  // JIT and connection pools warm, off the record; by count, so every process gets the same.
+  await ctx.load.run({ ...streamJob(256, 16, { count }), url: t.server.chatUrl, headers: t.server.headers });
+  await ctx.load.run({ ...streamJob(256, 8, { count: count / 4, stream: false }), url: t.server.chatUrl, headers: t.server.headers });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,7 +255,7 @@ function slowSummary(ctx: Ctx, figures: Figures): string {
       const kb = med(rs, kbPer);
       return [t, `${sum((r) => r.ok)}/${sum((r) => r.started)}`, String(sum((r) => r.corrupted)), String(sum((r) => r.errored)), fmt(med(rs, (r) => r.result.maxInFlight), 0), fmt(med(rs, (r) => r.result.maxOpen), 0),
         fmt(med(rs, (r) => r.result.wallMs / 1000), 1), fmt(med(rs, (r) => r.result.gap?.p50 ?? NaN)), fmt(med(rs, (r) => r.result.gap?.p99 ?? NaN)),
-        t === 'direct' ? '—' : fmt(added(ctx, sc, t, (r) => r.result.gap?.p99 ?? NaN)),
+        t === 'direct' ? '—' : fmt(added(ctx, sc, t, (r) => r.result.gap?.p99 ?? NaN)), fmt(med(rs, (r) => r.result.ttft.p50), 0), fmt(med(rs, cpuPer), 2),
         fmt(med(rs, (r) => (r.rssKb ? r.rssKb.before / 1024 : NaN)), 0), fmt(med(rs, (r) => (r.rssKb ? r.rssKb.peak / 1024 : NaN)), 0), fmt(kb, 1),
         t === 'proxy' ? `${fmt(ratio(kb, pipeKb))}×` : '—'];
     });
@@ -265,8 +266,9 @@ function slowSummary(ctx: Ctx, figures: Figures): string {
     figures[`slow_${size}_proxy_all_ok`] = proxyRuns.length > 0 && proxyRuns.every((r) => r.result.ok === size && r.result.corrupted + r.result.errored === 0) ? 1 : 0;
     figures[`slow_${size}_added_gap_p99_ms_proxy`] = added(ctx, sc, 'proxy', (r) => r.result.gap?.p99 ?? NaN);
     figures[`slow_${size}_added_gap_p99_ms_pipe`] = added(ctx, sc, 'pipe', (r) => r.result.gap?.p99 ?? NaN);
-    out.push(`**${size} concurrent streams** (${P.slow.tokens} tokens, one per ${TOKEN_DELAY_MS} ms, opened over ${P.slow.rampMs / 1000} s; fresh pipe/proxy per run)\n\n` +
-      table(['target', 'ok', 'corrupted', 'errored', 'max in flight', 'max streaming', 'wall s', 'gap p50 ms', 'gap p99 ms', '+gap p99 ms', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'KB/stream vs pipe'], rows));
+    out.push(`**${size} concurrent streams** (${P.slow.tokens} tokens, one per ${TOKEN_DELAY_MS} ms, opened over ${P.slow.rampMs / 1000} s; ` +
+      `fresh pipe/proxy per run; nominal wall time ${((P.slow.rampMs + P.slow.tokens * TOKEN_DELAY_MS) / 1000).toFixed(0)} s)\n\n` +
+      table(['target', 'ok', 'corrupted', 'errored', 'max in flight', 'max streaming', 'wall s', 'gap p50 ms', 'gap p99 ms', '+gap p99 ms', 'TTFT p50 ms', 'CPU ms/stream', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'KB/stream vs pipe'], rows));
   }
   return out.join('\n\n');
 }
@@ -278,12 +280,12 @@ interface Variant {
 
 /** The feature comparisons: [label, with feature, without feature]. */
 const FEATURE_PAIRS: Array<[string, string, string]> = [
-  ['metrics (on vs off)', 'proxy', 'proxy-no-metrics'],
-  ['rate limiting, memory (key with rpm+tpm+concurrency vs no keys)', 'proxy-limits-mem', 'proxy'],
-  ['rate limiting, Redis (vs no keys)', 'proxy-limits-redis', 'proxy'],
+  ['metrics (on vs off)', 'proxy-default', 'proxy-no-metrics'],
+  ['rate limiting, memory (key with rpm+tpm+concurrency vs no keys)', 'proxy-limits-mem', 'proxy-default'],
+  ['rate limiting, Redis (vs no keys)', 'proxy-limits-redis', 'proxy-default'],
   ['rate limiting, Redis vs memory', 'proxy-limits-redis', 'proxy-limits-mem'],
-  ['logging content (on vs off)', 'proxy-log-content', 'proxy'],
-  ['request log (info vs silent)', 'proxy', 'proxy-log-silent'],
+  ['logging content (on vs off)', 'proxy-log-content', 'proxy-default'],
+  ['request log (info vs silent)', 'proxy-default', 'proxy-log-silent'],
 ];
 
 function featuresSummary(ctx: Ctx, variants: Variant[], figures: Figures): string {
@@ -295,7 +297,8 @@ function featuresSummary(ctx: Ctx, variants: Variant[], figures: Figures): strin
     figures[`feature_${a}_vs_${b}_cpu_ratio`] = ratio(on.cpu, off.cpu);
     return [label, `${a} / ${b}`, `${fmt(ratio(on.sps, off.sps))}×`, `${fmt(ratio(on.cpu, off.cpu))}×`, fmt(on.cpu - off.cpu, 3)];
   });
-  return `c = ${P.features.concurrency}, ${P.features.tokens} tokens, ${P.features.durationMs / 1000} s per run; all variants and the pipe interleaved\n\n` +
+  return `c = ${P.features.concurrency}, ${P.features.tokens} tokens, ${P.features.durationMs / 1000} s per run; fresh proxies (default config and one change each), ` +
+    `each warmed with ${P.warmupCount} streams, interleaved with the pipe\n\n` +
     table(THROUGHPUT_HEAD, rows) + '\n\n' + table(['feature', 'with / without', 'streams/s ratio', 'CPU/stream ratio', '+CPU ms/stream'], pairs);
 }
 
@@ -349,6 +352,10 @@ async function main(): Promise<void> {
 
   ensureBuilt(log);
   const load0 = loadAverage();
+  // Other work on the machine skews everything: keep the highest 1-minute load seen during the run.
+  let loadMax = load0[0];
+  const loadTimer = setInterval(() => (loadMax = Math.max(loadMax, loadAverage()[0])), 5_000);
+  loadTimer.unref();
   log(`llm-proxy bench${QUICK ? ' --quick' : ''}: upstream ${UPSTREAM}, ${P.reps} reps, load average ${load0.join(' ')}`);
   if (load0[0] > 0.5 * os.cpus().length) log(`  note: the machine is busy (load ${load0[0]} on ${os.cpus().length} CPUs): numbers will be noisy`);
 
@@ -420,15 +427,18 @@ async function main(): Promise<void> {
       } catch (err) {
         log(`  redis-server unavailable, skipping the Redis variant: ${(err as Error).message}`);
       }
+      // Fresh processes for every variant, the default one too: the main proxy has run the other
+      // scenarios, and a longer-lived heap (fewer GCs) would flatter it against new processes.
       const defs: Variant[] = [
+        { name: 'proxy-default', v: DEFAULT_VARIANT },
         { name: 'proxy-no-metrics', v: { ...DEFAULT_VARIANT, metrics: false } },
         { name: 'proxy-log-silent', v: { ...DEFAULT_VARIANT, logLevel: 'silent' } },
         { name: 'proxy-log-content', v: { ...DEFAULT_VARIANT, logContent: true } },
         { name: 'proxy-limits-mem', v: { ...DEFAULT_VARIANT, limits: true } },
         ...(redis ? [{ name: 'proxy-limits-redis', v: { ...DEFAULT_VARIANT, limits: true, redisUrl: redis.url } }] : []),
       ];
-      variants = [{ name: 'proxy', v: DEFAULT_VARIANT }, ...defs];
-      const targets: Target[] = [main3[1]!, main3[2]!];
+      variants = defs;
+      const targets: Target[] = [main3[1]!];
       for (const d of defs) {
         const s = await startProxy(upstream, d.v, d.name);
         children.push(s);
@@ -441,7 +451,7 @@ async function main(): Promise<void> {
           await measure(ctx, 'features', rep, t, streamJob(P.features.tokens, P.features.concurrency, { durationMs: P.features.durationMs }));
         }
       }
-      for (const t of targets.slice(2)) {
+      for (const t of targets.slice(1)) {
         await t.server.stop();
         children.splice(children.indexOf(t.server), 1);
       }
@@ -460,9 +470,10 @@ async function main(): Promise<void> {
               fresh = name === 'pipe' ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT);
               children.push(fresh);
               t = { name, server: fresh, pid: fresh.pid };
-              await ctx.load.run({ ...streamJob(256, 16, { durationMs: P.warmupMs / 2 }), url: fresh.chatUrl, headers: fresh.headers });
+              // Warm the code path with a few slow streams only: a bigger warm-up grows the heap
+              // first, and the streams measured would then fit in memory it already holds.
               await ctx.load.run({ ...streamJob(P.slow.tokens, 32, { model: SLOW_MODEL, count: 64 }), url: fresh.chatUrl, headers: fresh.headers });
-              await new Promise((r) => setTimeout(r, 500));
+              await new Promise((r) => setTimeout(r, 1_000));
             }
             await measure(ctx, `slow-${size}`, rep, t, streamJob(P.slow.tokens, size, {
               model: SLOW_MODEL, count: size, rampMs: P.slow.rampMs, maxMs: P.slow.maxMs, gaps: true,
@@ -481,14 +492,16 @@ async function main(): Promise<void> {
     clearTimeout(watchdog);
   }
 
+  clearInterval(loadTimer);
   const load1 = loadAverage();
+  loadMax = Math.max(loadMax, load1[0]);
   const m = machine();
   const flags = [QUICK ? '--quick' : '', args.only ? `--only ${args.only}` : '', args.reps ? `--reps ${args.reps}` : '', UPSTREAM !== 'mock' ? `--upstream ${UPSTREAM}` : '',
     PROXY_B ? `--proxy-b ${path.relative(ROOT, PROXY_B)}` : ''].filter(Boolean);
   const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
   const header = `Run ${started.toISOString()}${QUICK ? ' (**--quick**: short runs, indicative only)' : ''}: \`${command}\`, upstream ${UPSTREAM}, ` +
     `${P.reps} interleaved reps (medians), ${m.cpus} × ${m.cpuModel}, ${m.memGb} GB, Linux ${m.kernel}, Node ${m.node}; ` +
-    `load average ${load0[0]} at start, ${load1[0]} at end.`;
+    `1-min load average ${load0[0]} at start, ${load1[0]} at end, ${loadMax} at most (the run itself keeps ~2 busy).`;
   const order = ['### 1.', '### 2.', '### 3.', '### 4.', '### 5.'];
   sections.sort((a, b) => order.findIndex((o) => a.startsWith(o)) - order.findIndex((o) => b.startsWith(o)));
   const markdown = [header, '### Targets (issue 6)\n\n' + targetsSummary(figures), ...sections].join('\n\n');
@@ -498,7 +511,7 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}.json`);
-  writeFileSync(file, JSON.stringify({ started: started.toISOString(), command, quick: QUICK, upstream: UPSTREAM, machine: m, loadAverage: { start: load0, end: load1 },
+  writeFileSync(file, JSON.stringify({ started: started.toISOString(), command, quick: QUICK, upstream: UPSTREAM, machine: m, loadAverage: { start: load0, end: load1, max: loadMax },
     params: P, figures, problems: ctx.problems, markdown, runs: ctx.runs }, null, 1));
   log(`\nresults: ${path.relative(ROOT, file)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
   if (ctx.problems.length) process.exitCode = 1;
