@@ -62,7 +62,8 @@ export async function runAttempts<T>(
   const maxAttempts = order.length > 1 ? r.maxAttempts : 1;
   /** Monotonic time before which a deployment may not be asked again (its Retry-After); Infinity = not at all. */
   const notBefore = new Map<Deployment, number>();
-  let last: ProxyError = new UpstreamError('No upstream deployment is available.');
+  // Built only when needed: an Error captures a stack trace, too costly for every request.
+  let last: ProxyError | null = null;
   let cursor = 0;
 
   // The next deployment in order (cycling) that is neither excluded nor refused by its breaker
@@ -117,7 +118,7 @@ export async function runAttempts<T>(
     const ra = retryAfterMs(last, deps.clock.now());
     if (ra !== null) notBefore.set(d, ra > r.maxRetryAfterMs ? Infinity : deps.clock.monotonic() + ra);
   }
-  throw last;
+  throw last ?? new UpstreamError('No upstream deployment is available.');
 }
 
 /** 503 with a Retry-After of the earliest probe, when every deployment of the route is open. */

@@ -13,6 +13,7 @@ import { errorFromUpstream, relayedHeaders } from './upstream-response.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { inspectChunk } from '../usage/chunk.js';
+import { scanContentDelta } from '../usage/scan.js';
 import { requestUsage } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
 import { serverTiming } from './server-timing.js';
@@ -62,6 +63,24 @@ class ChatObserver implements StreamObserver {
   ) {}
 
   onEvent(data: string, now: number): string | null {
+    // Fast path (issue 6): a plain content delta needs no JSON.parse. The tap (debug or
+    // content logging) wants the parsed chunk, so it takes the full path.
+    if (this.tap === null) {
+      const content = scanContentDelta(data);
+      if (content !== null) {
+        this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
+        if (!this.callerAskedUsage && data.endsWith(USAGE_NULL_TAIL)) data = data.slice(0, -USAGE_NULL_TAIL.length) + '}';
+        else if (!this.callerAskedUsage && data.includes('"usage":null')) return this.full(data, now);
+        this.ex.chunks++;
+        if (content.length > 0) this.ex.markToken(now);
+        return data;
+      }
+    }
+    return this.full(data, now);
+  }
+
+  /** The full path: parse the chunk and inspect every field. */
+  private full(data: string, now: number): string | null {
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);
