@@ -11,10 +11,15 @@
  * fixed here. Text: simTokens(n) from src/sim/text.ts, so the load generator checks it against
  * simText(n).
  *
- *   node bench/.build/bench/mock-upstream.js --port N [--ttft-ms 0] [--token-delay-ms 0]
+ *   node bench/.build/bench/mock-upstream.js --port N [--ttft-ms 0] [--token-delay-ms 0] [--tail-delay-ms 0]
+ *
+ * `--tail-delay-ms N` sends the end of the chunked body (`0\r\n\r\n`) N ms after `[DONE]`, as a
+ * real upstream may: a client that stops reading at `[DONE]` and cancels then loses the pooled
+ * connection. On SIGTERM it prints `connections accepted: N, requests: M` to stderr (reuse check).
  *
  * - `POST …/chat/completions`: `max_completion_tokens` ?? `max_tokens` ?? 16 tokens; `stream`,
- *   `stream_options.include_usage`. The model `sim-fast` ignores the delays (as in the simulator).
+ *   `stream_options.include_usage`. The model `sim-fast` ignores the delays (as in the simulator);
+ *   a model `bench-delay-<N>ms` uses N ms for both instead of the flags.
  * - `GET …/models`: a small list (readiness probe). Anything else: 404.
  * - Request bodies need Content-Length (undici, node:http and the raw pipe all send it); a chunked
  *   request body gets 411.
@@ -24,8 +29,11 @@ import { parseArgs } from 'node:util';
 import { simTokens } from '../src/sim/text.js';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, 'ttft-ms': { type: 'string' }, 'token-delay-ms': { type: 'string' } },
+  options: { port: { type: 'string' }, 'ttft-ms': { type: 'string' }, 'token-delay-ms': { type: 'string' }, 'tail-delay-ms': { type: 'string' } },
 });
+const TAIL_DELAY_MS = Number(values['tail-delay-ms'] ?? 0);
+let accepted = 0;
+let requests = 0;
 const PORT = Number(values.port ?? 8081);
 const TTFT_MS = Number(values['ttft-ms'] ?? 0);
 const TOKEN_DELAY_MS = Number(values['token-delay-ms'] ?? 0);
@@ -163,12 +171,16 @@ function route(method: string, path: string, body: Buffer): Reply {
   if (req.stream !== true) return { now: cached(`json|${model}|${n}`, () => completion(model, n)) };
   const usage = req.stream_options?.include_usage === true;
   const s = cached(`sse|${model}|${n}|${usage}`, () => streamBytes(model, n, usage));
-  const fast = model === 'sim-fast' || (TTFT_MS <= 0 && TOKEN_DELAY_MS <= 0);
-  return fast ? { now: s.whole } : { slow: s, ttftMs: TTFT_MS, delayMs: TOKEN_DELAY_MS };
+  const own = /^bench-delay-(\d+)ms$/.exec(model);
+  const ttftMs = own ? Number(own[1]) : TTFT_MS;
+  const delayMs = own ? Number(own[1]) : TOKEN_DELAY_MS;
+  const fast = model === 'sim-fast' || (ttftMs <= 0 && delayMs <= 0);
+  return fast ? { now: s.whole } : { slow: s, ttftMs, delayMs };
 }
 
 /** One connection: requests one after another (keep-alive); a response is written before the next request is read. */
 function serve(socket: net.Socket): void {
+  accepted++;
   socket.setNoDelay(true);
   let buf: Buffer = Buffer.alloc(0);
   let busy = false;
@@ -197,7 +209,16 @@ function serve(socket: net.Socket): void {
       const body = buf.subarray(end + 4, end + 4 + length);
       buf = buf.subarray(end + 4 + length);
       const reply = route(method, path, body);
-      if ('now' in reply) {
+      requests++;
+      if ('now' in reply && TAIL_DELAY_MS > 0 && reply.now.subarray(-LAST_CHUNK.length).equals(LAST_CHUNK)) {
+        socket.write(reply.now.subarray(0, -LAST_CHUNK.length));
+        busy = true;
+        setTimeout(() => {
+          if (!socket.destroyed) socket.write(LAST_CHUNK);
+          busy = false;
+          next();
+        }, TAIL_DELAY_MS);
+      } else if ('now' in reply) {
         socket.write(reply.now);
       } else {
         busy = true;
@@ -219,4 +240,7 @@ const server = net.createServer(serve);
 server.listen({ port: PORT, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stdout.write(`mock upstream listening on http://127.0.0.1:${PORT}/v1 (ttft ${TTFT_MS} ms, ${TOKEN_DELAY_MS} ms/token)\n`);
 });
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => {
+  process.stderr.write(`connections accepted: ${accepted}, requests: ${requests}\n`);
+  process.exit(0);
+});

@@ -49,13 +49,19 @@ const PROXY_B = args['proxy-b'] ? path.resolve(args['proxy-b']) : null;
 const P = {
   reps: Number(args.reps ?? (QUICK ? 2 : 3)),
   /** Streams (and a quarter as many JSON requests) each process is warmed with, off the record: same JIT exposure for all. */
-  warmupCount: QUICK ? 600 : 3_000,
+  warmupCount: QUICK ? 400 : 3_000,
   /** Scenario 1: 256 tokens, no delay; count × c requests per run (and at most runMaxMs). */
   latency: { concurrency: [1, 4, 16], tokens: 256, count: QUICK ? 100 : 1_000, runMaxMs: QUICK ? 1_500 : 12_000 },
   /** Scenario 2: c=64 for 20 s. */
   throughput: { concurrency: 64, tokens: 256, durationMs: QUICK ? 2_000 : 20_000 },
   /** Scenario 3: slow streams (100 tokens, one per 20 ms, first after 20 ms), fresh pipe/proxy per run. */
-  slow: { sizes: QUICK ? [500, 1_000] : [2_000, 5_000], tokens: 100, reps: QUICK ? 1 : 2, rampMs: 1_000, maxMs: 180_000 },
+  slow: { sizes: QUICK ? [1_000] : [2_000, 5_000], tokens: 100, reps: QUICK ? 1 : 2, rampMs: 1_000, maxMs: 180_000 },
+  /**
+   * Scenario 3b: the same number of streams held open at once, 20 tokens one per second (5,000
+   * frames/s instead of 250,000), so RSS per open stream is measured with every stream open even
+   * where a target cannot keep up with scenario 3's frame rate. Needs the mock (`bench-delay-…` model).
+   */
+  hold: { size: QUICK ? 1_000 : 5_000, tokens: QUICK ? 5 : 20, delayMs: 1_000, rampMs: 1_000, maxMs: 120_000 },
   /** Scenario 4: non-streaming, c=32. */
   json: { concurrency: 32, tokens: 256, durationMs: QUICK ? 1_000 : 10_000 },
   /** Scenario 5: feature costs, as scenario 2 but shorter, against proxy variants. */
@@ -270,6 +276,22 @@ function slowSummary(ctx: Ctx, figures: Figures): string {
       `fresh pipe/proxy per run; nominal wall time ${((P.slow.rampMs + P.slow.tokens * TOKEN_DELAY_MS) / 1000).toFixed(0)} s)\n\n` +
       table(['target', 'ok', 'corrupted', 'errored', 'max in flight', 'max streaming', 'wall s', 'gap p50 ms', 'gap p99 ms', '+gap p99 ms', 'TTFT p50 ms', 'CPU ms/stream', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'KB/stream vs pipe'], rows));
   }
+  const hold = select(ctx, 'hold');
+  if (hold.length > 0) {
+    // Here every stream is open at once (max streaming = size), so that is the denominator.
+    const kbOpen = (r: Run): number => (r.rssKb && r.result.maxOpen > 0 ? (r.rssKb.peak - r.rssKb.before) / r.result.maxOpen : NaN);
+    const pipeKb = med(select(ctx, 'hold', 'pipe'), kbOpen);
+    const proxyKb = med(select(ctx, 'hold', 'proxy'), kbOpen);
+    figures.hold_rss_per_stream_ratio = ratio(proxyKb, pipeKb);
+    figures.hold_rss_per_stream_kb_proxy = proxyKb;
+    figures.hold_rss_per_stream_kb_pipe = pipeKb;
+    const rows = hold.map((r) => [r.target, `${r.result.ok}/${r.result.started}`, String(r.result.corrupted), String(r.result.errored), String(r.result.maxOpen),
+      fmt(r.result.wallMs / 1000, 1), fmt(r.result.gap?.p99 ?? NaN), fmt(r.result.ttft.p50, 0), fmt(cpuPer(r), 2),
+      r.rssKb ? fmt(r.rssKb.before / 1024, 0) : 'n/a', r.rssKb ? fmt(r.rssKb.peak / 1024, 0) : 'n/a', fmt(kbOpen(r), 1),
+      r.target === 'proxy' ? `${fmt(ratio(kbOpen(r), pipeKb))}×` : '—']);
+    out.push(`**${P.hold.size} streams held open** (${P.hold.tokens} tokens, one per ${P.hold.delayMs / 1000} s: every stream open at once; fresh pipe/proxy)\n\n` +
+      table(['target', 'ok', 'corrupted', 'errored', 'max streaming', 'wall s', 'gap p99 ms', 'TTFT p50 ms', 'CPU ms/stream', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'KB/stream vs pipe'], rows));
+  }
   return out.join('\n\n');
 }
 
@@ -313,7 +335,9 @@ function targetsSummary(figures: Figures): string {
     row('proxy CPU per 256-token stream', '≤ 1.3× pipe', f('cpu_per_stream_ratio'), (x) => x <= 1.3,
       ` (${fmt(f('cpu_per_stream_ms_proxy'), 3)} vs ${fmt(f('cpu_per_stream_ms_pipe'), 3)} ms)`),
     row('streaming throughput, c=64', '≥ 0.85× pipe', f('throughput_ratio'), (x) => x >= 0.85),
-    row(`RSS per open slow stream (${biggest})`, '≤ 1.0× pipe', f(`slow_${biggest}_rss_per_stream_ratio`), (x) => x <= 1.0,
+    row(`RSS per open slow stream (${P.hold.size} held open)`, '≤ 1.0× pipe', f('hold_rss_per_stream_ratio'), (x) => x <= 1.0,
+      ` (${fmt(f('hold_rss_per_stream_kb_proxy'), 1)} vs ${fmt(f('hold_rss_per_stream_kb_pipe'), 1)} KB)`),
+    row(`RSS per request in flight (${biggest} at 20 ms/token)`, '≤ 1.0× pipe', f(`slow_${biggest}_rss_per_stream_ratio`), (x) => x <= 1.0,
       ` (${fmt(f(`slow_${biggest}_rss_per_stream_kb_proxy`), 1)} vs ${fmt(f(`slow_${biggest}_rss_per_stream_kb_pipe`), 1)} KB)`),
     row('non-streaming CPU per request', '≤ 2× pipe', f('json_cpu_ratio'), (x) => x <= 2),
   ];
@@ -482,6 +506,28 @@ async function main(): Promise<void> {
               await fresh.stop();
               children.splice(children.indexOf(fresh), 1);
             }
+          }
+        }
+      }
+      if (UPSTREAM === 'mock') {
+        const h = P.hold;
+        log(`held streams: ${h.size} concurrent, ${h.tokens} tokens at ${h.delayMs} ms`);
+        for (const name of ['direct', 'pipe', 'proxy']) {
+          let t: Target = main3[0]!;
+          let fresh: Server | null = null;
+          if (name !== 'direct') {
+            fresh = name === 'pipe' ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT);
+            children.push(fresh);
+            t = { name, server: fresh, pid: fresh.pid };
+            await ctx.load.run({ ...streamJob(P.slow.tokens, 32, { model: SLOW_MODEL, count: 64 }), url: fresh.chatUrl, headers: fresh.headers });
+            await new Promise((r) => setTimeout(r, 1_000));
+          }
+          await measure(ctx, 'hold', 0, t, streamJob(h.tokens, h.size, {
+            model: `bench-delay-${h.delayMs}ms`, count: h.size, rampMs: h.rampMs, maxMs: h.maxMs, gaps: true,
+          }));
+          if (fresh) {
+            await fresh.stop();
+            children.splice(children.indexOf(fresh), 1);
           }
         }
       }

@@ -96,7 +96,7 @@ export async function startProxy(deps: AppDeps, ext: AppExtensions = {}): Promis
   server.on('request', applyAbuseLimits(server, s, deps.metrics, app.callback));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(s.port, s.host, () => {
+    server.listen({ port: s.port, host: s.host, backlog: s.listenBacklog }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -82,6 +82,8 @@ export interface UpstreamOptions {
   /** Delays for models other than `sim-fast` (which has none). */
   ttftMs: number;
   tokenDelayMs: number;
+  /** Mock only: the end of each chunked body this long after `[DONE]`. */
+  tailDelayMs?: number;
 }
 
 /** The upstream: bench/mock-upstream.ts (default) or the built-in simulator (`npm run sim`). */
@@ -89,7 +91,7 @@ export async function startUpstream(o: UpstreamOptions): Promise<Server> {
   const port = await freePort();
   const timing = ['--ttft-ms', String(o.ttftMs), '--token-delay-ms', String(o.tokenDelayMs)];
   if (o.kind === 'sim') return serve('sim', [path.join(ROOT, 'dist/sim/main.js'), '--port', String(port), ...timing], port, '/v1/models');
-  return serve('mock', [path.join(BUILD, 'mock-upstream.js'), '--port', String(port), ...timing], port, '/v1/models');
+  return serve('mock', [path.join(BUILD, 'mock-upstream.js'), '--port', String(port), ...timing, '--tail-delay-ms', String(o.tailDelayMs ?? 0)], port, '/v1/models');
 }
 
 /** The floor: bench/raw-pipe.ts in front of `upstream`. */

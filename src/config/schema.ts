@@ -27,6 +27,8 @@ export const serverSchema = z
     maxStreamDurationMs: positiveMs.default(0),
     /** Largest single upstream SSE event accepted (issue 7 sends 1 MiB ones). */
     maxEventBytes: z.number().int().positive().default(8 * 1024 * 1024),
+    /** Kernel accept queue (listen backlog): a burst of new connections waits here instead of being reset (issue 6: 5,000 streams opened in 1 s). */
+    listenBacklog: z.number().int().positive().default(4096),
     /** Most open client connections (issue 7); 0 = unbounded. */
     maxConnections: z.number().int().nonnegative().default(0),
     /** Time allowed for a client to send its request headers (slowloris, issue 7). */
