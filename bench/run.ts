@@ -1,6 +1,6 @@
 /**
  * The benchmark suite (issue 6). `npm run bench` (full, ~15 min) or `npm run bench -- --quick`
- * (~1.5 min). Options: `--only latency,throughput,json,features,slow`, `--reps N`,
+ * (~1.5 min). Options: `--only latency,throughput,json,features,slow`, `--reps N`, `--slow-sizes 2000`,
  * `--upstream mock|sim` (default mock: bench/mock-upstream.ts; sim: the built-in simulator),
  * `--proxy-b path/to/main.js` (a second proxy build, e.g. a patched copy of dist/ kept under the
  * repository so it resolves node_modules, measured as target `proxy-b` in scenarios 1, 2 and 4:
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     upstream: { type: 'string', default: 'mock' },
     'proxy-b': { type: 'string' },
+    /** e.g. `--slow-sizes 2000`: the concurrent slow-stream counts of scenario 3 (issue 7's load figure). */
+    'slow-sizes': { type: 'string' },
   },
 });
 const QUICK = args.quick === true;
@@ -55,7 +57,7 @@ const P = {
   /** Scenario 2: c=64 for 20 s. */
   throughput: { concurrency: 64, tokens: 256, durationMs: QUICK ? 2_000 : 20_000 },
   /** Scenario 3: slow streams (100 tokens, one per 20 ms, first after 20 ms), fresh pipe/proxy per run. */
-  slow: { sizes: QUICK ? [1_000] : [2_000, 5_000], tokens: 100, reps: QUICK ? 1 : 2, rampMs: 1_000, maxMs: 180_000 },
+  slow: { sizes: args['slow-sizes'] ? args['slow-sizes'].split(',').map(Number) : QUICK ? [1_000] : [2_000, 5_000], tokens: 100, reps: QUICK ? 1 : 2, rampMs: 1_000, maxMs: 180_000 },
   /**
    * Scenario 3b: the same number of streams held open at once, 20 tokens one per second (5,000
    * frames/s instead of 250,000), so RSS per open stream is measured with every stream open even
