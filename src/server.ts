@@ -52,7 +52,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
     bus,
     router: new Router(config),
     upstream: createUpstreamClient({
-      fetch: opts.fetch ?? ((input, init) => fetch(input, init as RequestInit)),
+      fetch: opts.fetch,
       simFetch: (u) => createSimFetch({ ttftMs: u.sim.ttftMs, tokenDelayMs: u.sim.tokenDelayMs, defaultMaxTokens: u.sim.defaultMaxTokens }) as FetchLike,
       connectTimeoutMs: config.server.connectTimeoutMs,
     }),

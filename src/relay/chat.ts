@@ -9,7 +9,8 @@ import { ProxyError, UpstreamError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import { SseRelay, type PumpResult, type StreamObserver } from './sse-relay.js';
 import { runAttempts, type AttemptOutcome } from './attempts.js';
-import { errorFromUpstream, relayedHeaders } from './upstream-response.js';
+import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.js';
+import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { inspectChunk } from '../usage/chunk.js';
@@ -123,7 +124,7 @@ async function callUpstream(
   bodyText: string | Buffer,
   accept: string,
   signal: AbortSignal,
-): Promise<AttemptOutcome<Response>> {
+): Promise<AttemptOutcome<UpstreamResponse>> {
   const { deps, ex } = r;
   const started = deps.clock.monotonic();
   ex.upstreamSentAt ??= started;
@@ -164,7 +165,7 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
   );
   let buf: Buffer;
   try {
-    buf = Buffer.from(await upstreamRes.arrayBuffer());
+    buf = await readAll(upstreamRes);
   } catch (err) {
     if (r.abort.signal.aborted) throw err;
     throw new UpstreamError(`Upstream "${ex.upstream}" broke off its response: ${(err as Error).message}`, { code: 'upstream_disconnected', cause: err });
@@ -197,7 +198,7 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
 export async function relayChatStream(r: RelayRequest): Promise<{ reason: import('../events/types.js').EndReason; status: number }> {
   const { deps, ex, res } = r;
   const s = deps.config.server;
-  let upstreamHeaders: Headers | null = null;
+  let upstreamHeaders: UpstreamHeaders | null = null;
   const relay = new SseRelay(
     res,
     {

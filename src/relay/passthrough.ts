@@ -12,6 +12,7 @@ import { usageFromBody } from '../usage/chunk.js';
 import { runAttempts } from './attempts.js';
 import type { RelayRequest } from './chat.js';
 import { errorFromUpstream, relayedHeaders } from './upstream-response.js';
+import type { UpstreamResponse } from '../upstream/transport.js';
 import { serverTiming } from './server-timing.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 
@@ -21,7 +22,7 @@ const MAX_USAGE_BODY = 4 * 1024 * 1024;
 /** Relay a pass-through request whose body (raw) is `raw`. */
 export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefined; path: string; deps: AppDeps }): Promise<void> {
   const { deps, ex, res, req } = r;
-  const upstreamRes = await runAttempts<Response>(deps, ex, r.route, r.abort.signal, async (d) => {
+  const upstreamRes = await runAttempts<UpstreamResponse>(deps, ex, r.route, r.abort.signal, async (d) => {
     const started = deps.clock.monotonic();
     ex.upstreamSentAt ??= started;
     let body: string | Buffer | undefined = r.raw;
@@ -101,19 +102,13 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
     });
   }
 
-  if (!upstreamRes.body) {
-    res.end();
-    return;
-  }
-  const reader = upstreamRes.body.getReader();
+  const body = upstreamRes.body;
   let clientGone = false;
   res.once('close', () => {
     clientGone = !res.writableFinished;
   });
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const value of body as AsyncIterable<Uint8Array>) {
       res.write(value);
       ex.bytesOut += value.length;
       if (parser) parser.feed(value);
@@ -133,7 +128,7 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
     ex.upstreamEndAt = deps.clock.monotonic();
   }
   if (clientGone) {
-    reader.cancel().catch(() => undefined);
+    body.destroy();
     throw new ClientGone();
   }
   if (kept.length > 0) {

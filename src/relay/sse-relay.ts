@@ -13,6 +13,7 @@
  * - Cancellation both ways: a caller that disconnects aborts the upstream request at once.
  */
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { createSseParser, type SseEvent } from '../sse/parser.js';
 import { DONE_FRAME, encodeComment, encodeData, encodeEvent } from '../sse/encoder.js';
 import { ProxyError, UpstreamError, UpstreamTimeoutError, ServiceUnavailableError, toOpenAIError } from '../errors.js';
@@ -203,7 +204,7 @@ export class SseRelay {
   /**
    * Relay one upstream response body. Resolves with how it ended; never rejects.
    */
-  async pump(body: ReadableStream<Uint8Array>, observer: StreamObserver, upstreamName: string): Promise<PumpResult> {
+  async pump(body: Readable, observer: StreamObserver, upstreamName: string): Promise<PumpResult> {
     let sawDone = false;
     let parseError: ProxyError | null = null;
     const parser = createSseParser({
@@ -232,12 +233,11 @@ export class SseRelay {
         // Unknown fields and bad retry values are ignored, as the standard says.
       },
     });
-    const reader = body.getReader();
+    // destroyOnReturn false: after [DONE] the rest is drained, not destroyed (keep-alive).
+    const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Uint8Array>;
     let readError: unknown = null;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
+      for await (const value of chunks) {
         this.lastActivity = this.opts.now();
         this.batch = '';
         parser.feed(value);
@@ -251,11 +251,11 @@ export class SseRelay {
     }
     if (sawDone && parseError === null && this.stopReason === null) {
       // Done: read what little may follow [DONE] (the chunked terminator) so the upstream
-      // connection goes back to the keep-alive pool; cancelling would close it (issue 6).
-      void drainRest(reader);
+      // connection goes back to the keep-alive pool; destroying would close it (issue 6).
+      drainRest(body);
     } else if (sawDone || parseError !== null || this.stopReason !== null) {
-      // Stop reading: cancel releases the upstream socket (or aborts it) at once.
-      reader.cancel().catch(() => undefined);
+      // Stop reading: destroying releases the upstream socket at once.
+      body.destroy();
     }
     if (sawDone) return { kind: 'done' };
     if (this.stopReason !== null) return this.resultFor(upstreamName);
@@ -373,24 +373,17 @@ export class SseRelay {
 const DRAIN_MAX_BYTES = 64 * 1024;
 const DRAIN_MAX_MS = 1_000;
 
-/** Consume the end of a finished upstream body, within bounds; cancel it past them. */
-async function drainRest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+/** Consume the end of a finished upstream body, within bounds; destroy it past them. */
+function drainRest(body: Readable): void {
+  if (body.readableEnded || body.destroyed) return;
   let bytes = 0;
-  const timer = setTimeout(() => void reader.cancel().catch(() => undefined), DRAIN_MAX_MS);
+  const timer = setTimeout(() => body.destroy(), DRAIN_MAX_MS);
   timer.unref?.();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      bytes += value.length;
-      if (bytes > DRAIN_MAX_BYTES) {
-        await reader.cancel();
-        return;
-      }
-    }
-  } catch {
-    /* cancelled or reset: nothing to keep */
-  } finally {
-    clearTimeout(timer);
-  }
+  body.on('data', (chunk: Uint8Array) => {
+    bytes += chunk.length;
+    if (bytes > DRAIN_MAX_BYTES) body.destroy();
+  });
+  body.once('close', () => clearTimeout(timer));
+  body.on('error', () => undefined);
+  body.resume();
 }

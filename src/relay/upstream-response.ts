@@ -3,12 +3,13 @@
  * for the caller (issue 2: same status, OpenAI-shaped body unchanged, `Retry-After` kept).
  */
 import { UpstreamStatusError, isOpenAIErrorBody, type OpenAIErrorBody } from '../errors.js';
+import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 
 /** Response headers that describe the upstream's answer and are worth relaying to the caller. */
 const RELAYED = /^(openai-|x-ratelimit-|retry-after|anthropic-|x-request-id$)/;
 
 /** Upstream headers to copy onto the caller's response (never hop-by-hop ones). */
-export function relayedHeaders(h: Headers): Record<string, string> {
+export function relayedHeaders(h: UpstreamHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   h.forEach((value, name) => {
     if (RELAYED.test(name) && name !== 'x-request-id') out[name] = value;
@@ -20,7 +21,7 @@ export function relayedHeaders(h: Headers): Record<string, string> {
 const MAX_ERROR_BODY = 64 * 1024;
 
 /** Read a non-2xx upstream answer into the error the caller gets. */
-export async function errorFromUpstream(res: Response, upstreamName: string): Promise<UpstreamStatusError> {
+export async function errorFromUpstream(res: UpstreamResponse, upstreamName: string): Promise<UpstreamStatusError> {
   let text = '';
   try {
     text = await readCapped(res, MAX_ERROR_BODY);
@@ -53,19 +54,26 @@ export async function errorFromUpstream(res: Response, upstreamName: string): Pr
   return new UpstreamStatusError(res.status, body, headers);
 }
 
-async function readCapped(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
+async function readCapped(res: UpstreamResponse, max: number): Promise<string> {
   const decoder = new TextDecoder();
   let out = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    out += decoder.decode(value, { stream: true });
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    out += decoder.decode(chunk, { stream: true });
     if (out.length > max) {
-      await reader.cancel();
+      res.body.destroy();
       break;
     }
   }
   return out + decoder.decode();
+}
+
+/** Read a whole upstream body (JSON answers). */
+export async function readAll(res: UpstreamResponse): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }

@@ -1,15 +1,14 @@
 /**
- * The upstream HTTP client (issue 2). One fetch-shaped function per upstream: the network
- * (Node's fetch over a pooled keep-alive undici Agent — fetch so that nock can script it in
- * tests) or the in-process simulator. Timeouts and failures become {@link ProxyError}s here,
- * so the relay only sees typed errors.
+ * The upstream HTTP client (issue 2). One transport per upstream: the network (`node:http` with
+ * a pooled keep-alive agent, src/upstream/transport.ts — nock scripts it in tests) or the
+ * in-process simulator. The first-byte timeout and the caller's abort share one controller.
+ * Timeouts and failures become {@link ProxyError}s here, so the relay only sees typed errors.
  */
-import { Agent } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
+import { createHttpTransport, fromFetch, type FetchLike, type Transport, type UpstreamResponse } from './transport.js';
 import { UpstreamError, UpstreamTimeoutError, ProxyError } from '../errors.js';
 
-/** The fetch signature the proxy needs (global fetch, a nock-patched fetch, or the simulator). */
-export type FetchLike = (input: string, init: RequestInit & { dispatcher?: unknown }) => Promise<Response>;
+export type { FetchLike } from './transport.js';
 
 /** One call to an upstream. */
 export interface UpstreamCall {
@@ -27,13 +26,14 @@ export interface UpstreamCall {
 /** Sends calls and maps transport failures to 502/504. */
 export interface UpstreamClient {
   /** Resolves with the response once its headers arrived; rejects with a ProxyError. */
-  send(call: UpstreamCall, firstByteTimeoutMs: number): Promise<Response>;
+  send(call: UpstreamCall, firstByteTimeoutMs: number): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 
 /** What {@link createUpstreamClient} needs. */
 export interface UpstreamClientDeps {
-  fetch: FetchLike;
+  /** A fetch to use instead of `node:http` (tests that script failures at that level). */
+  fetch?: FetchLike;
   /** Builds the simulator's fetch for a `type: sim` upstream (kept out of this module's imports). */
   simFetch?: (upstream: UpstreamConfig) => FetchLike;
   connectTimeoutMs: number;
@@ -56,33 +56,25 @@ export function mapFetchError(err: unknown, upstreamName: string, timedOut: 'fir
   return new UpstreamError(`Upstream "${upstreamName}" is unreachable (${detail}).`, { code: 'upstream_unreachable', cause: err });
 }
 
-/** Build the client. One keep-alive pool for all network upstreams (connections are per origin). */
+/** Build the client: `node:http` for network upstreams (or an injected fetch), the simulator in-process. */
 export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
-  // Pooled keep-alive connections, no per-request DNS/TLS (issue 6); bodyTimeout is ours (idle).
-  const agent = new Agent({
-    connect: { timeout: deps.connectTimeoutMs },
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 600_000,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connections: null,
-  });
-  const simCache = new Map<UpstreamConfig, FetchLike>();
+  const http = createHttpTransport({ connectTimeoutMs: deps.connectTimeoutMs });
+  const network: Transport = deps.fetch ? fromFetch(deps.fetch) : http.send;
+  const simCache = new Map<UpstreamConfig, Transport>();
 
-  const fetchFor = (u: UpstreamConfig): { fn: FetchLike; dispatcher?: unknown } => {
-    if (u.type === 'sim') {
-      if (!deps.simFetch) throw new UpstreamError('The simulated upstream is not available in this build.');
-      let fn = simCache.get(u);
-      if (!fn) simCache.set(u, (fn = deps.simFetch(u)));
-      return { fn };
-    }
-    return { fn: deps.fetch, dispatcher: agent };
+  const transportFor = (u: UpstreamConfig): Transport => {
+    if (u.type !== 'sim') return network;
+    if (!deps.simFetch) throw new UpstreamError('The simulated upstream is not available in this build.');
+    let t = simCache.get(u);
+    if (!t) simCache.set(u, (t = fromFetch(deps.simFetch(u))));
+    return t;
   };
 
   return {
     async send(call, firstByteTimeoutMs) {
-      const { fn, dispatcher } = fetchFor(call.upstream);
+      const send = transportFor(call.upstream);
       const base = call.upstream.type === 'sim' ? 'http://sim.local/v1' : call.upstream.baseUrl.replace(/\/+$/, '');
+      // One controller: the caller's abort and the first-byte timeout both end the request.
       const ctrl = new AbortController();
       const onAbort = (): void => ctrl.abort(call.signal.reason);
       if (call.signal.aborted) onAbort();
@@ -96,26 +88,16 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
             }, firstByteTimeoutMs)
           : null;
       try {
-        const init: RequestInit & { dispatcher?: unknown } = {
-          method: call.method,
-          headers: call.headers,
-          body: call.body as BodyInit | undefined,
-          signal: ctrl.signal,
-          redirect: 'manual',
-        };
-        if (dispatcher) init.dispatcher = dispatcher;
-        return await fn(base + call.path, init);
+        return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: ctrl.signal });
       } catch (err) {
         if (call.signal.aborted) throw call.signal.reason ?? err;
         throw mapFetchError(err, call.upstreamName, timedOut);
       } finally {
         if (timer) clearTimeout(timer);
-        // The body may still be streaming: keep forwarding the caller's abort to it.
-        // (The listener is removed by `once` or when the signal is garbage.)
       }
     },
     async close() {
-      await agent.close();
+      http.close();
     },
   };
 }

@@ -1,0 +1,124 @@
+/**
+ * The upstream transport (issue 6): requests over `node:http`/`node:https` with a keep-alive
+ * agent, bodies as Node streams. Node's bundled `fetch` cost a promise, a web-stream read, a
+ * view and AbortSignal bookkeeping per upstream read and ~60 KB of heap per open stream
+ * (bench/profile.ts, bench/README.md); this is the leaner path. nock intercepts `node:http` too,
+ * so tests still script the upstream. A fetch-shaped function (the simulator, a test's own
+ * fetch) is adapted with {@link fromFetch}.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+
+/** Response headers, read the way the relay needs them. */
+export interface UpstreamHeaders {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  forEach(fn: (value: string, name: string) => void): void;
+}
+
+/** An upstream answer whose head has arrived; the body streams. */
+export interface UpstreamResponse {
+  status: number;
+  ok: boolean;
+  headers: UpstreamHeaders;
+  body: Readable;
+}
+
+/** One request. */
+export interface TransportRequest {
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+  signal: AbortSignal;
+}
+
+/** Sends a request; resolves when the response head arrived. */
+export type Transport = (url: string, init: TransportRequest) => Promise<UpstreamResponse>;
+
+/** The fetch signature (global fetch, the simulator, a test double). */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+class NodeHeaders implements UpstreamHeaders {
+  constructor(private readonly h: http.IncomingHttpHeaders) {}
+  get(name: string): string | null {
+    const v = this.h[name.toLowerCase()];
+    if (v === undefined) return null;
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+  has(name: string): boolean {
+    return this.h[name.toLowerCase()] !== undefined;
+  }
+  forEach(fn: (value: string, name: string) => void): void {
+    for (const [name, v] of Object.entries(this.h)) if (v !== undefined) fn(Array.isArray(v) ? v.join(', ') : v, name);
+  }
+}
+
+/** The error for a connect that took too long (same code undici uses, mapped to 504). */
+function connectTimeoutError(ms: number): Error {
+  return Object.assign(new Error(`connect timed out after ${ms} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+}
+
+/** A keep-alive `node:http` transport; `close()` ends its pooled sockets. */
+export function createHttpTransport(opts: { connectTimeoutMs: number }): { send: Transport; close(): void } {
+  // LIFO keeps the hottest sockets busy and lets idle ones time out; no per-request DNS/TLS.
+  const agentOpts = { keepAlive: true, keepAliveMsecs: 1_000, maxFreeSockets: 1024, scheduling: 'lifo' as const, timeout: 0 };
+  const httpAgent = new http.Agent(agentOpts);
+  const httpsAgent = new https.Agent(agentOpts);
+
+  const send: Transport = (url, init) =>
+    new Promise<UpstreamResponse>((resolve, reject) => {
+      const u = new URL(url);
+      const secure = u.protocol === 'https:';
+      const headers: Record<string, string> = { ...init.headers };
+      if (init.body !== undefined) headers['content-length'] = String(typeof init.body === 'string' ? Buffer.byteLength(init.body) : init.body.byteLength);
+      const req = (secure ? https : http).request(u, { method: init.method, headers, agent: secure ? httpsAgent : httpAgent });
+      let connectTimer: NodeJS.Timeout | null = null;
+      let res: http.IncomingMessage | null = null;
+      const onAbort = (): void => {
+        const reason = init.signal.reason instanceof Error ? init.signal.reason : new Error('aborted');
+        if (res) res.destroy(reason);
+        else req.destroy(reason);
+      };
+      if (init.signal.aborted) onAbort();
+      else init.signal.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => init.signal.removeEventListener('abort', onAbort);
+      req.on('socket', (socket) => {
+        socket.setNoDelay(true);
+        if (opts.connectTimeoutMs > 0 && (socket as { connecting?: boolean }).connecting) {
+          connectTimer = setTimeout(() => req.destroy(connectTimeoutError(opts.connectTimeoutMs)), opts.connectTimeoutMs);
+          socket.once('connect', () => connectTimer && clearTimeout(connectTimer));
+        }
+      });
+      req.on('response', (r) => {
+        if (connectTimer) clearTimeout(connectTimer);
+        res = r;
+        r.once('close', done);
+        const status = r.statusCode ?? 0;
+        resolve({ status, ok: status >= 200 && status < 300, headers: new NodeHeaders(r.headers), body: r });
+      });
+      req.on('error', (err) => {
+        if (connectTimer) clearTimeout(connectTimer);
+        done();
+        reject(err);
+      });
+      req.end(init.body);
+    });
+
+  return {
+    send,
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+/** Adapt a fetch-shaped function (the in-process simulator, a test's fetch) to a transport. */
+export function fromFetch(fn: FetchLike): Transport {
+  return async (url, init) => {
+    const res = await fn(url, { method: init.method, headers: init.headers, body: init.body as BodyInit | undefined, signal: init.signal, redirect: 'manual' });
+    const body = res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
+    return { status: res.status, ok: res.ok, headers: res.headers, body };
+  };
+}
