@@ -111,7 +111,7 @@ describe('upstream failures', () => {
         const res = await within(10_000, rawRequest(`${proxy.url}/v1/chat/completions`, { body: { model: 'up-1', messages, stream: true } }), 'the 504');
         assert.equal(res.status, 504);
         assertOpenAIError(res.json(), 'upstream_connect_timeout');
-        // undici arms its connect timer coarsely (≈1 s here); far below the 15 s first-byte timeout.
+        // The transport's own connect timer (src/upstream/transport.ts), far below the first-byte timeout.
         assert.ok(performance.now() - started < 5000);
         await stillServes(proxy);
       } finally {
@@ -119,7 +119,7 @@ describe('upstream failures', () => {
       }
     });
 
-    it('a fetch rejecting as undici does on a connect timeout (UND_ERR_CONNECT_TIMEOUT) → 504', async () => {
+    it('an injected fetch rejecting with a connect timeout (UND_ERR_CONNECT_TIMEOUT) → 504', async () => {
       const connectTimeout = (): Promise<Response> => {
         const cause = Object.assign(new Error('Connect Timeout Error (attempted address: upstream.test:443, timeout: 10000ms)'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
         return Promise.reject(new TypeError('fetch failed', { cause }));
