@@ -485,29 +485,34 @@ async function main(): Promise<void> {
     }
 
     if (only.has('slow')) {
+      /**
+       * Measure `job` against a fresh pipe / proxy (or direct), so "RSS per open stream" is not
+       * hidden by a heap grown in earlier scenarios. The warm-up is a few slow streams only: a
+       * bigger one grows the heap first, and the streams measured would fit in memory it holds.
+       */
+      const onFresh = async (name: string, label: string, rep: number, job: ReturnType<typeof streamJob>): Promise<void> => {
+        let t: Target = main3[0]!;
+        let fresh: Server | null = null;
+        if (name !== 'direct') {
+          fresh = name === 'pipe' ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT);
+          children.push(fresh);
+          t = { name, server: fresh, pid: fresh.pid };
+          await ctx.load.run({ ...streamJob(P.slow.tokens, 32, { model: SLOW_MODEL, count: 64 }), url: fresh.chatUrl, headers: fresh.headers });
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+        await measure(ctx, label, rep, t, job);
+        if (fresh) {
+          await fresh.stop();
+          children.splice(children.indexOf(fresh), 1);
+        }
+      };
       log(`slow streams: ${P.slow.sizes.join(', ')} concurrent, ${P.slow.tokens} tokens at ${TOKEN_DELAY_MS} ms`);
       for (const size of P.slow.sizes) {
         for (let rep = 0; rep < P.slow.reps; rep++) {
           for (const name of rotation(['direct', 'pipe', 'proxy'], rep + size)) {
-            // A fresh pipe / proxy per run, so "RSS per open stream" is not hidden by a heap grown earlier.
-            let t: Target = main3[0]!;
-            let fresh: Server | null = null;
-            if (name !== 'direct') {
-              fresh = name === 'pipe' ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT);
-              children.push(fresh);
-              t = { name, server: fresh, pid: fresh.pid };
-              // Warm the code path with a few slow streams only: a bigger warm-up grows the heap
-              // first, and the streams measured would then fit in memory it already holds.
-              await ctx.load.run({ ...streamJob(P.slow.tokens, 32, { model: SLOW_MODEL, count: 64 }), url: fresh.chatUrl, headers: fresh.headers });
-              await new Promise((r) => setTimeout(r, 1_000));
-            }
-            await measure(ctx, `slow-${size}`, rep, t, streamJob(P.slow.tokens, size, {
+            await onFresh(name, `slow-${size}`, rep, streamJob(P.slow.tokens, size, {
               model: SLOW_MODEL, count: size, rampMs: P.slow.rampMs, maxMs: P.slow.maxMs, gaps: true,
             }));
-            if (fresh) {
-              await fresh.stop();
-              children.splice(children.indexOf(fresh), 1);
-            }
           }
         }
       }
@@ -515,22 +520,9 @@ async function main(): Promise<void> {
         const h = P.hold;
         log(`held streams: ${h.size} concurrent, ${h.tokens} tokens at ${h.delayMs} ms`);
         for (const name of ['direct', 'pipe', 'proxy']) {
-          let t: Target = main3[0]!;
-          let fresh: Server | null = null;
-          if (name !== 'direct') {
-            fresh = name === 'pipe' ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT);
-            children.push(fresh);
-            t = { name, server: fresh, pid: fresh.pid };
-            await ctx.load.run({ ...streamJob(P.slow.tokens, 32, { model: SLOW_MODEL, count: 64 }), url: fresh.chatUrl, headers: fresh.headers });
-            await new Promise((r) => setTimeout(r, 1_000));
-          }
-          await measure(ctx, 'hold', 0, t, streamJob(h.tokens, h.size, {
+          await onFresh(name, 'hold', 0, streamJob(h.tokens, h.size, {
             model: `bench-delay-${h.delayMs}ms`, count: h.size, rampMs: h.rampMs, maxMs: h.maxMs, gaps: true,
           }));
-          if (fresh) {
-            await fresh.stop();
-            children.splice(children.indexOf(fresh), 1);
-          }
         }
       }
       sections.push('### 3. Many slow streams\n\n' + slowSummary(ctx, figures));

@@ -64,16 +64,3 @@ export interface AppDeps {
   /** Admission control (issue 4); null = no limits. Throws a ProxyError to refuse. */
   admit: ((input: AdmissionInput) => Promise<Admission>) | null;
 }
-
-/** A health view that always allows (no breaker configured). */
-export function alwaysHealthy(): UpstreamHealth {
-  const inflight = new Map<string, number>();
-  return {
-    allows: () => true,
-    inFlight: (u) => inflight.get(u) ?? 0,
-    success: () => undefined,
-    failure: () => undefined,
-    begin: (u) => void inflight.set(u, (inflight.get(u) ?? 0) + 1),
-    end: (u) => void inflight.set(u, Math.max(0, (inflight.get(u) ?? 1) - 1)),
-  };
-}

@@ -75,16 +75,14 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
   }
   res.writeHead(upstreamRes.status, headers);
   ex.status = upstreamRes.status;
-  if (isSse) {
-    res.socket?.setNoDelay(true);
-    ex.openStream();
-  }
 
   // Side observers: usage from SSE events or from a JSON body.
   let parser: SseParser | null = null;
   const kept: Buffer[] = [];
   let keptBytes = 0;
   if (isSse) {
+    res.socket?.setNoDelay(true);
+    ex.openStream();
     parser = createSseParser({
       onEvent: (e) => {
         if (e.data === '[DONE]') return;
@@ -92,9 +90,10 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
         ex.markToken(deps.clock.monotonic());
         if (!e.data.includes('usage')) return;
         try {
+          // Usage sits on the event (completions) or on its `response` (Responses API).
           const obj = JSON.parse(e.data) as { response?: unknown };
-          const usage = usageFromBody(obj) ?? usageFromBody(obj.response);
-          if (usage) r.tracker.onBody(obj.response !== undefined && usageFromBody(obj.response) ? obj.response : obj);
+          if (usageFromBody(obj) !== null) r.tracker.onBody(obj);
+          else if (usageFromBody(obj.response) !== null) r.tracker.onBody(obj.response);
         } catch {
           /* not JSON: nothing to count */
         }

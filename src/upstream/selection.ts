@@ -1,6 +1,7 @@
 /**
  * Order a route's deployments for one request (issue 7): by priority, then a weighted random
- * order within a priority, skipping deployments whose circuit is open (unless all are).
+ * order within a priority, skipping deployments whose circuit is open. (When every one is open the
+ * attempt loop answers 503 before asking for an order: src/relay/attempts.ts.)
  */
 import type { Deployment } from './router.js';
 
@@ -25,12 +26,16 @@ export function orderDeployments(
   health: HealthView,
   opts: { leastInFlight: boolean; random?: () => number },
 ): Deployment[] {
+  // The common route has one deployment: no grouping, shuffling or sorting per request.
+  if (deployments.length === 1) return health.allows(deployments[0]!.upstream) ? [deployments[0]!] : [];
   const random = opts.random ?? Math.random;
-  const open = deployments.filter((d) => health.allows(d.upstream));
-  // With every circuit open, still try them: an answer beats a certain failure.
-  const pool = open.length > 0 ? open : [...deployments];
   const byPriority = new Map<number, Deployment[]>();
-  for (const d of pool) byPriority.set(d.priority, [...(byPriority.get(d.priority) ?? []), d]);
+  for (const d of deployments) {
+    if (!health.allows(d.upstream)) continue;
+    const group = byPriority.get(d.priority);
+    if (group) group.push(d);
+    else byPriority.set(d.priority, [d]);
+  }
   const out: Deployment[] = [];
   for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
     let group = weightedOrder(byPriority.get(p)!, random);
