@@ -130,7 +130,7 @@ describe('graceful shutdown under load (integration, real process)', function ()
 
     const t0 = Date.now();
     proc.kill('SIGTERM');
-    // New callers are turned away once the signal is handled: poll (bounded) until a connect is refused.
+    // New callers are turned away once the signal is handled: poll (bounded) until a connect fails.
     const tryConnect = (): Promise<string> =>
       new Promise((resolve) => {
         http.get(`${url}/healthz`, { agent: false }, (res) => {
@@ -143,7 +143,9 @@ describe('graceful shutdown under load (integration, real process)', function ()
       await new Promise((resolve) => setTimeout(resolve, 50));
       outcome = await tryConnect();
     }
-    assert.equal(outcome, 'ECONNREFUSED');
+    // A connect racing the listener's close can be accepted into the kernel's backlog and then
+    // reset when the listening socket closes, so ECONNRESET is as much "turned away" as ECONNREFUSED.
+    assert.ok(outcome === 'ECONNREFUSED' || outcome === 'ECONNRESET', `new callers are turned away, got ${outcome}`);
 
     const limit = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), GRACE_MS + MARGIN_MS + 2_000).unref());
     const ends = await Promise.all(opened.map((o) => Promise.race([o.end, limit])));
