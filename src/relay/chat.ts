@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { ProxyError, UpstreamError } from '../errors.js';
 import type { Exchange } from './exchange.js';
-import { SseRelay, type PumpResult, type StreamObserver } from './sse-relay.js';
+import { SseRelay, type PumpResult, type StreamObserver, type TrimTail } from './sse-relay.js';
 import { runAttempts, type AttemptOutcome } from './attempts.js';
 import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.js';
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
@@ -53,6 +53,8 @@ function upstreamBody(r: RelayRequest, d: Deployment, stream: boolean): { text: 
 
 /** What include_usage appends to each chunk when the caller did not ask for it. */
 const USAGE_NULL_TAIL = ',"usage":null}';
+/** Drop `,"usage":null` and keep the closing brace: the relay cuts it from the upstream's bytes. */
+const STRIP_USAGE_NULL: TrimTail = { cut: USAGE_NULL_TAIL.length - 1, keep: 1 };
 
 /** Observes chat chunks: usage, finish reason, tokens; hides the usage chunk the caller did not ask for. */
 class ChatObserver implements StreamObserver {
@@ -63,25 +65,26 @@ class ChatObserver implements StreamObserver {
     private readonly tap: UpstreamTap | null = null,
   ) {}
 
-  onEvent(data: string, now: number): string | null {
+  onEvent(data: string, now: number): string | TrimTail | null {
     // Fast path (issue 6): a plain content delta needs no JSON.parse. The tap (debug or
     // content logging) wants the parsed chunk, so it takes the full path.
     if (this.tap === null) {
       const content = scanContentDelta(data);
       if (content !== null) {
-        this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
-        if (!this.callerAskedUsage && data.endsWith(USAGE_NULL_TAIL)) data = data.slice(0, -USAGE_NULL_TAIL.length) + '}';
+        let out: string | TrimTail = data;
+        if (!this.callerAskedUsage && data.endsWith(USAGE_NULL_TAIL)) out = STRIP_USAGE_NULL;
         else if (!this.callerAskedUsage && data.includes('"usage":null')) return this.full(data, now);
+        this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
         this.ex.chunks++;
         if (content.length > 0) this.ex.markToken(now);
-        return data;
+        return out;
       }
     }
     return this.full(data, now);
   }
 
   /** The full path: parse the chunk and inspect every field. */
-  private full(data: string, now: number): string | null {
+  private full(data: string, now: number): string | TrimTail | null {
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);
@@ -94,13 +97,14 @@ class ChatObserver implements StreamObserver {
     // Null unless debug or content logging is on: one check per event otherwise (issue 5).
     if (this.tap !== null) this.tap.onEvent(data, parsed, this.ex.upstream);
     const obs = inspectChunk(parsed);
+    let stripped: TrimTail | null = null;
     this.tracker.onChunk(obs);
     if (obs.finishReason !== null) this.ex.finishReason = obs.finishReason;
     if (!this.callerAskedUsage) {
       // The caller did not ask for usage: it must see what OpenAI would have sent it — no usage
       // chunk, and no `"usage":null` that include_usage adds to every chunk (issue 3).
       if (obs.usageOnly) return null;
-      if (data.endsWith(USAGE_NULL_TAIL)) data = data.slice(0, -USAGE_NULL_TAIL.length) + '}';
+      if (data.endsWith(USAGE_NULL_TAIL)) stripped = STRIP_USAGE_NULL;
       else if (typeof parsed === 'object' && parsed !== null && (parsed as { usage?: unknown }).usage === null) {
         // Another key order or spacing (`, "usage": null`): rare, so re-encode without it.
         const { usage: _usage, ...rest } = parsed as Record<string, unknown>;
@@ -113,7 +117,7 @@ class ChatObserver implements StreamObserver {
     }
     this.ex.chunks++;
     if (obs.content.length > 0) this.ex.markToken(now);
-    return data;
+    return stripped ?? data;
   }
 }
 

@@ -14,19 +14,35 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { createSseParser, type SseEvent } from '../sse/parser.js';
+import type { SseEvent } from '../sse/parser.js';
+import { createFrameSplitter } from '../sse/frames.js';
 import { DONE_FRAME, encodeComment, encodeData, encodeEvent } from '../sse/encoder.js';
 import { ProxyError, UpstreamError, UpstreamTimeoutError, ServiceUnavailableError, toOpenAIError } from '../errors.js';
 import type { EndReason } from '../events/types.js';
 import { writeJsonError } from '../http/write-error.js';
 
+/**
+ * "Forward the payload without `cut` characters that sit just before its last `keep`" (`,"usage":null`
+ * before the closing brace, issue 3). Both parts must be ASCII, so characters are bytes and the relay
+ * can cut the upstream's bytes instead of re-encoding the payload (issue 6).
+ */
+export interface TrimTail {
+  readonly cut: number;
+  readonly keep: number;
+}
+
 /** Decides, per upstream event, whether it reaches the caller (usage-chunk stripping, issue 3). */
 export interface StreamObserver {
   /**
-   * Called for every event except `[DONE]`: returns the payload to forward (normally `data`
-   * itself, the same string, byte-for-byte), or null to swallow the event. `now` is monotonic ms.
+   * Called for every event except `[DONE]`: returns the payload to forward — normally `data`
+   * itself, the same string, which lets the relay forward the upstream's bytes as they came — a
+   * {@link TrimTail} of it, another string, or null to swallow the event. `now` is monotonic ms.
    */
-  onEvent(data: string, now: number): string | null;
+  onEvent(data: string, now: number): string | TrimTail | null;
+}
+
+function trimmed(data: string, t: TrimTail): string {
+  return data.slice(0, data.length - t.cut - t.keep) + data.slice(data.length - t.keep);
 }
 
 /** Timing knobs (config `server.*`). */
@@ -64,8 +80,16 @@ export class SseRelay {
   private readonly deadline: number;
   private timer: NodeJS.Timeout | null = null;
   private drainWaiter: (() => void) | null = null;
-  /** Frames parsed from the current upstream read, written together by flushBatch(). */
-  private batch: string | null = null;
+  /**
+   * What the current upstream read produces, written together by flushBatch(): `pieces`, then the
+   * run of the read's own bytes [runStart, runEnd) of `runBuf` (frames forwarded unchanged are
+   * contiguous there, so most reads become one subarray: no copy, no encode).
+   */
+  private batching = false;
+  private pieces: Buffer[] = [];
+  private runBuf: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
   private closed = false;
 
   constructor(
@@ -172,25 +196,48 @@ export class SseRelay {
 
   private write(frame: string): void {
     if (this.closed) return;
-    if (this.batch !== null) {
-      this.batch += frame;
+    if (this.batching) {
+      this.endRun();
+      this.pieces.push(Buffer.from(frame));
       return;
     }
     this.res.write(frame);
     this.onWrite(Buffer.byteLength(frame));
   }
 
+  /** Forward bytes [start, end) of an upstream read as they are. */
+  private writeBytes(buf: Buffer, start: number, end: number): void {
+    if (this.runBuf === buf && this.runEnd === start) {
+      this.runEnd = end;
+      return;
+    }
+    this.endRun();
+    this.runBuf = buf;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+
+  private endRun(): void {
+    if (this.runBuf === null) return;
+    if (this.runEnd > this.runStart) this.pieces.push(this.runBuf.subarray(this.runStart, this.runEnd));
+    this.runBuf = null;
+  }
+
   /**
-   * Write the frames parsed from one upstream read as one string: one `res.write`, one chunk on
-   * the wire, one syscall. (Corking and writing each frame cost ~20% of the proxy's CPU in
-   * `writev` with many small iovecs: bench/profile.ts, issue 6.) Nothing waits for more input.
+   * Write what one upstream read produced as one buffer: one `res.write`, one chunk on the wire,
+   * one syscall. (Corking and writing each frame cost ~20% of the proxy's CPU in `writev` with
+   * many small iovecs: bench/profile.ts, issue 6.) Nothing waits for more input.
    */
   private flushBatch(): void {
-    const out = this.batch;
-    this.batch = null;
-    if (out === null || out.length === 0 || this.closed) return;
+    this.endRun();
+    const pieces = this.pieces;
+    this.batching = false;
+    if (pieces.length === 0) return;
+    this.pieces = [];
+    if (this.closed) return;
+    const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
     this.res.write(out);
-    this.onWrite(Buffer.byteLength(out));
+    this.onWrite(out.length);
   }
 
   private async waitDrain(): Promise<void> {
@@ -207,8 +254,31 @@ export class SseRelay {
   async pump(body: Readable, observer: StreamObserver, upstreamName: string): Promise<PumpResult> {
     let sawDone = false;
     let parseError: ProxyError | null = null;
-    const parser = createSseParser({
+    // Events of one read arrive together: they share its time (one clock read per read, issue 6).
+    const now = (): number => this.lastActivity;
+    const splitter = createFrameSplitter({
       maxEventBytes: this.opts.maxEventBytes,
+      // The common frame, `data: <json>\n\n`, as bytes: forwarded as the upstream sent it.
+      onDataFrame: (buf, frameStart, ps, pe) => {
+        if (sawDone) return;
+        if (pe - ps === 6 && isDone(buf, ps)) {
+          sawDone = true;
+          this.commit();
+          this.writeBytes(buf, frameStart, pe + 2);
+          return;
+        }
+        const data = buf.toString('utf8', ps, pe);
+        const out = observer.onEvent(data, now());
+        if (out === null) return;
+        this.commit();
+        this.dataSent = true;
+        if (out === data) this.writeBytes(buf, frameStart, pe + 2);
+        else if (typeof out === 'string') this.write(encodeData(out));
+        else {
+          this.writeBytes(buf, frameStart, pe - out.cut - out.keep);
+          this.writeBytes(buf, pe - out.keep, pe + 2);
+        }
+      },
       onEvent: (e: SseEvent) => {
         if (sawDone) return;
         if (e.data === '[DONE]') {
@@ -217,8 +287,9 @@ export class SseRelay {
           this.write(DONE_FRAME);
           return;
         }
-        const payload = observer.onEvent(e.data, this.opts.now());
-        if (payload === null) return;
+        const out = observer.onEvent(e.data, now());
+        if (out === null) return;
+        const payload = typeof out === 'string' ? out : trimmed(e.data, out);
         this.commit();
         this.dataSent = true;
         // Canonical frame: the payload byte-for-byte; a named event keeps its name.
@@ -239,8 +310,8 @@ export class SseRelay {
     try {
       for await (const value of chunks) {
         this.lastActivity = this.opts.now();
-        this.batch = '';
-        parser.feed(value);
+        this.batching = true;
+        splitter.feed(value);
         this.flushBatch();
         if (sawDone || parseError !== null || this.stopReason !== null) break;
         await this.waitDrain();
@@ -367,6 +438,11 @@ export class SseRelay {
     this.committed = true;
     return status;
   }
+}
+
+/** `[DONE]` at buf[at..at+6). */
+function isDone(buf: Buffer, at: number): boolean {
+  return buf[at] === 0x5b && buf[at + 1] === 0x44 && buf[at + 2] === 0x4f && buf[at + 3] === 0x4e && buf[at + 4] === 0x45 && buf[at + 5] === 0x5d;
 }
 
 /** Most bytes, and longest time, read after [DONE] before the upstream is cut instead. */

@@ -29,6 +29,11 @@ export interface SseParserOptions {
   onError?(err: Error & { type: string }): void;
   /** largest event (buffered characters) accepted; beyond it onError({type:'max-buffer-size-exceeded'}) fires and the parser stops until reset */
   maxEventBytes?: number;
+  /**
+   * Whether the first text fed is the start of the stream, where one U+FEFF is dropped (default true).
+   * False when a caller hands over a stream in the middle, at an event boundary (src/sse/frames.ts).
+   */
+  atStreamStart?: boolean;
 }
 
 export interface SseParser { feed(chunk: Uint8Array | string): void; reset(): void }
@@ -52,7 +57,8 @@ const BOM = 0xfeff;
 export function createSseParser(opts: SseParserOptions): SseParser {
   const { onEvent, onComment, onRetry, onError, maxEventBytes } = opts;
   let decoder = newDecoder();
-  let atStreamStart = true;    // no non-empty text seen yet: a leading U+FEFF is still to be stripped
+  const startsStream = opts.atStreamStart ?? true;
+  let atStreamStart = startsStream; // no non-empty text seen yet: a leading U+FEFF is still to be stripped
   let skipLeadingLf = false;   // the previous text ended in CR, so an LF starting the next one is its pair
   let stopped = false;         // overflowed; input is ignored until reset()
 
@@ -120,7 +126,7 @@ export function createSseParser(opts: SseParserOptions): SseParser {
       inner.reset();
       disarmLibraryBomCheck();
       decoder = newDecoder();
-      atStreamStart = true;
+      atStreamStart = startsStream;
       skipLeadingLf = false;
       stopped = false;
     },

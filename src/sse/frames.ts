@@ -1,0 +1,190 @@
+// A byte-level front for the SSE parser (issue 6): the relay's hot path without decoding and
+// re-encoding what it forwards unchanged. Pure: no I/O, imports nothing from the app.
+//
+// OpenAI-compatible upstreams send almost nothing but frames of one shape, `data: <json>\n\n`.
+// This splitter finds those in the bytes as read and hands each one over as a byte range, so the
+// relay can forward the upstream's own bytes (no TextDecoder over the whole read, no string per
+// line, no frame re-encoded, no UTF-8 encode on write). Everything else goes through
+// createSseParser (eventsource-parser with our fixes), which stays the one implementation of the
+// standard's rules (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
+//
+// - any other complete frame (comments, `event:`/`id:`/`retry:` fields, several `data:` lines,
+//   `data:` without its space, blank lines) is fed to it whole, so it always starts at an event
+//   boundary and dispatches the frame at once;
+// - a CR anywhere (CR or CRLF line ends), a leading 0xEF (a BOM), bytes that are not UTF-8 (the
+//   standard decodes them to U+FFFD), or an unfinished frame larger than `maxEventBytes` hands the
+//   rest of the stream to it for good, starting at the current event boundary.
+//
+// Why the shape test is exact: with LF as the only line end, a frame is everything up to and
+// including the first "\n\n" after an event boundary (a line end followed by an empty line, which
+// dispatches). `data: P\n\n` where P has no LF is one field line, `data`, whose value is P (one
+// leading space removed), then the dispatching blank line: the event's data is P, its type the
+// default. bench/sse-parser.bench.ts measures this front against the parser alone.
+import { isUtf8 } from 'node:buffer';
+import { createSseParser, type SseEvent, type SseParser } from './parser.js';
+
+/** Receives what the splitter finds, in stream order. */
+export interface FrameSplitterHandlers {
+  /**
+   * A `data: <payload>\n\n` frame: the payload is bytes [payloadStart, payloadEnd) of `buf`, the
+   * frame bytes [frameStart, payloadEnd + 2). The payload is valid UTF-8 with no CR or LF. `buf`
+   * is only valid during the call (copy or subarray it to keep it).
+   */
+  onDataFrame(buf: Buffer, frameStart: number, payloadStart: number, payloadEnd: number): void;
+  /** Any other event, as the standard parser dispatched it. */
+  onEvent(e: SseEvent): void;
+  /** The standard parser's errors (an oversized event; ignored fields). */
+  onError?(err: Error & { type: string }): void;
+}
+
+/** Options: the same limit as the parser's. */
+export interface FrameSplitterOptions extends FrameSplitterHandlers {
+  /** Largest event accepted, as in {@link createSseParser}. */
+  maxEventBytes?: number;
+}
+
+/** Feed it the bytes as read, in any split. */
+export interface FrameSplitter {
+  feed(chunk: Uint8Array): void;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const LFLF = Buffer.from('\n\n');
+/** `data: ` */
+const DATA_PREFIX = [0x64, 0x61, 0x74, 0x61, 0x3a, 0x20] as const;
+
+/** Creates a splitter for one stream. */
+export function createFrameSplitter(opts: FrameSplitterOptions): FrameSplitter {
+  const { onDataFrame, onEvent, onError } = opts;
+  const maxEventBytes = opts.maxEventBytes ?? Infinity;
+  /** The standard parser, made on first need (most streams never need it: less memory per stream). */
+  let parser: SseParser | null = null;
+  /** The parser has the rest of the stream. */
+  let handedOver = false;
+  /** Bytes fed so far (a BOM can only come first). */
+  let started = false;
+  /** An unfinished frame: the bytes since the last event boundary, in pieces. */
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+
+  /** The parser rejected an oversized event: like it, ignore everything after. */
+  let stopped = false;
+
+  function standard(): SseParser {
+    // A parser made mid-stream must not take a U+FEFF at an event boundary for the stream's BOM.
+    parser ??= createSseParser({
+      onEvent,
+      onError(err) {
+        if (err.type === 'max-buffer-size-exceeded') stopped = true;
+        onError?.(err);
+      },
+      maxEventBytes: opts.maxEventBytes,
+      atStreamStart: !started,
+    });
+    return parser;
+  }
+
+  /** From here on, everything goes to the standard parser: what is pending first, then `rest`. */
+  function handOver(...rest: Buffer[]): void {
+    const p = standard();
+    handedOver = true;
+    const held = pending;
+    pending = [];
+    pendingBytes = 0;
+    for (const piece of held) p.feed(piece);
+    for (const piece of rest) if (piece.length > 0) p.feed(piece);
+  }
+
+  /** Keep buf[from..] as the start of an unfinished frame (a copy: not the reader's whole buffer). */
+  function hold(buf: Buffer, from: number): void {
+    pending.push(Buffer.from(buf.subarray(from)));
+    pendingBytes += buf.length - from;
+    // Past the limit in bytes it may still fit in characters: the parser decides (and rejects).
+    if (pendingBytes > maxEventBytes) handOver();
+  }
+
+  /** One complete frame, bytes [start, end) of buf, ending in "\n\n". */
+  function frame(buf: Buffer, start: number, end: number, singleLine: boolean): void {
+    if (stopped) return;
+    if (singleLine && end - start - 8 <= maxEventBytes && startsWithData(buf, start)) {
+      onDataFrame(buf, start, start + 6, end - 2);
+    } else {
+      standard().feed(buf.subarray(start, end));
+    }
+  }
+
+  /** The complete frames of buf from `pos`; returns where the unfinished rest starts. */
+  function frames(buf: Buffer, pos: number): number {
+    const len = buf.length;
+    while (pos < len) {
+      const i = buf.indexOf(LF, pos);
+      if (i < 0 || i + 1 >= len) return pos;
+      if (buf[i + 1] === LF) {
+        frame(buf, pos, i + 2, true);
+        pos = i + 2;
+        continue;
+      }
+      const j = buf.indexOf(LFLF, i + 1);
+      if (j < 0) return pos;
+      frame(buf, pos, j + 2, false);
+      pos = j + 2;
+    }
+    return pos;
+  }
+
+  return {
+    feed(chunk: Uint8Array): void {
+      if (chunk.length === 0 || stopped) return;
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (handedOver) return standard().feed(buf);
+      if (!started) {
+        // 0xEF starts a UTF-8 BOM (or a character no upstream puts first): the parser's rules.
+        if (buf[0] === 0xef) handOver(buf);
+        started = true;
+        if (handedOver) return;
+      }
+      if (buf.indexOf(CR) !== -1) return handOver(buf);
+      let pos = 0;
+      if (pendingBytes > 0) {
+        // The unfinished frame ends at this read's first boundary, which may span the reads ("\n" | "\n").
+        const firstEnd = buf[0] === LF && lastByte(pending) === LF ? 1 : boundaryEnd(buf, 0);
+        if (firstEnd < 0) return hold(buf, 0);
+        const whole = Buffer.concat([...pending, buf.subarray(0, firstEnd)]);
+        pending = [];
+        pendingBytes = 0;
+        // Bytes the standard decodes to U+FFFD are its business (frames here are forwarded as bytes).
+        if (!isUtf8(whole)) return handOver(whole, buf.subarray(firstEnd));
+        frame(whole, 0, whole.length, whole.indexOf(LF) === whole.length - 2);
+        pos = firstEnd;
+      }
+      // Everything before the read's last boundary is whole frames: check their encoding at once.
+      const wholeEnd = boundaryEnd(buf, pos, true);
+      if (wholeEnd > pos && !isUtf8(buf.subarray(pos, wholeEnd))) return handOver(buf.subarray(pos));
+      pos = frames(buf, pos);
+      if (pos < buf.length) hold(buf, pos);
+    },
+  };
+}
+
+/** The end of the first (or last) "\n\n" in buf at or after `from`, or -1. */
+function boundaryEnd(buf: Buffer, from: number, last = false): number {
+  const i = last ? buf.lastIndexOf(LFLF) : buf.indexOf(LFLF, from);
+  return i < from ? -1 : i + 2;
+}
+
+function startsWithData(buf: Buffer, at: number): boolean {
+  return (
+    buf[at] === DATA_PREFIX[0] &&
+    buf[at + 1] === DATA_PREFIX[1] &&
+    buf[at + 2] === DATA_PREFIX[2] &&
+    buf[at + 3] === DATA_PREFIX[3] &&
+    buf[at + 4] === DATA_PREFIX[4] &&
+    buf[at + 5] === DATA_PREFIX[5]
+  );
+}
+
+function lastByte(pieces: Buffer[]): number | undefined {
+  const p = pieces[pieces.length - 1];
+  return p === undefined ? undefined : p[p.length - 1];
+}
