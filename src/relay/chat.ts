@@ -7,14 +7,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { ProxyError, UpstreamError } from '../errors.js';
 import type { Exchange } from './exchange.js';
-import { SseRelay, type PumpResult, type StreamObserver, type TrimTail } from './sse-relay.js';
+import { SseRelay, UNCHANGED, type ByteObserver, type PumpResult, type StreamObserver, type TrimTail } from './sse-relay.js';
 import { runAttempts, type AttemptOutcome } from './attempts.js';
 import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.js';
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { inspectChunk } from '../usage/chunk.js';
-import { scanContentDelta } from '../usage/scan.js';
+import { endsWithUsageNull, scanContentDelta, scanContentDeltaBytes } from '../usage/scan.js';
 import { requestUsage } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
 import { serverTiming } from './server-timing.js';
@@ -57,13 +57,26 @@ const USAGE_NULL_TAIL = ',"usage":null}';
 const STRIP_USAGE_NULL: TrimTail = { cut: USAGE_NULL_TAIL.length - 1, keep: 1 };
 
 /** Observes chat chunks: usage, finish reason, tokens; hides the usage chunk the caller did not ask for. */
-class ChatObserver implements StreamObserver {
+class ChatObserver implements StreamObserver, ByteObserver {
   constructor(
     private readonly ex: Exchange,
     private readonly tracker: UsageTracker,
     private readonly callerAskedUsage: boolean,
     private readonly tap: UpstreamTap | null = null,
   ) {}
+
+  onBytes(buf: Buffer, start: number, end: number, now: number): TrimTail | null | undefined {
+    // A plain content delta read from the bytes (issue 6), in the layout include_usage gives every
+    // chunk: `…"choices":[…],"usage":null}`. Anything else (a `usage` elsewhere, which the caller
+    // who did not ask must not see, or a chunk with usage) takes the string path.
+    if (this.tap !== null || !endsWithUsageNull(buf, start, end)) return undefined;
+    const content = scanContentDeltaBytes(buf, start, end);
+    if (content === null || content === undefined) return undefined;
+    this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
+    this.ex.chunks++;
+    if (content.length > 0) this.ex.markToken(now);
+    return this.callerAskedUsage ? UNCHANGED : STRIP_USAGE_NULL;
+  }
 
   onEvent(data: string, now: number): string | TrimTail | null {
     // Fast path (issue 6): a plain content delta needs no JSON.parse. The tap (debug or

@@ -41,6 +41,19 @@ export interface StreamObserver {
   onEvent(data: string, now: number): string | TrimTail | null;
 }
 
+/** "Forward the payload as it came." */
+export const UNCHANGED: TrimTail = { cut: 0, keep: 0 };
+
+/** Reads common payloads from the upstream's bytes, without decoding them (issue 6). */
+export interface ByteObserver {
+  /**
+   * The payload is bytes [start, end) of `buf` (valid UTF-8, one line). Returns what to forward
+   * ({@link UNCHANGED}, a trim, null to swallow) or undefined to have the payload decoded and
+   * given to `onEvent` instead. Must not have observed the event when it returns undefined.
+   */
+  onBytes(buf: Buffer, start: number, end: number, now: number): TrimTail | null | undefined;
+}
+
 function trimmed(data: string, t: TrimTail): string {
   return data.slice(0, data.length - t.cut - t.keep) + data.slice(data.length - t.keep);
 }
@@ -251,7 +264,7 @@ export class SseRelay {
   /**
    * Relay one upstream response body. Resolves with how it ended; never rejects.
    */
-  async pump(body: Readable, observer: StreamObserver, upstreamName: string): Promise<PumpResult> {
+  async pump(body: Readable, observer: StreamObserver & Partial<ByteObserver>, upstreamName: string): Promise<PumpResult> {
     let sawDone = false;
     let parseError: ProxyError | null = null;
     // Events of one read arrive together: they share its time (one clock read per read, issue 6).
@@ -267,8 +280,12 @@ export class SseRelay {
           this.writeBytes(buf, frameStart, pe + 2);
           return;
         }
-        const data = buf.toString('utf8', ps, pe);
-        const out = observer.onEvent(data, now());
+        let out: string | TrimTail | null | undefined = observer.onBytes?.(buf, ps, pe, now());
+        let data: string | null = null;
+        if (out === undefined) {
+          data = buf.toString('utf8', ps, pe);
+          out = observer.onEvent(data, now());
+        }
         if (out === null) return;
         this.commit();
         this.dataSent = true;

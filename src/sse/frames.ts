@@ -33,7 +33,10 @@ export interface FrameSplitterHandlers {
   onDataFrame(buf: Buffer, frameStart: number, payloadStart: number, payloadEnd: number): void;
   /** Any other event, as the standard parser dispatched it. */
   onEvent(e: SseEvent): void;
-  /** The standard parser's errors (an oversized event; ignored fields). */
+  /**
+   * The standard parser's errors: an oversized event, and notices of ignored fields (for those
+   * the parser sees a frame when it ends, so a last, unfinished frame gives no notice).
+   */
   onError?(err: Error & { type: string }): void;
 }
 

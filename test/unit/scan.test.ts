@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { scanContentDelta } from '../../src/usage/scan.js';
+import { endsWithUsageNull, scanContentDelta, scanContentDeltaBytes } from '../../src/usage/scan.js';
 import { inspectChunk } from '../../src/usage/chunk.js';
 
 /** A chunk as OpenAI writes it (key order and all). */
@@ -73,5 +73,62 @@ describe('scanContentDelta (the relay fast path)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  describe('on the bytes (scanContentDeltaBytes)', () => {
+    /** The payload inside other bytes, as a frame sits in a socket read. */
+    const framed = (data: string): [Buffer, number, number] => {
+      const before = Buffer.from('data: {"x":"]}"}\n\ndata: ');
+      const body = Buffer.from(data);
+      return [Buffer.concat([before, body, Buffer.from('\n\ndata: ,"usage":null}\n\n')]), before.length, before.length + body.length];
+    };
+
+    it('reads a plain content delta, in the layout that ends with the choices, and decodes only the content', () => {
+      const [b, s, e] = framed(chunk({ content: 'a "q" \\ 中 😀 \n' }, { usage: null }));
+      assert.equal(scanContentDeltaBytes(b, s, e), 'a "q" \\ 中 😀 \n');
+      assert.equal(endsWithUsageNull(b, s, e), true);
+      const [b2, s2, e2] = framed(chunk({ content: 'x' }));
+      assert.equal(scanContentDeltaBytes(b2, s2, e2), 'x');
+      assert.equal(endsWithUsageNull(b2, s2, e2), false);
+    });
+
+    it('leaves other layouts to the string scan (undefined) and never reads outside the payload', () => {
+      for (const data of [
+        chunk({ content: 'x' }, { usage: null, obfuscation: 'abc' }),
+        chunk({ role: 'assistant', content: '' }, { usage: null }),
+        chunk({ content: 'x' }, { usage: null }, 'stop'),
+        '{"choices": [{"delta": {"content": "spaced"}}]}',
+        '"}]}',
+        ',"usage":null}',
+        '',
+      ]) {
+        const [b, s, e] = framed(data);
+        assert.equal(scanContentDeltaBytes(b, s, e), undefined, data);
+      }
+    });
+
+    it('agrees with the string scan wherever it answers (property)', () => {
+      const delta = fc.record(
+        {
+          content: fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constant(null), fc.constantFrom('"', '\\', '\\"', '"choices":[{"index":0,"delta":{"content":"', '"usage":{')),
+          tool_calls: fc.constant([{ index: 0, function: { arguments: '{}' } }]),
+          refusal: fc.oneof(fc.constant(null), fc.string()),
+        },
+        { requiredKeys: [] },
+      );
+      let hits = 0;
+      fc.assert(
+        fc.property(delta, fc.boolean(), fc.constantFrom(null, 'stop'), (d, usageNull, finish) => {
+          const data = chunk(d, usageNull ? { usage: null } : {}, finish);
+          const got = scanContentDeltaBytes(...framed(data));
+          if (got === undefined) return;
+          hits++;
+          assert.equal(got, scanContentDelta(data));
+          if (got !== null) assert.equal(got, inspectChunk(JSON.parse(data)).content);
+        }),
+        { numRuns: 3000 },
+      );
+      assert.ok(hits > 10, `answered ${hits} times`);
+    });
   });
 });
