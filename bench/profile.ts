@@ -1,7 +1,10 @@
 /**
  * CPU profile of the proxy under the throughput load (issue 6: "profile and fix what it shows").
  *
- *   node --import=tsx bench/profile.ts [--seconds 15] [--scenario stream|json] [--top 30] [--proxy path/to/main.js]
+ *   node --import=tsx bench/profile.ts [--seconds 15] [--scenario stream|json] [--top 30] [--proxy path/to/main.js] [--pipe]
+ *
+ * `--pipe` profiles the raw pipe (bench/raw-pipe.ts) under the same load instead: the floor's own
+ * profile, to tell what any node:http proxy pays from what ours adds.
  *
  * Starts the mock upstream, the proxy from dist/ under `node --cpu-prof` with its default config,
  * and the load generator; runs c=64 streams of 256 tokens (or c=32 non-streaming requests) for
@@ -13,7 +16,7 @@ import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAverage } from './lib/os-stats.js';
-import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startProxy, startUpstream } from './lib/targets.js';
+import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startPipe, startProxy, startUpstream } from './lib/targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'stream' },
     top: { type: 'string', default: '30' },
     proxy: { type: 'string' },
+    pipe: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -115,7 +119,8 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
   const main = values.proxy ? path.resolve(values.proxy) : undefined;
-  const proxy = await startProxy(upstream, DEFAULT_VARIANT, 'proxy', ['--cpu-prof', `--cpu-prof-dir=${dir}`], main);
+  const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const proxy = values.pipe ? await startPipe(upstream, flags) : await startProxy(upstream, DEFAULT_VARIANT, 'proxy', flags, main);
   const load = LoadClient.start();
   const job = {
     url: proxy.chatUrl, headers: proxy.headers, model: 'sim-fast', tokens: 256, stream: STREAM, concurrency: STREAM ? 64 : 32,

@@ -95,9 +95,9 @@ export async function startUpstream(o: UpstreamOptions): Promise<Server> {
 }
 
 /** The floor: bench/raw-pipe.ts in front of `upstream`. */
-export async function startPipe(upstream: Server): Promise<Server> {
+export async function startPipe(upstream: Server, nodeFlags: string[] = []): Promise<Server> {
   const port = await freePort();
-  return serve('pipe', [path.join(BUILD, 'raw-pipe.js'), upstream.origin, String(port)], port, '/v1/models');
+  return serve('pipe', [path.join(BUILD, 'raw-pipe.js'), upstream.origin, String(port)], port, '/v1/models', {}, nodeFlags);
 }
 
 /** What differs from the proxy's default configuration. */
