@@ -89,6 +89,13 @@ interface Conn {
   timer: NodeJS.Timeout | null;
 }
 
+/** A published event; its payload is not changed after publishing (the bus's records are final). */
+interface RingEvent {
+  name: string;
+  data: unknown;
+  frame: string | null;
+}
+
 const SNAPSHOT_MAX = 500;
 const ACTIVE_MAX = 10_000;
 
@@ -97,7 +104,8 @@ export class AdminFeed {
   readonly instance: string;
   readonly startedAt: number;
   readonly stats: FeedStats = { published: 0, missed: 0, stalledClosed: 0, refused: 0 };
-  private readonly ring: RingBuffer<string>;
+  /** Events kept for replay, encoded on first send (issue 6: most events are never sent to anyone). */
+  private readonly ring: RingBuffer<RingEvent>;
   private readonly conns = new Set<Conn>();
   private readonly active = new Map<string, ActiveRequest>();
   private readonly opts: Required<FeedOptions>;
@@ -111,7 +119,7 @@ export class AdminFeed {
     this.opts = { retryMs: 1000, maxQueue: 10_000, maxBufferedBytes: 256 * 1024, maxConnections: 32, stallMs: 60_000, ...opts };
     this.startedAt = clock.now();
     this.instance = `${this.startedAt.toString(36)}${randomBytes(3).toString('hex')}`;
-    this.ring = new RingBuffer<string>(opts.bufferSize);
+    this.ring = new RingBuffer<RingEvent>(opts.bufferSize);
   }
 
   /** Subscribe to the bus (queued: the relay never waits for the feed). */
@@ -154,8 +162,7 @@ export class AdminFeed {
    * modules may publish their own names too. Returns the event's number.
    */
   publish(name: string, data: unknown): number {
-    const seq = this.ring.lastSeq + 1;
-    this.ring.push(encodeEvent({ event: name, id: this.idFor(seq), data: JSON.stringify(data) }));
+    const seq = this.ring.push({ name, data, frame: null });
     this.stats.published++;
     for (const c of this.conns) this.pump(c);
     return seq;
@@ -246,6 +253,14 @@ export class AdminFeed {
     return seq > this.ring.lastSeq ? live : seq + 1;
   }
 
+  /** Event number `seq` as an SSE frame (encoded once, when first sent), or undefined if evicted. */
+  private frameOf(seq: number): string | undefined {
+    const e = this.ring.get(seq);
+    if (e === undefined) return undefined;
+    e.frame ??= encodeEvent({ event: e.name, id: this.idFor(seq), data: JSON.stringify(e.data) });
+    return e.frame;
+  }
+
   /** Write what `conn` has not had yet from the ring, while its buffer has room. */
   private pump(conn: Conn): void {
     const { res } = conn;
@@ -255,7 +270,7 @@ export class AdminFeed {
         conn.blockedSince ??= this.clock.monotonic();
         return;
       }
-      const frame = this.ring.get(conn.nextSeq);
+      const frame = this.frameOf(conn.nextSeq);
       if (frame === undefined) {
         // Evicted before this client got it: say how many, go on from the oldest held.
         const missed = this.ring.oldestSeq - conn.nextSeq;

@@ -69,7 +69,9 @@ export class EventBus {
       while (queue.length > 0) {
         const [n, p] = queue.shift()!;
         try {
-          await handler(n, p);
+          // Await only a handler that is async: a microtask per event otherwise (issue 6).
+          const r = handler(n, p);
+          if (r !== undefined) await r;
         } catch {
           this.listenerErrors++;
         }

@@ -59,20 +59,50 @@ function connectTimeoutError(ms: number): Error {
   return Object.assign(new Error(`connect timed out after ${ms} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
 }
 
+/** Where a request goes, as `http.request` options. */
+interface Target {
+  protocol: string;
+  hostname: string;
+  port: string;
+  path: string;
+  auth?: string;
+}
+
+/**
+ * Parses URLs into request options, remembering the recent ones: the same few (a base URL plus
+ * `/chat/completions`) come back on every request, and parsing one and turning it into request
+ * options cost ~1.5% of the proxy's CPU per JSON request (bench/profile.ts --scenario json,
+ * issue 6). Bounded: cleared when full.
+ */
+function targetCache(max = 256): (url: string) => Target {
+  const seen = new Map<string, Target>();
+  return (url) => {
+    let t = seen.get(url);
+    if (t !== undefined) return t;
+    const u = new URL(url);
+    t = { protocol: u.protocol, hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname, port: u.port, path: u.pathname + u.search };
+    if (u.username || u.password) t.auth = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+    if (seen.size >= max) seen.clear();
+    seen.set(url, t);
+    return t;
+  };
+}
+
 /** A keep-alive `node:http` transport; `close()` ends its pooled sockets. */
 export function createHttpTransport(opts: { connectTimeoutMs: number }): { send: Transport; close(): void } {
   // LIFO keeps the hottest sockets busy and lets idle ones time out; no per-request DNS/TLS.
   const agentOpts = { keepAlive: true, keepAliveMsecs: 1_000, maxFreeSockets: 1024, scheduling: 'lifo' as const, timeout: 0 };
   const httpAgent = new http.Agent(agentOpts);
   const httpsAgent = new https.Agent(agentOpts);
+  const targetOf = targetCache();
 
   const send: Transport = (url, init) =>
     new Promise<UpstreamResponse>((resolve, reject) => {
-      const u = new URL(url);
-      const secure = u.protocol === 'https:';
+      const target = targetOf(url);
+      const secure = target.protocol === 'https:';
       const headers: Record<string, string> = { ...init.headers };
       if (init.body !== undefined) headers['content-length'] = String(typeof init.body === 'string' ? Buffer.byteLength(init.body) : init.body.byteLength);
-      const req = (secure ? https : http).request(u, { method: init.method, headers, agent: secure ? httpsAgent : httpAgent });
+      const req = (secure ? https : http).request({ ...target, method: init.method, headers, agent: secure ? httpsAgent : httpAgent });
       let connectTimer: NodeJS.Timeout | null = null;
       let res: http.IncomingMessage | null = null;
       const onAbort = (): void => {
