@@ -58,6 +58,10 @@ const STRIP_USAGE_NULL: TrimTail = { cut: USAGE_NULL_TAIL.length - 1, keep: 1 };
 
 /** Observes chat chunks: usage, finish reason, tokens; hides the usage chunk the caller did not ask for. */
 class ChatObserver implements StreamObserver, ByteObserver {
+  get sawFirstToken(): boolean {
+    return this.ex.firstTokenAt !== null;
+  }
+
   constructor(
     private readonly ex: Exchange,
     private readonly tracker: UsageTracker,

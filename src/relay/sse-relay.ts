@@ -39,6 +39,12 @@ export interface StreamObserver {
    * {@link TrimTail} of it, another string, or null to swallow the event. `now` is monotonic ms.
    */
   onEvent(data: string, now: number): string | TrimTail | null;
+  /**
+   * True once an event carried the first token. The relay writes out what it has at that moment
+   * instead of at the end of the upstream read, so the caller's time to first token does not
+   * wait for the rest of a large read to be relayed (issue 6).
+   */
+  readonly sawFirstToken?: boolean;
 }
 
 /** "Forward the payload as it came." */
@@ -104,6 +110,8 @@ export class SseRelay {
   private runStart = 0;
   private runEnd = 0;
   private closed = false;
+  /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
+  private firstTokenFlushed = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -253,6 +261,13 @@ export class SseRelay {
     this.onWrite(out.length);
   }
 
+  /** Write the batch so far now, and go on batching the rest of the read. */
+  private flushFirstToken(): void {
+    this.firstTokenFlushed = true;
+    this.flushBatch();
+    this.batching = true;
+  }
+
   private async waitDrain(): Promise<void> {
     if (!this.res.writableNeedDrain || this.closed || this.stopReason !== null) return;
     await new Promise<void>((resolve) => {
@@ -295,6 +310,7 @@ export class SseRelay {
           this.writeBytes(buf, frameStart, pe - out.cut - out.keep);
           this.writeBytes(buf, pe - out.keep, pe + 2);
         }
+        if (!this.firstTokenFlushed && observer.sawFirstToken === true) this.flushFirstToken();
       },
       onEvent: (e: SseEvent) => {
         if (sawDone) return;
@@ -311,6 +327,7 @@ export class SseRelay {
         this.dataSent = true;
         // Canonical frame: the payload byte-for-byte; a named event keeps its name.
         this.write(e.event === undefined || e.event === 'message' ? encodeData(payload) : encodeEvent({ event: e.event, data: payload }));
+        if (!this.firstTokenFlushed && observer.sawFirstToken === true) this.flushFirstToken();
       },
       onError: (err) => {
         if (err.type === 'max-buffer-size-exceeded') {
