@@ -15,7 +15,7 @@ import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { inspectChunk } from '../usage/chunk.js';
 import { endsWithUsageNull, scanContentDelta, scanContentDeltaBytes } from '../usage/scan.js';
-import { requestUsage } from '../usage/stream-options.js';
+import { requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
 import { serverTiming } from './server-timing.js';
 import { SHUTDOWN } from '../shutdown.js';
@@ -48,6 +48,11 @@ function upstreamBody(r: RelayRequest, d: Deployment, stream: boolean): { text: 
   if (d.model !== undefined) out = { ...out, model: d.model };
   // Unchanged (non-stream, or the caller already asked for usage): forward the bytes received.
   if (out === r.body && r.raw !== undefined) return { text: r.raw, callerAsked };
+  // Only the usage request added (the common case): splice it into the bytes received.
+  if (d.model === undefined && r.raw !== undefined && r.body.stream_options === undefined) {
+    const spliced = spliceUsageRequest(r.raw);
+    if (spliced !== null) return { text: spliced, callerAsked };
+  }
   return { text: JSON.stringify(out), callerAsked };
 }
 

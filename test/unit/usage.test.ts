@@ -15,7 +15,7 @@ import {
   type TokenEstimator,
 } from '../../src/usage/estimate.js';
 import { contentFromBody, inspectChunk, usageFromBody } from '../../src/usage/chunk.js';
-import { requestUsage } from '../../src/usage/stream-options.js';
+import { requestUsage, spliceUsageRequest } from '../../src/usage/stream-options.js';
 import { UsageTracker } from '../../src/usage/tracker.js';
 
 const estimator = createTokenEstimator();
@@ -270,6 +270,23 @@ describe('usage: non-stream bodies', () => {
 });
 
 describe('usage: asking the upstream for stream usage', () => {
+  it('splices the request into the bytes received: the same JSON as requestUsage builds, for any body and spacing (property)', () => {
+    const body = fc.dictionary(fc.string().filter((k) => k !== 'stream_options' && k !== '__proto__'), fc.jsonValue(), { minKeys: 1 });
+    fc.assert(
+      fc.property(body, fc.constantFrom(undefined, 2, '\t'), fc.constantFrom('', ' \r\n\t'), (b, indent, pad) => {
+        const raw = Buffer.from(pad + JSON.stringify({ ...b, stream: true }, null, indent) + pad);
+        const spliced = spliceUsageRequest(raw);
+        assert.ok(spliced !== null);
+        assert.deepEqual(JSON.parse(spliced.toString('utf8')), requestUsage(JSON.parse(raw.toString('utf8')) as Record<string, unknown>).body);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('declines bytes that are not an object with a first member', () => {
+    for (const raw of ['{}', ' { } ', '[1]', '"x"', '', 'null']) assert.equal(spliceUsageRequest(Buffer.from(raw)), null, raw);
+  });
+
   it('adds include_usage and reports that the caller did not ask; the caller body is untouched', () => {
     const body = { model: 'gpt-4o', stream: true, messages: [] };
     const r = requestUsage(body);
