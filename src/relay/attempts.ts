@@ -61,7 +61,9 @@ export async function runAttempts<T>(
   const deadline = started + r.retryBudgetMs;
   const maxAttempts = order.length > 1 ? r.maxAttempts : 1;
   /** Monotonic time before which a deployment may not be asked again (its Retry-After); Infinity = not at all. */
-  const notBefore = new Map<Deployment, number>();
+  // Made on the first Retry-After: most requests never need it (a Map is ~1 KB of heap per
+  // open stream, issue 6).
+  let notBefore: Map<Deployment, number> | null = null;
   // Built only when needed: an Error captures a stack trace, too costly for every request.
   let last: ProxyError | null = null;
   let cursor = 0;
@@ -71,7 +73,7 @@ export async function runAttempts<T>(
   const next = (): Deployment | null => {
     for (let k = 0; k < order.length; k++) {
       const d = order[(cursor + k) % order.length]!;
-      if (notBefore.get(d) === Infinity) continue;
+      if (notBefore?.get(d) === Infinity) continue;
       if (!health.allows(d.upstream)) continue;
       cursor = (cursor + k + 1) % order.length;
       return d;
@@ -82,7 +84,7 @@ export async function runAttempts<T>(
   for (let n = 0; n < maxAttempts && !signal.aborted; n++) {
     const d = next();
     if (d === null) break;
-    const wait = Math.max(0, (notBefore.get(d) ?? 0) - deps.clock.monotonic());
+    const wait = Math.max(0, (notBefore?.get(d) ?? 0) - deps.clock.monotonic());
     if (n > 0 && deps.clock.monotonic() + wait > deadline) break;
     if (wait > 0) {
       await delay(wait, signal);
@@ -116,7 +118,7 @@ export async function runAttempts<T>(
     // Honour the upstream's Retry-After before coming back to it, if it is short enough;
     // otherwise leave it out of this request (the other deployments are tried at once).
     const ra = retryAfterMs(last, deps.clock.now());
-    if (ra !== null) notBefore.set(d, ra > r.maxRetryAfterMs ? Infinity : deps.clock.monotonic() + ra);
+    if (ra !== null) (notBefore ??= new Map()).set(d, ra > r.maxRetryAfterMs ? Infinity : deps.clock.monotonic() + ra);
   }
   throw last ?? new UpstreamError('No upstream deployment is available.');
 }

@@ -252,32 +252,28 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
     },
   );
   r.abort.signal.addEventListener('abort', () => relay.stop(r.abort.signal.reason === SHUTDOWN ? 'shutdown' : 'client'), { once: true });
+  // The request's own controller is the upstream's: a stop by the relay (idle, max duration, a
+  // stalled caller) ends the request anyway, so no controller per attempt (issue 6: each
+  // AbortSignal is ~2 KB of heap per open stream).
+  relay.attach(r.abort);
   let result: PumpResult | null = null;
   let error: ProxyError | null = null;
   try {
     result = await runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, async (d) => {
       const { text, callerAsked } = upstreamBody(r, d, true);
-      const ctrl = new AbortController();
-      relay.attach(ctrl);
-      const onParentAbort = (): void => ctrl.abort(r.abort.signal.reason);
-      r.abort.signal.addEventListener('abort', onParentAbort, { once: true });
-      try {
-        const started = deps.clock.monotonic();
-        const out = await callUpstream(r, d, text, 'text/event-stream', ctrl.signal);
-        if (!('ok' in out)) return out;
-        upstreamHeaders = out.ok.headers;
-        if (!out.ok.body) return { error: new ProxyError(502, 'upstream_error', 'Upstream sent no body.'), retryable: true };
-        const pumped = await relay.pump(out.ok.body, new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
-        ex.upstreamEndAt = deps.clock.monotonic();
-        const err = pumped.kind === 'done' ? null : pumped.error;
-        ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);
-        if (pumped.kind === 'retryable') return { error: pumped.error, retryable: true };
-        // A stream that broke after data cannot be retried, but it is the upstream's failure (its circuit).
-        const upstreamFailed = pumped.kind === 'ended' && (pumped.reason === 'upstream_error' || pumped.reason === 'upstream_truncated' || pumped.reason === 'idle_timeout');
-        return { ok: pumped, upstreamFailed };
-      } finally {
-        r.abort.signal.removeEventListener('abort', onParentAbort);
-      }
+      const started = deps.clock.monotonic();
+      const out = await callUpstream(r, d, text, 'text/event-stream', r.abort.signal);
+      if (!('ok' in out)) return out;
+      upstreamHeaders = out.ok.headers;
+      if (!out.ok.body) return { error: new ProxyError(502, 'upstream_error', 'Upstream sent no body.'), retryable: true };
+      const pumped = await relay.pump(out.ok.body, new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
+      ex.upstreamEndAt = deps.clock.monotonic();
+      const err = pumped.kind === 'done' ? null : pumped.error;
+      ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);
+      if (pumped.kind === 'retryable') return { error: pumped.error, retryable: true };
+      // A stream that broke after data cannot be retried, but it is the upstream's failure (its circuit).
+      const upstreamFailed = pumped.kind === 'ended' && (pumped.reason === 'upstream_error' || pumped.reason === 'upstream_truncated' || pumped.reason === 'idle_timeout');
+      return { ok: pumped, upstreamFailed };
     });
   } catch (err) {
     // Stopped by the relay itself before the upstream answered (idle, shutdown, max duration, the

@@ -5,7 +5,7 @@
  * Timeouts and failures become {@link ProxyError}s here, so the relay only sees typed errors.
  */
 import type { UpstreamConfig } from '../config/schema.js';
-import { createHttpTransport, fromFetch, type FetchLike, type Transport, type UpstreamResponse } from './transport.js';
+import { createHttpTransport, FIRST_BYTE_TIMEOUT, fromFetch, type FetchLike, type Transport, type UpstreamResponse } from './transport.js';
 import { UpstreamError, UpstreamTimeoutError, ProxyError } from '../errors.js';
 
 export type { FetchLike } from './transport.js';
@@ -74,26 +74,13 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
     async send(call, firstByteTimeoutMs) {
       const send = transportFor(call.upstream);
       const base = call.upstream.type === 'sim' ? 'http://sim.local/v1' : call.upstream.baseUrl.replace(/\/+$/, '');
-      // One controller: the caller's abort and the first-byte timeout both end the request.
-      const ctrl = new AbortController();
-      const onAbort = (): void => ctrl.abort(call.signal.reason);
-      if (call.signal.aborted) onAbort();
-      else call.signal.addEventListener('abort', onAbort, { once: true });
-      let timedOut: 'first_byte' | null = null;
-      const timer =
-        firstByteTimeoutMs > 0
-          ? setTimeout(() => {
-              timedOut = 'first_byte';
-              ctrl.abort(new Error('first byte timeout'));
-            }, firstByteTimeoutMs)
-          : null;
+      // The transport ends the request on the caller's abort and on the first-byte timeout: no
+      // controller of our own (each AbortSignal is ~2 KB of heap per open stream, issue 6).
       try {
-        return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: ctrl.signal });
+        return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: call.signal, firstByteTimeoutMs });
       } catch (err) {
         if (call.signal.aborted) throw call.signal.reason ?? err;
-        throw mapFetchError(err, call.upstreamName, timedOut);
-      } finally {
-        if (timer) clearTimeout(timer);
+        throw mapFetchError(err, call.upstreamName, (err as { code?: unknown } | null)?.code === FIRST_BYTE_TIMEOUT ? 'first_byte' : null);
       }
     },
     async close() {

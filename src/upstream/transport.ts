@@ -30,7 +30,17 @@ export interface TransportRequest {
   method: string;
   headers: Record<string, string>;
   body?: string | Uint8Array;
+  /** The caller's abort: ends the request (or its response body) with the signal's reason. */
   signal: AbortSignal;
+  /** No response head within this many ms (0 = no limit): fails with code {@link FIRST_BYTE_TIMEOUT}. */
+  firstByteTimeoutMs?: number;
+}
+
+/** The `code` of the error a request fails with when its response head does not come in time. */
+export const FIRST_BYTE_TIMEOUT = 'PROXY_FIRST_BYTE_TIMEOUT';
+
+function firstByteTimeoutError(ms: number): Error {
+  return Object.assign(new Error(`no response head within ${ms} ms`), { code: FIRST_BYTE_TIMEOUT });
 }
 
 /** Sends a request; resolves when the response head arrived. */
@@ -104,6 +114,12 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
       if (init.body !== undefined) headers['content-length'] = String(typeof init.body === 'string' ? Buffer.byteLength(init.body) : init.body.byteLength);
       const req = (secure ? https : http).request({ ...target, method: init.method, headers, agent: secure ? httpsAgent : httpAgent });
       let connectTimer: NodeJS.Timeout | null = null;
+      const ms = init.firstByteTimeoutMs ?? 0;
+      let headTimer: NodeJS.Timeout | null = ms > 0 ? setTimeout(() => req.destroy(firstByteTimeoutError(ms)), ms) : null;
+      const clearHeadTimer = (): void => {
+        if (headTimer) clearTimeout(headTimer);
+        headTimer = null;
+      };
       let res: http.IncomingMessage | null = null;
       const onAbort = (): void => {
         const reason = init.signal.reason instanceof Error ? init.signal.reason : new Error('aborted');
@@ -122,6 +138,7 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
       });
       req.on('response', (r) => {
         if (connectTimer) clearTimeout(connectTimer);
+        clearHeadTimer();
         res = r;
         r.once('close', done);
         const status = r.statusCode ?? 0;
@@ -129,6 +146,7 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
       });
       req.on('error', (err) => {
         if (connectTimer) clearTimeout(connectTimer);
+        clearHeadTimer();
         done();
         reject(err);
       });
@@ -147,7 +165,27 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
 /** Adapt a fetch-shaped function (the in-process simulator, a test's fetch) to a transport. */
 export function fromFetch(fn: FetchLike): Transport {
   return async (url, init) => {
-    const res = await fn(url, { method: init.method, headers: init.headers, body: init.body as BodyInit | undefined, signal: init.signal, redirect: 'manual' });
+    const ms = init.firstByteTimeoutMs ?? 0;
+    let signal = init.signal;
+    let timer: NodeJS.Timeout | null = null;
+    if (ms > 0) {
+      const ctrl = new AbortController();
+      const onAbort = (): void => ctrl.abort(init.signal.reason);
+      if (init.signal.aborted) onAbort();
+      else init.signal.addEventListener('abort', onAbort, { once: true });
+      timer = setTimeout(() => ctrl.abort(firstByteTimeoutError(ms)), ms);
+      signal = ctrl.signal;
+    }
+    let res: Response;
+    try {
+      res = await fn(url, { method: init.method, headers: init.headers, body: init.body as BodyInit | undefined, signal, redirect: 'manual' });
+    } catch (err) {
+      // A fetch aborted by the timer rejects with the timer's reason (or an AbortError): report the timeout.
+      if (signal.aborted && !init.signal.aborted && (signal.reason as { code?: unknown } | undefined)?.code === FIRST_BYTE_TIMEOUT) throw signal.reason;
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
     const body = res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
     return { status: res.status, ok: res.ok, headers: res.headers, body };
   };
