@@ -3,11 +3,16 @@
 // Parses a realistic OpenAI chat.completion.chunk stream (256 JSON chunks of ~220 bytes, plus usage and
 // [DONE]) fed in 1-4 KiB reads, with:
 //   ours  createSseParser (TextDecoder + eventsource-parser + our fixes)
+//   front src/sse/frames.ts (byte-level `data: <x>\n\n` frames in front of ours), payloads decoded
 //   hand  a minimal byte-level parser written below (LF/CRLF, data lines only; not spec-complete)
 //   lib   eventsource-parser alone behind a TextDecoder (to show what our fixes cost)
-// Runs are interleaved and the best of several rounds is kept, to damp JIT and GC noise.
+// Runs are interleaved and the best of several rounds is kept, to damp JIT and GC noise. A second part
+// times the relay's whole job per read (parse, then frames out as one buffer): re-encoding each
+// payload against forwarding the upstream's bytes (issue 6).
 import { createParser } from 'eventsource-parser';
 import { createSseParser } from '../src/sse/parser.js';
+import { createFrameSplitter } from '../src/sse/frames.js';
+import { encodeData } from '../src/sse/encoder.js';
 
 interface Feeder { feed(chunk: Uint8Array): void }
 type Make = (onData: (data: string) => void) => Feeder;
@@ -59,6 +64,12 @@ const lib: Make = (onData) => {
   const p = createParser({ onEvent: (e) => onData(e.data) });
   return { feed: (chunk) => p.feed(decoder.decode(chunk, { stream: true })) };
 };
+
+/** src/sse/frames.ts in front of ours: `data: <x>\n\n` frames as byte ranges (decoded here, to compare like with like). */
+const front: Make = (onData) => createFrameSplitter({
+  onDataFrame: (buf, _f, ps, pe) => onData(buf.toString('utf8', ps, pe)),
+  onEvent: (e) => onData(e.data),
+});
 
 /** Minimal byte-level SSE: split on LF (dropping a CR before it), decode only `data:` values. */
 const hand: Make = (onData) => {
@@ -120,7 +131,7 @@ function collect(make: Make, input: Uint8Array[]): string[] {
   return out;
 }
 
-const contenders: [string, Make][] = [['ours', ours], ['hand', hand], ['lib', lib]];
+const contenders: [string, Make][] = [['ours', ours], ['front', front], ['hand', hand], ['lib', lib]];
 const fmt = (n: number, w = 8) => n.toFixed(1).padStart(w);
 
 for (const [scenario, lineEnd] of [['LF', '\n'], ['CRLF', '\r\n']] as const) {
@@ -145,5 +156,70 @@ for (const [scenario, lineEnd] of [['LF', '\n'], ['CRLF', '\r\n']] as const) {
     console.log(`${name.padEnd(6)} ${fmt(r.mbPerS)}  ${fmt(r.eventsPerS / 1e3, 8)}k`);
   }
   const ratio = best.get('ours')!.mbPerS / best.get('hand')!.mbPerS;
-  console.log(`ours / hand = ${ratio.toFixed(2)}x   ours / lib = ${(best.get('ours')!.mbPerS / best.get('lib')!.mbPerS).toFixed(2)}x`);
+  console.log(`ours / hand = ${ratio.toFixed(2)}x   ours / lib = ${(best.get('ours')!.mbPerS / best.get('lib')!.mbPerS).toFixed(2)}x   front / ours = ${(best.get('front')!.mbPerS / best.get('ours')!.mbPerS).toFixed(2)}x`);
+}
+
+// --- the relay's whole job per read: events in, canonical frames out as one buffer ----------------
+// "decode+encode": parse with ours, re-encode each payload (encodeData), one Buffer per read (the
+// relay before issue 6's byte front). "bytes": the frame splitter, each payload decoded for the
+// observer as before, and the frames forwarded as the upstream's bytes (runs of the read, one
+// concat per read). 64 KiB reads, as a busy socket delivers them.
+type Relay = (onOut: (b: Buffer) => void) => { feed(chunk: Uint8Array): void };
+const relayDecodeEncode: Relay = (onOut) => {
+  let out = '';
+  const p = createSseParser({ onEvent: (e) => { out += encodeData(e.data); } });
+  return { feed(chunk) { out = ''; p.feed(chunk); onOut(Buffer.from(out)); } };
+};
+const relayBytes: Relay = (onOut) => {
+  let pieces: Buffer[] = [];
+  let run: Buffer | null = null;
+  let runStart = 0;
+  let runEnd = 0;
+  let sink = 0;
+  const emit = (buf: Buffer, a: number, b: number): void => {
+    if (run === buf && runEnd === a) { runEnd = b; return; }
+    if (run !== null) pieces.push(run.subarray(runStart, runEnd));
+    run = buf; runStart = a; runEnd = b;
+  };
+  const s = createFrameSplitter({
+    onDataFrame: (buf, f, ps, pe) => { sink += buf.toString('utf8', ps, pe).length; emit(buf, f, pe + 2); },
+    onEvent: (e) => { if (run !== null) pieces.push(run.subarray(runStart, runEnd)); run = null; pieces.push(Buffer.from(encodeData(e.data))); },
+  });
+  return {
+    feed(chunk) {
+      s.feed(chunk);
+      if (run !== null) pieces.push(run.subarray(runStart, runEnd));
+      run = null;
+      onOut(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+      pieces = [];
+      if (sink < 0) throw new Error('unreachable');
+    },
+  };
+};
+
+{
+  const wire = Buffer.from(openAiStream('\n'));
+  const input = Array.from({ length: Math.ceil(wire.length / 65536) }, (_, i) => wire.subarray(i * 65536, (i + 1) * 65536));
+  const outOf = (r: Relay): Buffer => { const parts: Buffer[] = []; const x = r((b) => parts.push(b)); for (const c of input) x.feed(c); return Buffer.concat(parts); };
+  if (!outOf(relayDecodeEncode).equals(wire) || !outOf(relayBytes).equals(wire)) throw new Error('relays disagree with the canonical input');
+  const relays: [string, Relay][] = [['decode+encode', relayDecodeEncode], ['bytes', relayBytes]];
+  const best = new Map<string, number>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, make] of relays) {
+      let passes = 0;
+      let bytes = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < ROUND_MS) {
+        const x = make((b) => { bytes += b.length; });
+        for (const c of input) x.feed(c);
+        passes++;
+      }
+      const mbps = (passes * wire.length) / 1e6 / ((performance.now() - t0) / 1e3);
+      if (bytes === 0) throw new Error('nothing relayed');
+      best.set(name, Math.max(best.get(name) ?? 0, mbps));
+    }
+  }
+  console.log(`\nrelay (parse + frames out), LF, ${wire.length} bytes in ${input.length} reads of 64 KiB; best of ${ROUNDS} x ${ROUND_MS} ms`);
+  for (const [name] of relays) console.log(`${name.padEnd(14)} ${fmt(best.get(name)!)} MB/s`);
+  console.log(`bytes / decode+encode = ${(best.get('bytes')! / best.get('decode+encode')!).toFixed(2)}x`);
 }

@@ -1,0 +1,132 @@
+/**
+ * Memory per open stream, from the inside (issue 6: "RSS per open slow stream").
+ *
+ *   node --import=tsx bench/heap.ts [--streams 5000] [--proxy path/to/main.js] [--snapshot]
+ *
+ * Starts the mock upstream and the proxy (dist/, default config), warms it up, then holds
+ * `--streams` streams open at once (20 tokens, one per second, opened over 1 s) and samples every
+ * 2 s: the proxy's RSS (from /proc) and its V8 heap used / total and external memory (from its own
+ * /metrics). It prints the peak and the growth per open stream. `npm run bench` measures RSS from
+ * the outside; this tells how much of it is live heap, and `--snapshot` says whose: it writes a
+ * heap snapshot with one stream open and one with all of them open (the proxy's
+ * `--heapsnapshot-signal`) and prints the difference per stream by V8 object type.
+ */
+import { readdirSync, readFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startProxy, startUpstream } from './lib/targets.js';
+
+const { values } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '5000' },
+    proxy: { type: 'string' },
+    snapshot: { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.streams);
+const SNAPSHOT = values.snapshot === true;
+
+interface Snapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+  nodes: number[];
+  strings: string[];
+}
+
+/** Bytes and object count per V8 type:constructor. */
+function byType(file: string): Map<string, [number, number]> {
+  const s = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  const f = s.snapshot.meta.node_fields;
+  const types = s.snapshot.meta.node_types[0];
+  const [iType, iName, iSize] = [f.indexOf('type'), f.indexOf('name'), f.indexOf('self_size')];
+  const out = new Map<string, [number, number]>();
+  for (let i = 0; i < s.nodes.length; i += f.length) {
+    const t = types[s.nodes[i + iType]!]!;
+    const name = t.includes('string') ? '' : s.strings[s.nodes[i + iName]!]!.slice(0, 50);
+    const k = `${t}:${name}`;
+    const v = out.get(k) ?? [0, 0];
+    v[0] += s.nodes[i + iSize]!;
+    v[1]++;
+    out.set(k, v);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  ensureBuilt((s) => console.log(s));
+  const dir = path.join(ROOT, 'bench/profiles', `heap-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
+  const flags = SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] : [];
+  const proxy = await startProxy(upstream, DEFAULT_VARIANT, 'proxy', flags, values.proxy ? path.resolve(values.proxy) : undefined);
+  const load = LoadClient.start();
+  const rssMb = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+  const metrics = async (): Promise<{ heapUsed: number; heapTotal: number; external: number }> => {
+    const text = await (await fetch(`${proxy.origin}/metrics`)).text();
+    const get = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+    return { heapUsed: get('nodejs_heap_size_used_bytes'), heapTotal: get('nodejs_heap_size_total_bytes'), external: get('nodejs_external_memory_bytes') };
+  };
+  const snapshot = async (): Promise<string> => {
+    const before = new Set(readdirSync(dir));
+    process.kill(proxy.pid, 'SIGUSR2');
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+      // Written when its size stops changing.
+      if (file) {
+        const size = (): number => statSync(path.join(dir, file)).size;
+        const a = size();
+        await new Promise((r) => setTimeout(r, 1000));
+        if (size() === a && a > 0) return path.join(dir, file);
+      }
+    }
+    throw new Error('no heap snapshot written');
+  };
+  const held = (count: number) =>
+    load.run({ model: 'bench-delay-1000ms', tokens: 20, stream: true, concurrency: count, count, durationMs: 0, maxMs: 120_000, rampMs: 1_000, gaps: true, url: proxy.chatUrl, headers: proxy.headers });
+  try {
+    await load.run({ model: 'sim-fast', tokens: 256, stream: true, concurrency: 16, count: 2_000, durationMs: 0, maxMs: 60_000, rampMs: 0, gaps: false, url: proxy.chatUrl, headers: proxy.headers });
+    let one: string | null = null;
+    if (SNAPSHOT) {
+      const r = held(1);
+      await new Promise((res) => setTimeout(res, 3_000));
+      one = await snapshot();
+      await r;
+    }
+    const base = { rss: rssMb(), ...(await metrics()) };
+    console.log(`before: RSS ${base.rss.toFixed(0)} MB, heap used ${base.heapUsed.toFixed(0)} MB of ${base.heapTotal.toFixed(0)}, external ${base.external.toFixed(0)} MB`);
+    const run = held(N);
+    let peak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
+    let all: string | null = null;
+    for (let t = 2; t <= 20; t += 2) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      const now = { rss: rssMb(), ...(await metrics()) };
+      peak = { rss: Math.max(peak.rss, now.rss), heapUsed: Math.max(peak.heapUsed, now.heapUsed), heapTotal: Math.max(peak.heapTotal, now.heapTotal), external: Math.max(peak.external, now.external) };
+      console.log(`t+${t}s: RSS ${now.rss.toFixed(0)} MB, heap used ${now.heapUsed.toFixed(0)} of ${now.heapTotal.toFixed(0)}, external ${now.external.toFixed(0)}`);
+      if (SNAPSHOT && t === 6) all = await snapshot();
+    }
+    const result = await run;
+    const kb = (mb: number): string => ((mb * 1024) / N).toFixed(1);
+    console.log(`\n${result.ok}/${N} streams ok, ${result.errored} errored, ${result.corrupted} corrupted`);
+    console.log(`per open stream (peak − before): RSS ${kb(peak.rss - base.rss)} KB${SNAPSHOT ? ' (includes what writing the snapshots took: run without --snapshot for RSS)' : ''}, ` +
+      `heap used ${kb(peak.heapUsed - base.heapUsed)} KB, heap total ${kb(peak.heapTotal - base.heapTotal)} KB, external ${kb(peak.external - base.external)} KB`);
+    if (one && all) {
+      const a = byType(one);
+      const b = byType(all);
+      const rows = [...b].map(([k, [size, n]]) => [k, size - (a.get(k)?.[0] ?? 0), n - (a.get(k)?.[1] ?? 0)] as const).sort((x, y) => y[1] - x[1]);
+      const total = rows.reduce((s, r) => s + r[1], 0);
+      console.log(`\nheap snapshots: ${(total / N / 1024).toFixed(1)} KB more per open stream; the largest kinds:`);
+      for (const [k, size, n] of rows.slice(0, 25)) console.log(`${(size / N).toFixed(0).padStart(7)} B ${(n / N).toFixed(1).padStart(6)} objects  ${k}`);
+      rmSync(one);
+      rmSync(all);
+    }
+  } finally {
+    await load.stop();
+    await proxy.stop();
+    await upstream.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
