@@ -57,6 +57,21 @@ export class UpstreamTap {
     }
   }
 
+  /**
+   * Whether every event must come parsed ({@link onEvent}): only for the debug line. Content
+   * capture alone takes plain content deltas through {@link onContentDelta}, read without a
+   * JSON.parse (issue 6: content logging cost 1.5x the CPU per stream that way).
+   */
+  get wantsParsedEvents(): boolean {
+    return this.debug !== null;
+  }
+
+  /** A plain content delta (`choices[0].delta` is `{"content": …}` alone), already read. */
+  onContentDelta(content: string): void {
+    this.events++;
+    if (this.maxChars !== null && content !== '') this.content += this.take(content);
+  }
+
   /** A whole JSON answer (stream: false). */
   onBody(parsed: unknown, upstream: string | null): void {
     this.events++;

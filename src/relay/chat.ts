@@ -78,9 +78,10 @@ class ChatObserver implements StreamObserver, ByteObserver {
     // A plain content delta read from the bytes (issue 6), in the layout include_usage gives every
     // chunk: `…"choices":[…],"usage":null}`. Anything else (a `usage` elsewhere, which the caller
     // who did not ask must not see, or a chunk with usage) takes the string path.
-    if (this.tap !== null || !endsWithUsageNull(buf, start, end)) return undefined;
+    if ((this.tap !== null && this.tap.wantsParsedEvents) || !endsWithUsageNull(buf, start, end)) return undefined;
     const content = scanContentDeltaBytes(buf, start, end);
     if (content === null || content === undefined) return undefined;
+    this.tap?.onContentDelta(content);
     this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
     this.ex.chunks++;
     if (content.length > 0) this.ex.markToken(now);
@@ -88,14 +89,15 @@ class ChatObserver implements StreamObserver, ByteObserver {
   }
 
   onEvent(data: string, now: number): string | TrimTail | null {
-    // Fast path (issue 6): a plain content delta needs no JSON.parse. The tap (debug or
-    // content logging) wants the parsed chunk, so it takes the full path.
-    if (this.tap === null) {
+    // Fast path (issue 6): a plain content delta needs no JSON.parse. The debug line wants the
+    // parsed chunk, so with debug logging on every event takes the full path.
+    if (this.tap === null || !this.tap.wantsParsedEvents) {
       const content = scanContentDelta(data);
       if (content !== null) {
         let out: string | TrimTail = data;
         if (!this.callerAskedUsage && data.endsWith(USAGE_NULL_TAIL)) out = STRIP_USAGE_NULL;
         else if (!this.callerAskedUsage && data.includes('"usage":null')) return this.full(data, now);
+        this.tap?.onContentDelta(content);
         this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
         this.ex.chunks++;
         if (content.length > 0) this.ex.markToken(now);

@@ -282,6 +282,18 @@ describe('request log', () => {
       assert.deepEqual(tap.message(), { content: 'abcdefghij', toolCalls: [], truncatedChars: 6 });
     });
 
+    it('content capture alone takes content deltas read without a parse, the same way and within the budget', () => {
+      const tap = new UpstreamTap(null, 'req', 10);
+      assert.equal(tap.wantsParsedEvents, false);
+      tap.onEvent('', { choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] }, 'u');
+      tap.onContentDelta('abcdef');
+      tap.onContentDelta('');
+      tap.onContentDelta('ghijklmnop');
+      assert.deepEqual(tap.message(), { content: 'abcdefghij', toolCalls: [], truncatedChars: 6 });
+      const { logger } = captureLogger('debug');
+      assert.equal(new UpstreamTap(logger, 'req', 10).wantsParsedEvents, true, 'the debug line needs every event parsed');
+    });
+
     it('bounds, scrubs and redacts: request messages and the answer, each within contentMaxChars', () => {
       const body = {
         model: 'x',
