@@ -4,42 +4,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { HttpStatusError, InvalidRequestError, PayloadTooLargeError } from '../errors.js';
+import { collect } from '../util/collect.js';
 
 /** Read the whole body, refusing (413) as soon as it passes `limitBytes`. */
 export async function readRawBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) throw new PayloadTooLargeError(limitBytes);
-  // Events rather than an async iterator: no generator and promise per request on the path to
-  // the upstream (issue 6, time to first token).
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (err: Error | null): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (err !== null) {
-        // Stop reading a body that is refused (the response says why; the socket is not reused).
-        req.pause();
-        reject(err);
-      } else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limitBytes) return done(new PayloadTooLargeError(limitBytes));
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => done(null);
-    const onError = (err: Error): void => done(err);
-    const onClose = (): void => {
-      if (!req.complete) done(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onError);
-    req.once('close', onClose);
-  });
+  return collect(req, { limitBytes, tooLarge: () => new PayloadTooLargeError(limitBytes), complete: () => req.complete });
 }
 
 /** A JSON object body, as the chat and pass-through routes need it. */

@@ -4,6 +4,7 @@
  */
 import { UpstreamStatusError, isOpenAIErrorBody, type OpenAIErrorBody } from '../errors.js';
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
+import { collect } from '../util/collect.js';
 
 /** Response headers that describe the upstream's answer and are worth relaying to the caller. */
 const RELAYED = /^(openai-|x-ratelimit-|retry-after|anthropic-|x-request-id$)/;
@@ -68,12 +69,6 @@ async function readCapped(res: UpstreamResponse, max: number): Promise<string> {
 }
 
 /** Read a whole upstream body (JSON answers). */
-export async function readAll(res: UpstreamResponse): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+export function readAll(res: UpstreamResponse): Promise<Buffer> {
+  return collect(res.body);
 }

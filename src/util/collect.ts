@@ -1,0 +1,54 @@
+/**
+ * Read a whole Node stream into one Buffer, with events rather than an async iterator: no
+ * generator and promise per chunk on the request path (issue 6). Shared by the request body
+ * (src/http/body.ts) and JSON answers from upstreams (src/relay/upstream-response.ts).
+ */
+import type { Readable } from 'node:stream';
+
+/** What {@link collect} needs besides the stream. */
+export interface CollectOptions {
+  /** Most bytes accepted; past it the read fails with `tooLarge()` and the stream is paused. */
+  limitBytes?: number;
+  tooLarge?: () => Error;
+  /** Whether the stream ended properly (default: it emitted 'end'); for 'close' without 'end'. */
+  complete?: () => boolean;
+}
+
+/** Resolves with every byte of `stream`; rejects on an error, a premature close, or the limit. */
+export function collect(stream: Readable, opts: CollectOptions = {}): Promise<Buffer> {
+  const limit = opts.limitBytes ?? Infinity;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let ended = false;
+    const done = (err: Error | null): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (err === null) return resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      // Stop reading what is refused; the caller decides what happens to the connection.
+      stream.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) return done(opts.tooLarge?.() ?? new RangeError(`more than ${limit} bytes`));
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      ended = true;
+      done(null);
+    };
+    const onError = (err: Error): void => done(err);
+    const onClose = (): void => {
+      if (!ended && !(opts.complete?.() ?? false)) done(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    };
+    if (stream.readableEnded) return resolve(Buffer.alloc(0));
+    if (stream.destroyed) return reject(stream.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+    stream.once('close', onClose);
+  });
+}
