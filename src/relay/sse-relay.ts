@@ -20,6 +20,7 @@ import { DONE_FRAME, encodeComment, encodeData, encodeEvent } from '../sse/encod
 import { ProxyError, UpstreamError, UpstreamTimeoutError, ServiceUnavailableError, toOpenAIError } from '../errors.js';
 import type { EndReason } from '../events/types.js';
 import { writeJsonError } from '../http/write-error.js';
+import { BatchWriter } from './batch-writer.js';
 
 /**
  * "Forward the payload without `cut` characters that sit just before its last `keep`" (`,"usage":null`
@@ -99,16 +100,8 @@ export class SseRelay {
   private readonly deadline: number;
   private timer: NodeJS.Timeout | null = null;
   private drainWaiter: (() => void) | null = null;
-  /**
-   * What the current upstream read produces, written together by flushBatch(): `pieces`, then the
-   * run of the read's own bytes [runStart, runEnd) of `runBuf` (frames forwarded unchanged are
-   * contiguous there, so most reads become one subarray: no copy, no encode).
-   */
-  private batching = false;
-  private pieces: Buffer[] = [];
-  private runBuf: Buffer | null = null;
-  private runStart = 0;
-  private runEnd = 0;
+  /** Writes of one upstream read go out together. */
+  private readonly out: BatchWriter;
   private closed = false;
   /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
   private firstTokenFlushed = false;
@@ -119,8 +112,9 @@ export class SseRelay {
     /** Headers to send on commit (computed late so server-timing knows the upstream's TTFB). */
     private readonly headersOnCommit: () => Record<string, string>,
     /** Counts bytes/chunks written (the exchange). */
-    private readonly onWrite: (bytes: number) => void,
+    onWrite: (bytes: number) => void,
   ) {
+    this.out = new BatchWriter(res, onWrite, () => !this.closed);
     const now = opts.now();
     this.lastActivity = now;
     this.nextKeepAliveAt = now + opts.keepAliveMs;
@@ -216,56 +210,14 @@ export class SseRelay {
   }
 
   private write(frame: string): void {
-    if (this.closed) return;
-    if (this.batching) {
-      this.endRun();
-      this.pieces.push(Buffer.from(frame));
-      return;
-    }
-    this.res.write(frame);
-    this.onWrite(Buffer.byteLength(frame));
-  }
-
-  /** Forward bytes [start, end) of an upstream read as they are. */
-  private writeBytes(buf: Buffer, start: number, end: number): void {
-    if (this.runBuf === buf && this.runEnd === start) {
-      this.runEnd = end;
-      return;
-    }
-    this.endRun();
-    this.runBuf = buf;
-    this.runStart = start;
-    this.runEnd = end;
-  }
-
-  private endRun(): void {
-    if (this.runBuf === null) return;
-    if (this.runEnd > this.runStart) this.pieces.push(this.runBuf.subarray(this.runStart, this.runEnd));
-    this.runBuf = null;
-  }
-
-  /**
-   * Write what one upstream read produced as one buffer: one `res.write`, one chunk on the wire,
-   * one syscall. (Corking and writing each frame cost ~20% of the proxy's CPU in `writev` with
-   * many small iovecs: bench/profile.ts, issue 6.) Nothing waits for more input.
-   */
-  private flushBatch(): void {
-    this.endRun();
-    const pieces = this.pieces;
-    this.batching = false;
-    if (pieces.length === 0) return;
-    this.pieces = [];
-    if (this.closed) return;
-    const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
-    this.res.write(out);
-    this.onWrite(out.length);
+    this.out.write(frame);
   }
 
   /** Write the batch so far now, and go on batching the rest of the read. */
   private flushFirstToken(): void {
     this.firstTokenFlushed = true;
-    this.flushBatch();
-    this.batching = true;
+    this.out.flush();
+    this.out.begin();
   }
 
   /**
@@ -304,9 +256,9 @@ export class SseRelay {
           const chunk = body.read() as Buffer | null;
           if (chunk === null) return; // wait for 'readable' (or 'end')
           this.lastActivity = this.opts.now();
-          this.batching = true;
+          this.out.begin();
           feed(chunk);
-          this.flushBatch();
+          this.out.flush();
           if (done()) return settle(null);
         }
       };
@@ -339,7 +291,7 @@ export class SseRelay {
         if (pe - ps === 6 && isDone(buf, ps)) {
           sawDone = true;
           this.commit();
-          this.writeBytes(buf, frameStart, pe + 2);
+          this.out.writeBytes(buf, frameStart, pe + 2);
           return;
         }
         let out: string | TrimTail | null | undefined = observer.onBytes?.(buf, ps, pe, now());
@@ -351,11 +303,11 @@ export class SseRelay {
         if (out === null) return;
         this.commit();
         this.dataSent = true;
-        if (out === data) this.writeBytes(buf, frameStart, pe + 2);
+        if (out === data) this.out.writeBytes(buf, frameStart, pe + 2);
         else if (typeof out === 'string') this.write(encodeData(out));
         else {
-          this.writeBytes(buf, frameStart, pe - out.cut - out.keep);
-          this.writeBytes(buf, pe - out.keep, pe + 2);
+          this.out.writeBytes(buf, frameStart, pe - out.cut - out.keep);
+          this.out.writeBytes(buf, pe - out.keep, pe + 2);
         }
         if (!this.firstTokenFlushed && observer.sawFirstToken === true) this.flushFirstToken();
       },
