@@ -152,10 +152,12 @@ async function callUpstream(
   bodyText: string | Buffer,
   accept: string,
   signal: AbortSignal,
+  onResponse?: (res: UpstreamResponse) => void,
 ): Promise<AttemptOutcome<UpstreamResponse>> {
   const { deps, ex } = r;
   const started = deps.clock.monotonic();
   ex.upstreamSentAt ??= started;
+  let headAt: number | null = null;
   try {
     const res = await deps.upstream.send(
       {
@@ -166,10 +168,16 @@ async function callUpstream(
         headers: upstreamRequestHeaders(r.req.headers, d.upstreamConfig, ex.id, { accept, contentType: 'application/json' }),
         body: bodyText,
         signal,
+        onResponse: (res) => {
+          // The head's own time, not when the await below resumes (after the rest of its read).
+          headAt = deps.clock.monotonic();
+          ex.upstreamHeadersAt = headAt;
+          onResponse?.(res);
+        },
       },
       deps.config.server.firstByteTimeoutMs,
     );
-    ex.upstreamHeadersAt = deps.clock.monotonic();
+    ex.upstreamHeadersAt = headAt ?? deps.clock.monotonic();
     if (!res.ok) {
       const error = await errorFromUpstream(res, d.upstream);
       ex.addAttempt(d.upstream, res.status, error.message, started);
@@ -264,11 +272,17 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
     result = await runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, async (d) => {
       const { text, callerAsked } = upstreamBody(r, d, true);
       const started = deps.clock.monotonic();
-      const out = await callUpstream(r, d, text, 'text/event-stream', r.abort.signal);
+      const att = relay.begin(new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
+      const out = await callUpstream(r, d, text, 'text/event-stream', r.abort.signal, (res) => {
+        if (!res.ok) return;
+        // A 2xx head: relay from this very read (what the await below would only see after it).
+        upstreamHeaders = res.headers;
+        relay.early(att, res.body);
+      });
       if (!('ok' in out)) return out;
       upstreamHeaders = out.ok.headers;
       if (!out.ok.body) return { error: new ProxyError(502, 'upstream_error', 'Upstream sent no body.'), retryable: true };
-      const pumped = await relay.pump(out.ok.body, new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
+      const pumped = await relay.pump(att, out.ok.body);
       ex.upstreamEndAt = deps.clock.monotonic();
       const err = pumped.kind === 'done' ? null : pumped.error;
       ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);

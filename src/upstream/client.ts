@@ -5,7 +5,7 @@
  * Timeouts and failures become {@link ProxyError}s here, so the relay only sees typed errors.
  */
 import type { UpstreamConfig } from '../config/schema.js';
-import { createHttpTransport, FIRST_BYTE_TIMEOUT, fromFetch, type FetchLike, type Transport, type UpstreamResponse } from './transport.js';
+import { createHttpTransport, FIRST_BYTE_TIMEOUT, fromFetch, type FetchLike, type Transport, type TransportRequest, type UpstreamResponse } from './transport.js';
 import { UpstreamError, UpstreamTimeoutError, ProxyError } from '../errors.js';
 
 export type { FetchLike } from './transport.js';
@@ -21,6 +21,8 @@ export interface UpstreamCall {
   body?: string | Uint8Array;
   /** Aborts the call (client disconnect, idle timeout, shutdown). */
   signal: AbortSignal;
+  /** See {@link TransportRequest.onResponse}. */
+  onResponse?(res: UpstreamResponse): void;
 }
 
 /** Sends calls and maps transport failures to 502/504. */
@@ -77,7 +79,7 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
       // The transport ends the request on the caller's abort and on the first-byte timeout: no
       // controller of our own (each AbortSignal is ~2 KB of heap per open stream, issue 6).
       try {
-        return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: call.signal, firstByteTimeoutMs });
+        return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: call.signal, firstByteTimeoutMs, onResponse: call.onResponse });
       } catch (err) {
         if (call.signal.aborted) throw call.signal.reason ?? err;
         throw mapFetchError(err, call.upstreamName, (err as { code?: unknown } | null)?.code === FIRST_BYTE_TIMEOUT ? 'first_byte' : null);

@@ -34,6 +34,12 @@ export interface TransportRequest {
   signal: AbortSignal;
   /** No response head within this many ms (0 = no limit): fails with code {@link FIRST_BYTE_TIMEOUT}. */
   firstByteTimeoutMs?: number;
+  /**
+   * Called with the response as soon as its head is parsed, synchronously, before the promise
+   * resolves (and, on `node:http`, before the rest of that socket read is parsed): lets a relay
+   * take the first body chunks as they are parsed (issue 6, time to first token).
+   */
+  onResponse?(res: UpstreamResponse): void;
 }
 
 /** The `code` of the error a request fails with when its response head does not come in time. */
@@ -142,7 +148,9 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
         res = r;
         r.once('close', done);
         const status = r.statusCode ?? 0;
-        resolve({ status, ok: status >= 200 && status < 300, headers: new NodeHeaders(r.headers), body: r });
+        const response: UpstreamResponse = { status, ok: status >= 200 && status < 300, headers: new NodeHeaders(r.headers), body: r };
+        init.onResponse?.(response);
+        resolve(response);
       });
       req.on('error', (err) => {
         if (connectTimer) clearTimeout(connectTimer);
