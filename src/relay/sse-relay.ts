@@ -11,59 +11,21 @@
  * - Backpressure: after each upstream read the relay waits for `drain` if the caller's socket is
  *   full, so memory per stream is bounded by one read plus the socket buffer (issue 7).
  * - Cancellation both ways: a caller that disconnects aborts the upstream request at once.
+ *
+ * Its parts: attempt-frames.ts (one upstream body's events → frames), batch-writer.ts (one write
+ * per upstream read), observer.ts (the observer contract), stop-result.ts, drain.ts.
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { SseEvent } from '../sse/parser.js';
-import { createFrameSplitter } from '../sse/frames.js';
-import { DONE_FRAME, encodeComment, encodeData, encodeEvent } from '../sse/encoder.js';
-import { ProxyError, UpstreamError, UpstreamTimeoutError, ServiceUnavailableError, toOpenAIError } from '../errors.js';
+import { encodeComment, encodeData } from '../sse/encoder.js';
+import { ProxyError, UpstreamError, toOpenAIError } from '../errors.js';
 import type { EndReason } from '../events/types.js';
 import { writeJsonError } from '../http/write-error.js';
 import { BatchWriter } from './batch-writer.js';
-
-/**
- * "Forward the payload without `cut` characters that sit just before its last `keep`" (`,"usage":null`
- * before the closing brace, issue 3). Both parts must be ASCII, so characters are bytes and the relay
- * can cut the upstream's bytes instead of re-encoding the payload (issue 6).
- */
-export interface TrimTail {
-  readonly cut: number;
-  readonly keep: number;
-}
-
-/** Decides, per upstream event, whether it reaches the caller (usage-chunk stripping, issue 3). */
-export interface StreamObserver {
-  /**
-   * Called for every event except `[DONE]`: returns the payload to forward — normally `data`
-   * itself, the same string, which lets the relay forward the upstream's bytes as they came — a
-   * {@link TrimTail} of it, another string, or null to swallow the event. `now` is monotonic ms.
-   */
-  onEvent(data: string, now: number): string | TrimTail | null;
-  /**
-   * True once an event carried the first token. The relay writes out what it has at that moment
-   * instead of at the end of the upstream read, so the caller's time to first token does not
-   * wait for the rest of a large read to be relayed (issue 6).
-   */
-  readonly sawFirstToken?: boolean;
-}
-
-/** "Forward the payload as it came." */
-export const UNCHANGED: TrimTail = { cut: 0, keep: 0 };
-
-/** Reads common payloads from the upstream's bytes, without decoding them (issue 6). */
-export interface ByteObserver {
-  /**
-   * The payload is bytes [start, end) of `buf` (valid UTF-8, one line). Returns what to forward
-   * ({@link UNCHANGED}, a trim, null to swallow) or undefined to have the payload decoded and
-   * given to `onEvent` instead. Must not have observed the event when it returns undefined.
-   */
-  onBytes(buf: Buffer, start: number, end: number, now: number): TrimTail | null | undefined;
-}
-
-function trimmed(data: string, t: TrimTail): string {
-  return data.slice(0, data.length - t.cut - t.keep) + data.slice(data.length - t.keep);
-}
+import { drainRest } from './drain.js';
+import { stopResult } from './stop-result.js';
+import { createAttempt, type RelayAttempt, type RelaySink } from './attempt-frames.js';
+import type { ByteObserver, StreamObserver } from './observer.js';
 
 /** Timing knobs (config `server.*`). */
 export interface RelayOptions {
@@ -87,16 +49,6 @@ export type PumpResult =
   /** Failed before any data reached the caller: the caller may retry elsewhere (issue 7). */
   | { kind: 'retryable'; error: ProxyError };
 
-/** One upstream attempt's parsing state ({@link SseRelay.begin}). */
-export interface RelayAttempt {
-  readonly upstreamName: string;
-  feed(chunk: Buffer): void;
-  /** [DONE], an oversized event, or a stop: nothing more to read. */
-  done(): boolean;
-  sawDone(): boolean;
-  parseError(): ProxyError | null;
-}
-
 /** Relays SSE to one caller, across one or more upstream attempts. */
 export class SseRelay {
   /** Headers written to the caller. */
@@ -112,6 +64,8 @@ export class SseRelay {
   private drainWaiter: (() => void) | null = null;
   /** Writes of one upstream read go out together. */
   private readonly out: BatchWriter;
+  /** What an attempt writes through (src/relay/attempt-frames.ts). */
+  private readonly sink: RelaySink;
   private closed = false;
   /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
   private firstTokenFlushed = false;
@@ -125,6 +79,21 @@ export class SseRelay {
     onWrite: (bytes: number) => void,
   ) {
     this.out = new BatchWriter(res, onWrite, () => !this.closed);
+    this.sink = {
+      maxEventBytes: opts.maxEventBytes,
+      // Events of one read arrive together: they share its time (one clock read per read, issue 6).
+      now: () => this.lastActivity,
+      commit: () => this.commit(),
+      write: (frame) => this.out.write(frame),
+      writeBytes: (buf, start, end) => this.out.writeBytes(buf, start, end),
+      dataSent: () => {
+        this.dataSent = true;
+      },
+      afterEvent: (sawFirstToken) => {
+        if (sawFirstToken && !this.firstTokenFlushed) this.flushFirstToken();
+      },
+      stopped: () => this.stopReason !== null,
+    };
     const now = opts.now();
     this.lastActivity = now;
     this.nextKeepAliveAt = now + opts.keepAliveMs;
@@ -293,71 +262,7 @@ export class SseRelay {
    * {@link early} can start on the body at once.
    */
   begin(observer: StreamObserver & Partial<ByteObserver>, upstreamName: string): RelayAttempt {
-    let sawDone = false;
-    let parseError: ProxyError | null = null;
-    // Events of one read arrive together: they share its time (one clock read per read, issue 6).
-    const now = (): number => this.lastActivity;
-    const splitter = createFrameSplitter({
-      maxEventBytes: this.opts.maxEventBytes,
-      // The common frame, `data: <json>\n\n`, as bytes: forwarded as the upstream sent it.
-      onDataFrame: (buf, frameStart, ps, pe) => {
-        if (sawDone) return;
-        if (pe - ps === 6 && isDone(buf, ps)) {
-          sawDone = true;
-          this.commit();
-          this.out.writeBytes(buf, frameStart, pe + 2);
-          return;
-        }
-        let out: string | TrimTail | null | undefined = observer.onBytes?.(buf, ps, pe, now());
-        let data: string | null = null;
-        if (out === undefined) {
-          data = buf.toString('utf8', ps, pe);
-          out = observer.onEvent(data, now());
-        }
-        if (out === null) return;
-        this.commit();
-        this.dataSent = true;
-        if (out === data) this.out.writeBytes(buf, frameStart, pe + 2);
-        else if (typeof out === 'string') this.write(encodeData(out));
-        else {
-          this.out.writeBytes(buf, frameStart, pe - out.cut - out.keep);
-          this.out.writeBytes(buf, pe - out.keep, pe + 2);
-        }
-        if (!this.firstTokenFlushed && observer.sawFirstToken === true) this.flushFirstToken();
-      },
-      onEvent: (e: SseEvent) => {
-        if (sawDone) return;
-        if (e.data === '[DONE]') {
-          sawDone = true;
-          this.commit();
-          this.write(DONE_FRAME);
-          return;
-        }
-        const out = observer.onEvent(e.data, now());
-        if (out === null) return;
-        const payload = typeof out === 'string' ? out : trimmed(e.data, out);
-        this.commit();
-        this.dataSent = true;
-        // Canonical frame: the payload byte-for-byte; a named event keeps its name.
-        this.write(e.event === undefined || e.event === 'message' ? encodeData(payload) : encodeEvent({ event: e.event, data: payload }));
-        if (!this.firstTokenFlushed && observer.sawFirstToken === true) this.flushFirstToken();
-      },
-      onError: (err) => {
-        if (err.type === 'max-buffer-size-exceeded') {
-          parseError = new UpstreamError(`Upstream "${upstreamName}" sent an event larger than ${this.opts.maxEventBytes} bytes.`, {
-            code: 'upstream_event_too_large',
-          });
-        }
-        // Unknown fields and bad retry values are ignored, as the standard says.
-      },
-    });
-    return {
-      upstreamName,
-      feed: (chunk) => splitter.feed(chunk),
-      done: () => sawDone || parseError !== null || this.stopReason !== null,
-      sawDone: () => sawDone,
-      parseError: () => parseError,
-    };
+    return createAttempt(this.sink, observer, upstreamName);
   }
 
   /**
@@ -421,30 +326,7 @@ export class SseRelay {
   }
 
   private resultFor(upstreamName: string): PumpResult {
-    switch (this.stopReason) {
-      case 'client':
-        return { kind: 'ended', reason: 'client_aborted', error: null };
-      case 'client_stalled':
-        return {
-          kind: 'ended',
-          reason: 'client_aborted',
-          error: new ProxyError(408, 'timeout', `The caller stopped reading for more than ${this.opts.idleTimeoutMs} ms.`, { code: 'client_stalled' }),
-        };
-      case 'idle':
-        return {
-          kind: 'ended',
-          reason: 'idle_timeout',
-          error: new UpstreamTimeoutError(`Upstream "${upstreamName}" was silent for more than ${this.opts.idleTimeoutMs} ms.`, { code: 'upstream_idle_timeout' }),
-        };
-      case 'max_duration':
-        return {
-          kind: 'ended',
-          reason: 'error',
-          error: new UpstreamTimeoutError(`The stream exceeded the maximum duration of ${this.opts.maxStreamDurationMs} ms.`, { code: 'stream_duration_exceeded' }),
-        };
-      default:
-        return { kind: 'ended', reason: 'shutdown', error: new ServiceUnavailableError('The proxy is shutting down.', { code: 'server_shutdown' }) };
-    }
+    return stopResult(this.stopReason ?? 'shutdown', upstreamName, this.opts);
   }
 
   private failure(error: ProxyError, reason: EndReason = 'upstream_error'): PumpResult {
@@ -514,26 +396,3 @@ export class SseRelay {
   }
 }
 
-/** `[DONE]` at buf[at..at+6). */
-function isDone(buf: Buffer, at: number): boolean {
-  return buf[at] === 0x5b && buf[at + 1] === 0x44 && buf[at + 2] === 0x4f && buf[at + 3] === 0x4e && buf[at + 4] === 0x45 && buf[at + 5] === 0x5d;
-}
-
-/** Most bytes, and longest time, read after [DONE] before the upstream is cut instead. */
-const DRAIN_MAX_BYTES = 64 * 1024;
-const DRAIN_MAX_MS = 1_000;
-
-/** Consume the end of a finished upstream body, within bounds; destroy it past them. */
-function drainRest(body: Readable): void {
-  if (body.readableEnded || body.destroyed) return;
-  let bytes = 0;
-  const timer = setTimeout(() => body.destroy(), DRAIN_MAX_MS);
-  timer.unref?.();
-  body.on('data', (chunk: Uint8Array) => {
-    bytes += chunk.length;
-    if (bytes > DRAIN_MAX_BYTES) body.destroy();
-  });
-  body.once('close', () => clearTimeout(timer));
-  body.on('error', () => undefined);
-  body.resume();
-}
