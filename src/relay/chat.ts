@@ -68,44 +68,48 @@ class ChatObserver implements StreamObserver, ByteObserver {
     return this.ex.firstTokenAt !== null;
   }
 
+  /**
+   * Plain content deltas may skip the JSON.parse (issue 6): always, unless the debug line wants
+   * every event parsed.
+   */
+  private readonly fast: boolean;
+
   constructor(
     private readonly ex: Exchange,
     private readonly tracker: UsageTracker,
     private readonly callerAskedUsage: boolean,
     private readonly tap: UpstreamTap | null = null,
-  ) {}
+  ) {
+    this.fast = tap === null || !tap.wantsParsedEvents;
+  }
 
   onBytes(buf: Buffer, start: number, end: number, now: number): TrimTail | null | undefined {
     // A plain content delta read from the bytes (issue 6), in the layout include_usage gives every
     // chunk: `…"choices":[…],"usage":null}`. Anything else (a `usage` elsewhere, which the caller
     // who did not ask must not see, or a chunk with usage) takes the string path.
-    if ((this.tap !== null && this.tap.wantsParsedEvents) || !endsWithUsageNull(buf, start, end)) return undefined;
+    if (!this.fast || !endsWithUsageNull(buf, start, end)) return undefined;
     const content = scanContentDeltaBytes(buf, start, end);
     if (content === null || content === undefined) return undefined;
-    this.tap?.onContentDelta(content);
-    this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
-    this.ex.chunks++;
-    if (content.length > 0) this.ex.markToken(now);
+    this.onContentDelta(content, now);
     return this.callerAskedUsage ? UNCHANGED : STRIP_USAGE_NULL;
   }
 
   onEvent(data: string, now: number): string | TrimTail | null {
-    // Fast path (issue 6): a plain content delta needs no JSON.parse. The debug line wants the
-    // parsed chunk, so with debug logging on every event takes the full path.
-    if (this.tap === null || !this.tap.wantsParsedEvents) {
-      const content = scanContentDelta(data);
-      if (content !== null) {
-        let out: string | TrimTail = data;
-        if (!this.callerAskedUsage && data.endsWith(USAGE_NULL_TAIL)) out = STRIP_USAGE_NULL;
-        else if (!this.callerAskedUsage && data.includes('"usage":null')) return this.full(data, now);
-        this.tap?.onContentDelta(content);
-        this.tracker.onChunk({ usage: null, content, finishReason: null, usageOnly: false });
-        this.ex.chunks++;
-        if (content.length > 0) this.ex.markToken(now);
-        return out;
-      }
-    }
-    return this.full(data, now);
+    const content = this.fast ? scanContentDelta(data) : null;
+    if (content === null) return this.full(data, now);
+    let out: string | TrimTail = data;
+    if (!this.callerAskedUsage && data.endsWith(USAGE_NULL_TAIL)) out = STRIP_USAGE_NULL;
+    else if (!this.callerAskedUsage && data.includes('"usage":null')) return this.full(data, now);
+    this.onContentDelta(content, now);
+    return out;
+  }
+
+  /** A plain content delta, read without a parse: what the full path would have recorded. */
+  private onContentDelta(content: string, now: number): void {
+    this.tap?.onContentDelta(content);
+    this.tracker.onContent(content);
+    this.ex.chunks++;
+    if (content.length > 0) this.ex.markToken(now);
   }
 
   /** The full path: parse the chunk and inspect every field. */
@@ -281,8 +285,6 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
         relay.early(att, res.body);
       });
       if (!('ok' in out)) return out;
-      upstreamHeaders = out.ok.headers;
-      if (!out.ok.body) return { error: new ProxyError(502, 'upstream_error', 'Upstream sent no body.'), retryable: true };
       const pumped = await relay.pump(att, out.ok.body);
       ex.upstreamEndAt = deps.clock.monotonic();
       const err = pumped.kind === 'done' ? null : pumped.error;

@@ -167,7 +167,7 @@ export class SseRelay {
         // The upstream is silent (a slow reasoning model): commit 200 and keep idle timers of
         // load balancers from closing the connection.
         this.commit();
-        this.write(encodeComment('keep-alive'));
+        this.out.write(encodeComment('keep-alive'));
       }
       this.nextKeepAliveAt = Math.max(now, this.lastActivity) + this.opts.keepAliveMs;
     }
@@ -186,10 +186,6 @@ export class SseRelay {
     this.res.writeHead(200, headers);
     // Frames are small and latency-bound: no Nagle delay (issue 6).
     this.res.socket?.setNoDelay(true);
-  }
-
-  private write(frame: string): void {
-    this.out.write(frame);
   }
 
   /** Write the batch so far now, and go on batching the rest of the read. */
@@ -385,7 +381,7 @@ export class SseRelay {
     if (this.committed) {
       // The stream failed: no keep-alive for this connection (Node closes it once flushed).
       this.res.shouldKeepAlive = false;
-      this.write(encodeData(JSON.stringify(rendered.body)));
+      this.out.write(encodeData(JSON.stringify(rendered.body)));
       this.res.end();
       this.guardLastFrame(true);
       return 200;

@@ -195,6 +195,8 @@ export function fromFetch(fn: FetchLike): Transport {
       if (timer) clearTimeout(timer);
     }
     const body = res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
-    return { status: res.status, ok: res.ok, headers: res.headers, body };
+    const response: UpstreamResponse = { status: res.status, ok: res.ok, headers: res.headers, body };
+    init.onResponse?.(response);
+    return response;
   };
 }

@@ -39,6 +39,11 @@ export class UsageTracker {
     if (obs.content !== '') this.fragments.push(obs.content);
   }
 
+  /** Feed the text of a plain content delta (no usage, no finish reason): no observation object per chunk. */
+  onContent(content: string): void {
+    if (content !== '') this.fragments.push(content);
+  }
+
   /** Feed a non-stream response body (parsed JSON). Its text is only read if it has no usage. */
   onBody(parsed: unknown): void {
     const usage = usageFromBody(parsed);
