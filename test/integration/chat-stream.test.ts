@@ -6,6 +6,7 @@ import nock from 'nock';
 import OpenAI from 'openai';
 import { simText, simTokens } from '../../src/sim/text.js';
 import { routeUpTo, startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { readChatStream } from '../helpers/sdk.js';
 import {
   DONE,
   dataPayloads,
@@ -74,14 +75,7 @@ describe('POST /v1/chat/completions, stream: true', () => {
         max_tokens: 20,
         stream_options: { include_usage: true },
       });
-      let text = '';
-      let finish: string | null = null;
-      let usage: OpenAI.CompletionUsage | null | undefined;
-      for await (const chunk of stream) {
-        text += chunk.choices[0]?.delta.content ?? '';
-        finish = chunk.choices[0]?.finish_reason ?? finish;
-        if (chunk.usage) usage = chunk.usage;
-      }
+      const { text, finish, usage } = await readChatStream(stream);
       assert.equal(text, simText(20));
       assert.equal(finish, 'length');
       assert.equal(usage?.completion_tokens, 20);

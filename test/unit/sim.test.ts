@@ -8,6 +8,7 @@ import { createSimFetch } from '../../src/sim/handler.js';
 import { defaultSimOptions, type SimOptions } from '../../src/sim/options.js';
 import { createSimServer, type SimStreamEnd } from '../../src/sim/server.js';
 import { simText, simTokens } from '../../src/sim/text.js';
+import { readChatStream } from '../helpers/sdk.js';
 
 const FAST: SimOptions = { ttftMs: 0, tokenDelayMs: 0, defaultMaxTokens: 16 };
 const BASE = 'http://sim.local/v1';
@@ -372,14 +373,7 @@ describe('sim http server', () => {
       stream_options: { include_usage: true },
       max_tokens: 200,
     });
-    let text = '';
-    let finish: string | null = null;
-    let usage: OpenAI.CompletionUsage | null | undefined;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? '';
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-      usage = chunk.usage ?? usage;
-    }
+    const { text, finish, usage } = await readChatStream(stream);
     assert.equal(text, simText(200));
     assert.equal(finish, 'length');
     assert.equal(usage?.completion_tokens, 200);
