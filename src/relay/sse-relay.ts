@@ -108,7 +108,7 @@ export class SseRelay {
     return this.stopReason === 'client';
   }
 
-  /** Set the controller that aborts the current upstream attempt. */
+  /** The controller whose abort ends the upstream request (the request's own: a stop by the relay ends it all). */
   attach(ctrl: AbortController): void {
     this.upstreamAbort = ctrl;
     if (this.stopReason !== null) ctrl.abort(new Error(this.stopReason));
