@@ -55,6 +55,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
       fetch: opts.fetch,
       simFetch: (u) => createSimFetch({ ttftMs: u.sim.ttftMs, tokenDelayMs: u.sim.tokenDelayMs, defaultMaxTokens: u.sim.defaultMaxTokens }) as FetchLike,
       connectTimeoutMs: config.server.connectTimeoutMs,
+      kind: config.server.upstreamClient,
     }),
     registry,
     health,

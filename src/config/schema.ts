@@ -19,6 +19,12 @@ export const serverSchema = z
     idleTimeoutMs: positiveMs.default(120_000),
     /** Upstream TCP/TLS connect timeout → 504. */
     connectTimeoutMs: positiveMs.default(10_000),
+    /**
+     * The HTTP client for network upstreams (issue 6): `h1`, the proxy's own HTTP/1.1 client
+     * (src/upstream/h1/), or `node`, Node's `node:http` agent, which tools that instrument
+     * `node:http` (APM agents, nock) can see.
+     */
+    upstreamClient: z.enum(['h1', 'node']).default('h1'),
     /** Upstream time to response headers → 504. */
     firstByteTimeoutMs: positiveMs.default(60_000),
     /** On SIGTERM, how long open streams may finish before they are ended with an error frame. */

@@ -1,11 +1,12 @@
 /**
- * The upstream HTTP client (issue 2). One transport per upstream: the network (`node:http` with
- * a pooled keep-alive agent, src/upstream/transport.ts — nock scripts it in tests) or the
- * in-process simulator. The first-byte timeout and the caller's abort share one controller.
+ * The upstream HTTP client (issue 2). One transport per upstream: the network (the proxy's own
+ * HTTP/1.1 client, src/upstream/h1/, or `node:http` with a pooled keep-alive agent,
+ * src/upstream/transport.ts, which nock scripts in tests) or the in-process simulator. The first-byte timeout and the caller's abort share one controller.
  * Timeouts and failures become {@link ProxyError}s here, so the relay only sees typed errors.
  */
 import type { UpstreamConfig } from '../config/schema.js';
 import { createHttpTransport, FIRST_BYTE_TIMEOUT, fromFetch, type FetchLike, type Transport, type TransportRequest, type UpstreamResponse } from './transport.js';
+import { createH1Transport } from './h1/transport.js';
 import { UpstreamError, UpstreamTimeoutError, ProxyError } from '../errors.js';
 
 export type { FetchLike } from './transport.js';
@@ -39,6 +40,8 @@ export interface UpstreamClientDeps {
   /** Builds the simulator's fetch for a `type: sim` upstream (kept out of this module's imports). */
   simFetch?: (upstream: UpstreamConfig) => FetchLike;
   connectTimeoutMs: number;
+  /** `h1`: the proxy's own HTTP/1.1 client (default); `node`: `node:http` (see the config schema). */
+  kind?: 'h1' | 'node';
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET']);
@@ -60,7 +63,7 @@ export function mapFetchError(err: unknown, upstreamName: string, timedOut: 'fir
 
 /** Build the client: `node:http` for network upstreams (or an injected fetch), the simulator in-process. */
 export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
-  const http = createHttpTransport({ connectTimeoutMs: deps.connectTimeoutMs });
+  const http = deps.kind === 'node' ? createHttpTransport({ connectTimeoutMs: deps.connectTimeoutMs }) : createH1Transport({ connectTimeoutMs: deps.connectTimeoutMs });
   const network: Transport = deps.fetch ? fromFetch(deps.fetch) : http.send;
   const simCache = new Map<UpstreamConfig, Transport>();
 

@@ -9,6 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
+import { targetCache } from './target.js';
 
 /** Response headers, read the way the relay needs them. */
 export interface UpstreamHeaders {
@@ -45,7 +46,8 @@ export interface TransportRequest {
 /** The `code` of the error a request fails with when its response head does not come in time. */
 export const FIRST_BYTE_TIMEOUT = 'PROXY_FIRST_BYTE_TIMEOUT';
 
-function firstByteTimeoutError(ms: number): Error {
+/** The error a request fails with when its response head does not come within `ms`. */
+export function firstByteTimeoutError(ms: number): Error {
   return Object.assign(new Error(`no response head within ${ms} ms`), { code: FIRST_BYTE_TIMEOUT });
 }
 
@@ -55,7 +57,8 @@ export type Transport = (url: string, init: TransportRequest) => Promise<Upstrea
 /** The fetch signature (global fetch, the simulator, a test double). */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
-class NodeHeaders implements UpstreamHeaders {
+/** {@link UpstreamHeaders} over Node's header object (names lower-cased). */
+export class NodeHeaders implements UpstreamHeaders {
   constructor(private readonly h: http.IncomingHttpHeaders) {}
   get(name: string): string | null {
     const v = this.h[name.toLowerCase()];
@@ -71,37 +74,8 @@ class NodeHeaders implements UpstreamHeaders {
 }
 
 /** The error for a connect that took too long (same code undici uses, mapped to 504). */
-function connectTimeoutError(ms: number): Error {
+export function connectTimeoutError(ms: number): Error {
   return Object.assign(new Error(`connect timed out after ${ms} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
-}
-
-/** Where a request goes, as `http.request` options. */
-interface Target {
-  protocol: string;
-  hostname: string;
-  port: string;
-  path: string;
-  auth?: string;
-}
-
-/**
- * Parses URLs into request options, remembering the recent ones: the same few (a base URL plus
- * `/chat/completions`) come back on every request, and parsing one and turning it into request
- * options cost ~1.5% of the proxy's CPU per JSON request (bench/profile.ts --scenario json,
- * issue 6). Bounded: cleared when full.
- */
-function targetCache(max = 256): (url: string) => Target {
-  const seen = new Map<string, Target>();
-  return (url) => {
-    let t = seen.get(url);
-    if (t !== undefined) return t;
-    const u = new URL(url);
-    t = { protocol: u.protocol, hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname, port: u.port, path: u.pathname + u.search };
-    if (u.username || u.password) t.auth = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
-    if (seen.size >= max) seen.clear();
-    seen.set(url, t);
-    return t;
-  };
 }
 
 /** A keep-alive `node:http` transport; `close()` ends its pooled sockets. */
@@ -118,7 +92,7 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
       const secure = target.protocol === 'https:';
       const headers: Record<string, string> = { ...init.headers };
       if (init.body !== undefined) headers['content-length'] = String(typeof init.body === 'string' ? Buffer.byteLength(init.body) : init.body.byteLength);
-      const req = (secure ? https : http).request({ ...target, method: init.method, headers, agent: secure ? httpsAgent : httpAgent });
+      const req = (secure ? https : http).request({ protocol: target.protocol, hostname: target.hostname, port: target.port, path: target.path, auth: target.auth, method: init.method, headers, agent: secure ? httpsAgent : httpAgent });
       let connectTimer: NodeJS.Timeout | null = null;
       const ms = init.firstByteTimeoutMs ?? 0;
       let headTimer: NodeJS.Timeout | null = ms > 0 ? setTimeout(() => req.destroy(firstByteTimeoutError(ms)), ms) : null;

@@ -3,6 +3,7 @@
  * base), logs captured in memory, every dependency overridable.
  */
 import { Writable } from 'node:stream';
+import nock from 'nock';
 import { buildConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { buildDeps, startProxy, type BuildOptions, type RunningProxy } from '../../src/server.js';
@@ -70,7 +71,11 @@ export interface TestProxyOptions extends BuildOptions {
 
 /** Start a proxy for a test. Call close() in after/afterEach. */
 export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestProxy> {
-  const { config } = buildConfig(merge(baseConfig(), opts.config ?? {}), opts.env ?? {});
+  // nock scripts the upstream by intercepting node:http, which the proxy's own HTTP/1.1 client
+  // (the default) does not use: while nock is on, the proxy talks through node:http unless the
+  // test chose a client itself. Tests with real upstream servers use the default client.
+  const base = nock.isActive() ? merge(baseConfig(), { server: { upstreamClient: 'node' } }) : baseConfig();
+  const { config } = buildConfig(merge(base, opts.config ?? {}), opts.env ?? {});
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
