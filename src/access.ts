@@ -1,20 +1,20 @@
 /**
- * Access control (issue 4) assembled for the app: the auth middleware (401 before any body is
+ * Access control (issue 4) assembled for the app: the API key check (401 before any body is
  * read), and the admission step (403 for a model the key may not use, then the rate limiter),
  * over the memory store or Redis when `REDIS_URL` is set.
  */
-import type Koa from 'koa';
 import type { AppDeps, Admission, AdmissionInput } from './deps.js';
 import { createKeyStore, type KeyStore } from './auth/keys.js';
 import { createRateLimiter, createRedisClient, redisReady, type RateLimiter } from './limits/index.js';
-import type { ProxyState } from './http/request-context.js';
+import type { Authenticate } from './http/chat-lane.js';
 import type { ReadinessCheck } from './http/ops-routes.js';
 
 /** What access control adds to the app. */
 export interface Access {
   keys: KeyStore;
   limiter: RateLimiter | null;
-  middleware: Koa.Middleware<ProxyState>;
+  /** The API key check for /v1 requests (401), or null when keys are off. */
+  authenticate: Authenticate | null;
   admit: (input: AdmissionInput) => Promise<Admission>;
   readiness: ReadinessCheck[];
   close(): Promise<void>;
@@ -55,15 +55,8 @@ export async function createAccess(deps: AppDeps): Promise<Access> {
     : null;
   const countTokens = tokenLimitsConfigured(deps);
 
-  const middleware: Koa.Middleware<ProxyState> = async (ctx, next) => {
-    // The OpenAI API surface needs a key; ops routes and the admin feed check their own.
-    if (keys.enabled && ctx.path.startsWith('/v1/')) {
-      const client = keys.requireKey(ctx.get('authorization') || undefined);
-      ctx.state.client = client;
-      ctx.state.ex.key = client.name;
-    }
-    await next();
-  };
+  // The OpenAI API surface needs a key; ops routes and the admin feed check their own.
+  const authenticate: Authenticate | null = keys.enabled ? (authorization) => keys.requireKey(authorization || undefined) : null;
 
   const admit = async (input: AdmissionInput): Promise<Admission> => {
     if (input.client) keys.requireModel(input.client, input.model);
@@ -81,7 +74,7 @@ export async function createAccess(deps: AppDeps): Promise<Access> {
   return {
     keys,
     limiter,
-    middleware,
+    authenticate,
     admit,
     readiness: limiter && redis ? [() => ({ name: 'redis', ok: limiter.storeHealthy() || rl.redisFailure === 'local', detail: { healthy: limiter.storeHealthy(), mode: rl.redisFailure } })] : [],
     async close() {

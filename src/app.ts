@@ -2,6 +2,7 @@
  * createApp(deps): the Koa application — middleware order and routes. Nothing here runs on
  * import; main.ts (or a test) builds the dependencies and listens.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { AppDeps } from './deps.js';
@@ -10,10 +11,16 @@ import { requestContext, type ProxyState } from './http/request-context.js';
 import { registerProxyRoutes } from './http/proxy-routes.js';
 import { registerOpsRoutes, type ReadinessCheck } from './http/ops-routes.js';
 import { Inflight } from './shutdown.js';
+import { chatLane, type Authenticate } from './http/chat-lane.js';
 
 /** Extension points for middleware and routes contributed by the feature modules. */
 export interface AppExtensions {
-  /** Runs after the request context and before the routes (auth, issue 4). */
+  /** The API key check for /v1 requests (issue 4): throws 401, returns the caller's key. */
+  authenticate?: Authenticate;
+  /**
+   * Runs after the request context and the key check, before the routes. With any, chat
+   * completions go through Koa too (the lane cannot run Koa middleware).
+   */
   middleware?: Koa.Middleware<ProxyState>[];
   /** Extra routes (admin feed and dashboard, issue 5). */
   routes?: Array<(router: Router<ProxyState>) => void>;
@@ -25,7 +32,7 @@ export interface ProxyApp {
   koa: Koa<ProxyState>;
   inflight: Inflight;
   /** Node request listener, for http.createServer. */
-  callback: ReturnType<Koa['callback']>;
+  callback: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** Build the app from its dependencies. */
@@ -41,6 +48,19 @@ export function createApp(deps: AppDeps, ext: AppExtensions = {}): ProxyApp {
     if (deps.state.draining && ctx.path.startsWith('/v1/')) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'draining' });
     await next();
   });
+  const authenticate = ext.authenticate ?? null;
+  if (authenticate) {
+    koa.use(async (ctx, next) => {
+      if (ctx.path.startsWith('/v1/')) {
+        const client = authenticate(ctx.get('authorization') || undefined);
+        if (client) {
+          ctx.state.client = client;
+          ctx.state.ex.key = client.name;
+        }
+      }
+      await next();
+    });
+  }
   for (const mw of ext.middleware ?? []) koa.use(mw);
 
   registerOpsRoutes(router, deps, ext.readiness ?? []);
@@ -49,5 +69,13 @@ export function createApp(deps: AppDeps, ext: AppExtensions = {}): ProxyApp {
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: true }));
 
-  return { koa, inflight, callback: koa.callback() };
+  const viaKoa = koa.callback();
+  // Issue 6: chat completions skip Koa unless extra middleware must see them (src/http/chat-lane.ts).
+  const lane = (ext.middleware ?? []).length === 0 ? chatLane(deps, inflight, authenticate) : null;
+  const callback: ProxyApp['callback'] = lane
+    ? (req, res) => {
+        if (!lane(req, res)) void viaKoa(req, res);
+      }
+    : viaKoa;
+  return { koa, inflight, callback };
 }

@@ -2,7 +2,7 @@
  * The OpenAI-compatible routes: chat completions, models, and pass-through for the rest of /v1.
  * Each relay takes the raw socket from Koa (`ctx.respond = false`) so nothing buffers a stream.
  */
-import type Koa from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { AppDeps, Admission } from '../deps.js';
 import { NotFoundError, InvalidRequestError, ServiceUnavailableError } from '../errors.js';
@@ -20,8 +20,6 @@ import { contentForLog } from '../logging/content.js';
 import { scrubErrors } from '../logging/secrets.js';
 import { createUpstreamTap } from '../logging/tap.js';
 
-type Ctx = Koa.ParameterizedContext<ProxyState>;
-
 /** Resolve the model's route or answer 404 model_not_found, as OpenAI does. */
 function routeFor(deps: AppDeps, model: string): Route {
   const route = deps.router.resolve(model);
@@ -32,13 +30,13 @@ function routeFor(deps: AppDeps, model: string): Route {
 }
 
 /** Admission (auth'd key's model permission and limits, issue 4), then `request.start`. */
-async function admit(deps: AppDeps, ctx: Ctx, route: Route, body: Record<string, unknown>): Promise<Admission | null> {
-  const ex = ctx.state.ex;
+async function admit(deps: AppDeps, state: ProxyState, route: Route, body: Record<string, unknown>): Promise<Admission | null> {
+  const ex = state.ex;
   ex.modelLabel = route.label;
   let admission: Admission | null = null;
   if (deps.admit) {
-    admission = await deps.admit({ client: ctx.state.client ?? null, route: ex.route, model: ex.model, upstream: route.deployments[0]!.upstream, body });
-    ctx.state.extraHeaders = admission.headers;
+    admission = await deps.admit({ client: state.client ?? null, route: ex.route, model: ex.model, upstream: route.deployments[0]!.upstream, body });
+    state.extraHeaders = admission.headers;
     ex.onEnd(() => admission!.settle(ex.usage ? ex.usage.promptTokens + ex.usage.completionTokens : null));
   }
   deps.bus.emit('request.start', { id: ex.id, method: ex.method, route: ex.route, key: ex.key, model: ex.model, stream: ex.stream, at: deps.clock.now() });
@@ -52,12 +50,11 @@ async function admit(deps: AppDeps, ctx: Ctx, route: Route, body: Record<string,
 async function owned(
   deps: AppDeps,
   inflight: Inflight,
-  ctx: Ctx,
+  state: ProxyState,
   r: RelayRequest,
   run: () => Promise<{ reason: EndReason; status: number }>,
 ): Promise<void> {
-  ctx.respond = false;
-  ctx.state.handled = true;
+  state.handled = true;
   const { ex, res } = r;
   const release = inflight.add(r.abort);
   // A caller that leaves aborts the upstream request at once (issue 2 "Cancellation").
@@ -103,30 +100,46 @@ async function owned(
   ex.finish(reason, status);
 }
 
-/** Register the /v1 routes. */
-export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, inflight: Inflight): void {
+/**
+ * POST /v1/chat/completions for one request: read and check the body, route, admit, relay. It
+ * needs only the request's state and its raw request and response, so the same handler serves
+ * under Koa and on the lane that bypasses it (src/http/chat-lane.ts). Errors thrown before the
+ * relay owns the response are the caller's to render.
+ */
+export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: ProxyState, req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const limit = deps.config.server.maxBodyBytes;
-
-  router.post('/v1/chat/completions', async (ctx) => {
-    const ex = ctx.state.ex;
-    const { json, raw } = await readJsonObject(ctx.req, limit);
+  return async (state, req, res) => {
+    const ex = state.ex;
+    const { json, raw } = await readJsonObject(req, limit);
     ex.model = requireModel(json);
     validateChatBody(json);
     ex.stream = json.stream === true;
     const route = routeFor(deps, ex.model);
-    const admission = await admit(deps, ctx, route, json);
+    const admission = await admit(deps, state, route, json);
     const r: RelayRequest = {
-      deps, ex, req: ctx.req, res: ctx.res, route, body: json, raw,
+      deps, ex, req, res, route, body: json, raw,
       extraHeaders: admission?.headers ?? {},
       tracker: new UsageTracker(deps.estimator, ex.model, json),
       abort: new AbortController(),
       tap: createUpstreamTap(deps, ex.id),
     };
-    await owned(deps, inflight, ctx, r, async () => {
+    await owned(deps, inflight, state, r, async () => {
       if (ex.stream) return relayChatStream(r);
       await relayChatJson(r);
       return { reason: 'done', status: ex.status };
     });
+  };
+}
+
+/** Register the /v1 routes. */
+export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, inflight: Inflight): void {
+  const limit = deps.config.server.maxBodyBytes;
+
+  const chat = chatCompletions(deps, inflight);
+  router.post('/v1/chat/completions', async (ctx) => {
+    await chat(ctx.state, ctx.req, ctx.res);
+    // The relay wrote the response itself (errors before it are Koa's to render).
+    if (ctx.state.handled) ctx.respond = false;
   });
 
   router.get('/v1/models', (ctx) => {
@@ -161,7 +174,7 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
     const route = routeFor(deps, ex.model);
     if (ex.model === '') ex.model = '(none)';
     ex.stream = json.stream === true;
-    const admission = await admit(deps, ctx, route, json);
+    const admission = await admit(deps, ctx.state, route, json);
     const r = {
       deps, ex, req: ctx.req, res: ctx.res, route, body: json, raw,
       path: ctx.url.slice('/v1'.length),
@@ -169,9 +182,10 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
       tracker: new UsageTracker(deps.estimator, ex.model, json),
       abort: new AbortController(),
     };
-    await owned(deps, inflight, ctx, r, async () => {
+    await owned(deps, inflight, ctx.state, r, async () => {
       await relayPassthrough(r);
       return { reason: 'done', status: ex.status };
     });
+    ctx.respond = false;
   });
 }

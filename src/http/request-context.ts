@@ -34,15 +34,41 @@ export function routeLabel(path: string): string {
   return path.startsWith('/v1/') ? '/v1/*' : path;
 }
 
+/** The request's exchange, under the caller's `x-request-id` when it is sane, else a new id. */
+export function exchangeFor(deps: AppDeps, method: string, path: string, givenId: string | undefined): Exchange {
+  // Keep the caller's id when it is sane (it is echoed into logs and upstream headers).
+  const id = givenId && REQUEST_ID.test(givenId) ? givenId : `req_${randomUUID().replace(/-/g, '')}`;
+  return new Exchange(id, method, routeLabel(path), deps.clock, deps.bus);
+}
+
+/**
+ * A request failed before a response started: render the error (the one renderer,
+ * toOpenAIError), log what is not the proxy's own error, announce a rate limit, and finish the
+ * exchange. The caller writes `rendered` in its own way (Koa's ctx, or the raw response).
+ */
+export function failed(deps: AppDeps, ex: Exchange, err: unknown): ReturnType<typeof toOpenAIError> {
+  const rendered = toOpenAIError(err);
+  if (rendered.status >= 500 && !(err instanceof ProxyError)) deps.logger.error({ err, requestId: ex.id }, 'unhandled error');
+  ex.error = rendered.body.error.message;
+  if (err instanceof RateLimitError) {
+    deps.bus.emit('request.rate_limited', { id: ex.id, key: ex.key, limit: err.type, model: ex.modelLabel, retryAfterMs: err.retryAfterMs, at: deps.clock.now() });
+  }
+  if (ex.route.startsWith('/v1/')) ex.finish(err instanceof RateLimitError ? 'rate_limited' : 'error', rendered.status);
+  return rendered;
+}
+
+/** A request failed after its response started: the stream already carries what it can. */
+export function failedLate(deps: AppDeps, ex: Exchange, err: unknown, status: number): void {
+  deps.logger.error({ err, requestId: ex.id }, 'error after the response started');
+  ex.finish('error', status);
+}
+
 /** Build the middleware. */
 export function requestContext(deps: AppDeps): Koa.Middleware<ProxyState> {
   return async (ctx, next) => {
-    const given = ctx.get('x-request-id');
-    // Keep the caller's id when it is sane (it is echoed into logs and upstream headers).
-    const id = given && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
-    const ex = new Exchange(id, ctx.method, routeLabel(ctx.path), deps.clock, deps.bus);
+    const ex = exchangeFor(deps, ctx.method, ctx.path, ctx.get('x-request-id'));
     ctx.state.ex = ex;
-    ctx.set('x-request-id', id);
+    ctx.set('x-request-id', ex.id);
     deps.state.activeRequests++;
     try {
       await next();
@@ -52,21 +78,11 @@ export function requestContext(deps: AppDeps): Koa.Middleware<ProxyState> {
       }
       if (ex.route.startsWith('/v1/')) ex.finish('done', ctx.status);
     } catch (err) {
-      if (ctx.state.handled || ctx.res.headersSent) {
-        deps.logger.error({ err, requestId: id }, 'error after the response started');
-        ex.finish('error', ctx.res.statusCode);
-        return;
-      }
-      const rendered = toOpenAIError(err);
-      if (rendered.status >= 500 && !(err instanceof ProxyError)) deps.logger.error({ err, requestId: id }, 'unhandled error');
+      if (ctx.state.handled || ctx.res.headersSent) return failedLate(deps, ex, err, ctx.res.statusCode);
+      const rendered = failed(deps, ex, err);
       ctx.status = rendered.status;
       for (const [k, v] of Object.entries({ ...(ctx.state.extraHeaders ?? {}), ...rendered.headers })) ctx.set(k, v);
       ctx.body = rendered.body;
-      ex.error = rendered.body.error.message;
-      if (err instanceof RateLimitError) {
-        deps.bus.emit('request.rate_limited', { id, key: ex.key, limit: err.type, model: ex.modelLabel, retryAfterMs: err.retryAfterMs, at: deps.clock.now() });
-      }
-      if (ex.route.startsWith('/v1/')) ex.finish(err instanceof RateLimitError ? 'rate_limited' : 'error', rendered.status);
     } finally {
       deps.state.activeRequests--;
     }

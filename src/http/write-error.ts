@@ -7,7 +7,11 @@ import { toOpenAIError } from '../errors.js';
  * Returns the status written.
  */
 export function writeJsonError(res: ServerResponse, err: unknown, extraHeaders: Record<string, string> = {}): number {
-  const rendered = toOpenAIError(err);
+  return writeRendered(res, toOpenAIError(err), extraHeaders);
+}
+
+/** Write an error already rendered by {@link toOpenAIError}. Returns the status written. */
+export function writeRendered(res: ServerResponse, rendered: ReturnType<typeof toOpenAIError>, extraHeaders: Record<string, string> = {}): number {
   const body = JSON.stringify(rendered.body);
   res.writeHead(rendered.status, {
     ...extraHeaders,

@@ -87,6 +87,7 @@ export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestP
   const deps = buildDeps(config, { ...opts, logger });
   const features = opts.features === false ? { ext: {}, close: async () => undefined } : await extensionsFor(deps);
   const ext: AppExtensions = {
+    authenticate: opts.ext?.authenticate ?? features.ext.authenticate,
     middleware: [...(features.ext.middleware ?? []), ...(opts.ext?.middleware ?? [])],
     routes: [...(features.ext.routes ?? []), ...(opts.ext?.routes ?? [])],
     readiness: [...(features.ext.readiness ?? []), ...(opts.ext?.readiness ?? [])],
