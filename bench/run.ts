@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     upstream: { type: 'string', default: 'mock' },
     'proxy-b': { type: 'string' },
+    'proxy-b-flags': { type: 'string' },
     /** e.g. `--slow-sizes 2000`: the concurrent slow-stream counts of scenario 3 (issue 7's load figure). */
     'slow-sizes': { type: 'string' },
   },
@@ -47,6 +48,8 @@ const only = new Set((args.only ?? SCENARIOS.join(',')).split(',').map((s) => s.
 for (const s of only) if (!SCENARIOS.includes(s as Scenario)) throw new Error(`--only: unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
 const UPSTREAM = args.upstream === 'sim' ? 'sim' : 'mock';
 const PROXY_B = args['proxy-b'] ? path.resolve(args['proxy-b']) : null;
+/** Node flags for proxy-b (`--proxy-b-flags=--single-threaded-gc`): the same build under other V8 settings. */
+const PROXY_B_FLAGS = args['proxy-b-flags'] ? args['proxy-b-flags'].split(/\s+/).filter(Boolean) : [];
 
 const P = {
   reps: Number(args.reps ?? (QUICK ? 2 : 3)),
@@ -400,7 +403,7 @@ async function main(): Promise<void> {
     { name: 'proxy', server: proxy, pid: proxy.pid },
   ];
   if (PROXY_B) {
-    const b = await startProxy(upstream, DEFAULT_VARIANT, 'proxy-b', [], PROXY_B);
+    const b = await startProxy(upstream, DEFAULT_VARIANT, 'proxy-b', PROXY_B_FLAGS, PROXY_B);
     children.push(b);
     main3.push({ name: 'proxy-b', server: b, pid: b.pid });
   }
@@ -537,7 +540,7 @@ async function main(): Promise<void> {
   loadMax = Math.max(loadMax, load1[0]);
   const m = machine();
   const flags = [QUICK ? '--quick' : '', args.only ? `--only ${args.only}` : '', args.reps ? `--reps ${args.reps}` : '', UPSTREAM !== 'mock' ? `--upstream ${UPSTREAM}` : '',
-    PROXY_B ? `--proxy-b ${path.relative(ROOT, PROXY_B)}` : ''].filter(Boolean);
+    PROXY_B ? `--proxy-b ${path.relative(ROOT, PROXY_B)}` : '', PROXY_B_FLAGS.length ? `--proxy-b-flags="${PROXY_B_FLAGS.join(' ')}"` : ''].filter(Boolean);
   const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
   const header = `Run ${started.toISOString()}${QUICK ? ' (**--quick**: short runs, indicative only)' : ''}: \`${command}\`, upstream ${UPSTREAM}, ` +
     `${P.reps} interleaved reps (medians), ${m.cpus} × ${m.cpuModel}, ${m.memGb} GB, Linux ${m.kernel}, Node ${m.node}; ` +
