@@ -131,7 +131,7 @@ class Call implements ParserEvents {
     private readonly target: Target,
     private readonly key: string,
     private readonly init: TransportRequest,
-    private readonly head0: string,
+    private head0: string | null,
     private readonly pending: Pending,
   ) {
     this.parser = new ResponseParser(this, { noBody: init.method === 'HEAD' });
@@ -160,13 +160,18 @@ class Call implements ParserEvents {
     const s = conn.socket;
     const body = this.init.body;
     s.cork();
-    s.write(this.head0, 'latin1');
+    s.write(this.head0!, 'latin1');
     if (body !== undefined) s.write(body);
     s.uncork();
   }
 
   onData(chunk: Buffer): void {
-    this.received = true;
+    if (!this.received) {
+      this.received = true;
+      // No resend once the upstream answered: the request head (a string of many pieces, ~1 KB
+      // of heap) need not live as long as the stream (bench/heap.ts --snapshot, issue 6).
+      this.head0 = null;
+    }
     try {
       this.parser.execute(chunk);
     } catch (err) {
