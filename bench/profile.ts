@@ -2,6 +2,10 @@
  * CPU profile of the proxy under the throughput load (issue 6: "profile and fix what it shows").
  *
  *   node --import=tsx bench/profile.ts [--seconds 15] [--scenario stream|json] [--top 30] [--proxy path/to/main.js] [--pipe]
+ *                                      [--model bench-delay-20ms --concurrency 1000 --tokens 100]
+ *
+ * `--model bench-delay-20ms` (the mock's per-request delays) with `--concurrency` and `--tokens`
+ * profiles slow streams (one token per read) instead of whole streams written at once.
  *
  * `--pipe` profiles the raw pipe (bench/raw-pipe.ts) under the same load instead: the floor's own
  * profile, to tell what any node:http proxy pays from what ours adds.
@@ -25,6 +29,9 @@ const { values } = parseArgs({
     top: { type: 'string', default: '30' },
     proxy: { type: 'string' },
     pipe: { type: 'boolean', default: false },
+    model: { type: 'string', default: 'sim-fast' },
+    concurrency: { type: 'string' },
+    tokens: { type: 'string', default: '256' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -123,7 +130,8 @@ async function main(): Promise<void> {
   const proxy = values.pipe ? await startPipe(upstream, flags) : await startProxy(upstream, DEFAULT_VARIANT, 'proxy', flags, main);
   const load = LoadClient.start();
   const job = {
-    url: proxy.chatUrl, headers: proxy.headers, model: 'sim-fast', tokens: 256, stream: STREAM, concurrency: STREAM ? 64 : 32,
+    url: proxy.chatUrl, headers: proxy.headers, model: values.model, tokens: Number(values.tokens), stream: STREAM,
+    concurrency: values.concurrency ? Number(values.concurrency) : STREAM ? 64 : 32,
     count: 1e9, durationMs: SECONDS * 1000, maxMs: SECONDS * 1000 + 60_000, rampMs: 0, gaps: false,
   };
   let result;

@@ -313,6 +313,8 @@ const FEATURE_PAIRS: Array<[string, string, string]> = [
   ['rate limiting, Redis vs memory', 'proxy-limits-redis', 'proxy-limits-mem'],
   ['logging content (on vs off)', 'proxy-log-content', 'proxy-default'],
   ['request log (info vs silent)', 'proxy-default', 'proxy-log-silent'],
+  // Not a feature but the benchmark that keeps the hand-written HTTP/1.1 client (src/upstream/h1/) honest.
+  ['own HTTP/1.1 upstream client (vs node:http)', 'proxy-default', 'proxy-node-client'],
 ];
 
 function featuresSummary(ctx: Ctx, variants: Variant[], figures: Figures): string {
@@ -464,6 +466,7 @@ async function main(): Promise<void> {
         { name: 'proxy-log-silent', v: { ...DEFAULT_VARIANT, logLevel: 'silent' } },
         { name: 'proxy-log-content', v: { ...DEFAULT_VARIANT, logContent: true } },
         { name: 'proxy-limits-mem', v: { ...DEFAULT_VARIANT, limits: true } },
+        { name: 'proxy-node-client', v: { ...DEFAULT_VARIANT, upstreamClient: 'node' } },
         ...(redis ? [{ name: 'proxy-limits-redis', v: { ...DEFAULT_VARIANT, limits: true, redisUrl: redis.url } }] : []),
       ];
       variants = defs;

@@ -108,6 +108,8 @@ export interface ProxyVariant {
   /** A client key with rpm, tpm and maxConcurrent limits far above the load (so nothing is refused). */
   limits: boolean;
   redisUrl?: string;
+  /** `server.upstreamClient` (default h1, the proxy's own HTTP/1.1 client). */
+  upstreamClient?: 'h1' | 'node';
 }
 
 export const DEFAULT_VARIANT: ProxyVariant = { metrics: true, logLevel: 'info', logContent: false, limits: false };
@@ -115,7 +117,7 @@ export const DEFAULT_VARIANT: ProxyVariant = { metrics: true, logLevel: 'info', 
 /** The proxy config for a variant: the default config with one route to `upstream`. */
 function proxyConfig(upstream: Server, port: number, v: ProxyVariant): string {
   const lines = [
-    `server: { host: 127.0.0.1, port: ${port} }`,
+    `server: { host: 127.0.0.1, port: ${port}${v.upstreamClient ? `, upstreamClient: ${v.upstreamClient}` : ''} }`,
     'upstreams:',
     `  bench: { type: openai, baseUrl: "${upstream.origin}/v1" }`,
     'models:',
