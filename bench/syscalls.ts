@@ -3,8 +3,9 @@
  * a request makes matters as much as the JavaScript around them.
  *
  *   node --import=tsx bench/syscalls.ts [--scenario stream|json] [--count 2000] [--pipe]
+ *                                       [--model bench-delay-20ms --concurrency 200 --tokens 100]
  *
- * Starts the mock upstream and the proxy (or the raw pipe), runs `count` requests at c=8 with
+ * Starts the mock upstream and the proxy (or the raw pipe), runs `count` requests (c=8 by default) with
  * `strace -c -f` attached to the target, and prints the calls per request by name.
  */
 import { spawn } from 'node:child_process';
@@ -12,7 +13,14 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_VARIANT, ensureBuilt, LoadClient, startPipe, startProxy, startUpstream } from './lib/targets.js';
 
 const { values } = parseArgs({
-  options: { scenario: { type: 'string', default: 'json' }, count: { type: 'string', default: '2000' }, pipe: { type: 'boolean', default: false } },
+  options: {
+    scenario: { type: 'string', default: 'json' },
+    count: { type: 'string', default: '2000' },
+    pipe: { type: 'boolean', default: false },
+    model: { type: 'string', default: 'sim-fast' },
+    concurrency: { type: 'string', default: '8' },
+    tokens: { type: 'string', default: '256' },
+  },
 });
 const STREAM = values.scenario !== 'json';
 const COUNT = Number(values.count);
@@ -22,7 +30,7 @@ async function main(): Promise<void> {
   const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
   const target = values.pipe ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT);
   const load = LoadClient.start();
-  const job = { url: target.chatUrl, headers: target.headers, model: 'sim-fast', tokens: 256, stream: STREAM, concurrency: 8, count: COUNT, durationMs: 120_000, maxMs: 180_000, rampMs: 0, gaps: false };
+  const job = { url: target.chatUrl, headers: target.headers, model: values.model, tokens: Number(values.tokens), stream: STREAM, concurrency: Number(values.concurrency), count: COUNT, durationMs: 120_000, maxMs: 180_000, rampMs: 0, gaps: false };
   try {
     await load.run({ ...job, count: 500 });
     const strace = spawn('strace', ['-c', '-f', '-p', String(target.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });

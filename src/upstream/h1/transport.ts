@@ -234,7 +234,9 @@ class Call implements ParserEvents {
     const conn = this.conn!;
     this.conn = null;
     conn.user = null;
-    if (this.head!.keepAlive) this.client.pool.release(conn, this.head!.keepAliveTimeoutMs);
+    // An answer that came before the whole request was written (an early 413) leaves the rest
+    // of the request in the connection: it cannot carry another one.
+    if (this.head!.keepAlive && conn.socket.writableLength === 0) this.client.pool.release(conn, this.head!.keepAliveTimeoutMs);
     else conn.socket.destroy();
   }
 
