@@ -100,14 +100,10 @@ export class ResponseParser {
         case State.Head:
           i = this.readHead(buf, i);
           break;
-        case State.Fixed: {
-          const take = Math.min(this.remaining, n - i);
-          this.piece(buf, i, i + take);
-          i += take;
-          this.remaining -= take;
+        case State.Fixed:
+          i = this.take(buf, i);
           if (this.remaining === 0) this.end();
           break;
-        }
         case State.UntilClose:
           this.piece(buf, i, n);
           i = n;
@@ -142,14 +138,10 @@ export class ResponseParser {
           }
           break;
         }
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, n - i);
-          this.piece(buf, i, i + take);
-          i += take;
-          this.remaining -= take;
+        case State.ChunkData:
+          i = this.take(buf, i);
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
-        }
         case State.ChunkDataEnd: {
           // CRLF after the chunk's data (a bare LF is accepted, RFC 9112 §2.2).
           const c = buf[i]!;
@@ -184,6 +176,14 @@ export class ResponseParser {
       return;
     }
     if (this.state !== State.Done) throw new HttpParseError(this.state === State.Head ? 'connection closed before the response head' : 'connection closed before the end of the response');
+  }
+
+  /** Up to `remaining` body bytes from buf[i..]; returns where parsing goes on. */
+  private take(buf: Buffer, i: number): number {
+    const to = Math.min(buf.length, i + this.remaining);
+    this.piece(buf, i, to);
+    this.remaining -= to - i;
+    return to;
   }
 
   private piece(buf: Buffer, from: number, to: number): void {
