@@ -1,7 +1,7 @@
 /**
  * Memory per open stream, from the inside (issue 6: "RSS per open slow stream").
  *
- *   node --import=tsx bench/heap.ts [--streams 5000] [--proxy path/to/main.js] [--snapshot]
+ *   node --import=tsx bench/heap.ts [--streams 5000] [--proxy path/to/main.js] [--snapshot] [--node-flags=--max-semi-space-size=4]
  *
  * Starts the mock upstream and the proxy (dist/, default config), warms it up, then holds
  * `--streams` streams open at once (20 tokens, one per second, opened over 1 s) and samples every
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '5000' },
     proxy: { type: 'string' },
     snapshot: { type: 'boolean', default: false },
+    'node-flags': { type: 'string' },
   },
 });
 const N = Number(values.streams);
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
   const flags = SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] : [];
+  if (values['node-flags']) flags.push(...values['node-flags'].split(/\s+/).filter(Boolean));
   const proxy = await startProxy(upstream, DEFAULT_VARIANT, 'proxy', flags, values.proxy ? path.resolve(values.proxy) : undefined);
   const load = LoadClient.start();
   const rssMb = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
