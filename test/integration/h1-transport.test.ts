@@ -137,6 +137,43 @@ describe('HTTP/1.1 upstream client (integration, real sockets)', () => {
     assert.equal(up2.connections(), 2);
   });
 
+  it('does not reuse a connection the server closes, nor one answered before its request was written', async () => {
+    // Connection: close on every answer.
+    const closing = await server((_req, res) => {
+      res.setHeader('connection', 'close');
+      res.end('bye');
+    });
+    const t = transport();
+    for (let i = 0; i < 3; i++) assert.equal(await text(await t.send(closing.url, { method: 'GET', headers: {}, signal: signal() })), 'bye');
+    assert.equal(closing.connections(), 3);
+
+    // An early 413 (keep-alive) while 8 MiB of request body is still on its way: the rest of that
+    // body would be read as the next request, so the connection must not carry one.
+    let requests = 0;
+    const early = net.createServer((sock) => {
+      sock.on('data', (d) => {
+        if (d.includes('POST /big')) {
+          requests++;
+          sock.write('HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig');
+          sock.pause(); // read no more of it
+        } else if (d.includes('GET /next')) {
+          requests++;
+          sock.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nnext');
+        }
+      });
+    });
+    const port = await listen(early);
+    closers.push(() => early.close());
+    let conns = 0;
+    early.on('connection', () => conns++);
+    const big = await t.send(`http://127.0.0.1:${port}/big`, { method: 'POST', headers: {}, body: Buffer.alloc(8 * 1024 * 1024, 0x61), signal: signal() });
+    assert.equal(big.status, 413);
+    assert.equal(await text(big), 'big');
+    assert.equal(await text(await t.send(`http://127.0.0.1:${port}/next`, { method: 'GET', headers: {}, signal: signal(), firstByteTimeoutMs: 2_000 })), 'next');
+    assert.equal(requests, 2);
+    assert.equal(conns, 2, 'the second request went on a new connection');
+  });
+
   it('an abort mid-body ends the body with the reason and closes the connection; the next request gets a new one', async () => {
     let closed = false;
     const up = await server((req, res) => {
