@@ -11,6 +11,21 @@ function chunk(delta: Record<string, unknown>, extra: Record<string, unknown> = 
   });
 }
 
+/**
+ * Random deltas: content (any text, null, or text that looks like JSON structure: quotes,
+ * backslashes, `"usage":{` and the `tricky` pieces given), a tool call, a refusal; any subset.
+ */
+function deltas(...tricky: string[]): fc.Arbitrary<Record<string, unknown>> {
+  return fc.record(
+    {
+      content: fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constant(null), fc.constantFrom('"', '\\', '"usage":{', ...tricky)),
+      tool_calls: fc.constant([{ index: 0, function: { arguments: '{}' } }]),
+      refusal: fc.oneof(fc.constant(null), fc.string()),
+    },
+    { requiredKeys: [] },
+  );
+}
+
 describe('scanContentDelta (the relay fast path)', () => {
   it('reads a plain content delta without parsing', () => {
     assert.equal(scanContentDelta(chunk({ content: ' hello' })), ' hello');
@@ -38,14 +53,7 @@ describe('scanContentDelta (the relay fast path)', () => {
   });
 
   it('never disagrees with the full parse (property)', () => {
-    const delta = fc.record(
-      {
-        content: fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constant(null), fc.constantFrom('"', '\\', '"content":"x"', '": ', '"usage":{')),
-        tool_calls: fc.constant([{ index: 0, function: { arguments: '{}' } }]),
-        refusal: fc.oneof(fc.constant(null), fc.string()),
-      },
-      { requiredKeys: [] },
-    );
+    const delta = deltas('"content":"x"', '": ');
     const extra = fc.record({ usage: fc.oneof(fc.constant(null), fc.constant({ prompt_tokens: 3, completion_tokens: 4 })) }, { requiredKeys: [] });
     let fastHits = 0;
     fc.assert(
@@ -108,14 +116,7 @@ describe('scanContentDelta (the relay fast path)', () => {
     });
 
     it('agrees with the string scan wherever it answers (property)', () => {
-      const delta = fc.record(
-        {
-          content: fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constant(null), fc.constantFrom('"', '\\', '\\"', '"choices":[{"index":0,"delta":{"content":"', '"usage":{')),
-          tool_calls: fc.constant([{ index: 0, function: { arguments: '{}' } }]),
-          refusal: fc.oneof(fc.constant(null), fc.string()),
-        },
-        { requiredKeys: [] },
-      );
+      const delta = deltas('\\"', '"choices":[{"index":0,"delta":{"content":"');
       let hits = 0;
       fc.assert(
         fc.property(delta, fc.boolean(), fc.constantFrom(null, 'stop'), (d, usageNull, finish) => {
