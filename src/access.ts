@@ -6,7 +6,7 @@
 import type { AppDeps, Admission, AdmissionInput } from './deps.js';
 import { createKeyStore, type KeyStore } from './auth/keys.js';
 import { createRateLimiter, createRedisClient, redisReady, type RateLimiter } from './limits/index.js';
-import type { Authenticate } from './http/chat-lane.js';
+import type { Authenticate } from './http/request-context.js';
 import type { ReadinessCheck } from './http/ops-routes.js';
 
 /** What access control adds to the app. */

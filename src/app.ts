@@ -6,17 +6,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { AppDeps } from './deps.js';
-import { ServiceUnavailableError } from './errors.js';
-import { requestContext, type ProxyState } from './http/request-context.js';
+import { gateApi, requestContext, type Authenticate, type ProxyState } from './http/request-context.js';
 import { registerProxyRoutes } from './http/proxy-routes.js';
 import { registerOpsRoutes, type ReadinessCheck } from './http/ops-routes.js';
 import { Inflight } from './shutdown.js';
-import { chatLane, type Authenticate } from './http/chat-lane.js';
+import { chatLane } from './http/chat-lane.js';
 
 /** Extension points for middleware and routes contributed by the feature modules. */
 export interface AppExtensions {
   /** The API key check for /v1 requests (issue 4): throws 401, returns the caller's key. */
-  authenticate?: Authenticate;
+  authenticate?: Authenticate | null;
   /**
    * Runs after the request context and the key check, before the routes. With any, chat
    * completions go through Koa too (the lane cannot run Koa middleware).
@@ -44,23 +43,11 @@ export function createApp(deps: AppDeps, ext: AppExtensions = {}): ProxyApp {
   const router = new Router<ProxyState>();
 
   koa.use(requestContext(deps));
+  const authenticate = ext.authenticate ?? null;
   koa.use(async (ctx, next) => {
-    if (deps.state.draining && ctx.path.startsWith('/v1/')) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'draining' });
+    if (ctx.path.startsWith('/v1/')) gateApi(deps, authenticate, ctx.state, ctx.get('authorization') || undefined);
     await next();
   });
-  const authenticate = ext.authenticate ?? null;
-  if (authenticate) {
-    koa.use(async (ctx, next) => {
-      if (ctx.path.startsWith('/v1/')) {
-        const client = authenticate(ctx.get('authorization') || undefined);
-        if (client) {
-          ctx.state.client = client;
-          ctx.state.ex.key = client.name;
-        }
-      }
-      await next();
-    });
-  }
   for (const mw of ext.middleware ?? []) koa.use(mw);
 
   registerOpsRoutes(router, deps, ext.readiness ?? []);

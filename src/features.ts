@@ -17,7 +17,7 @@ export async function extensionsFor(deps: AppDeps): Promise<{ ext: AppExtensions
   // /admin/session, and the /dashboard page.
   const admin = createAdminFeature(deps, { keys: access.keys });
   const ext: AppExtensions = {
-    authenticate: access.authenticate ?? undefined,
+    authenticate: access.authenticate,
     routes: [(router) => admin.register(router)],
     readiness: [...access.readiness, ...breakerReadiness(deps.health)],
   };

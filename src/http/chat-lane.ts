@@ -6,23 +6,18 @@
  * which a heap snapshot showed live for as long as a stream is open (`bench/heap.ts --snapshot`),
  * and ~12 µs of CPU per request (`bench/profile.ts --scenario json`).
  *
- * The same handler ({@link chatCompletions}) and the same error rendering (`failed`) serve both
- * paths; requests the lane does not take (other routes, other methods, an app with extra Koa
+ * The same gate (`gateApi`), handler ({@link chatCompletions}) and error rendering (`failed`) serve
+ * both paths; requests the lane does not take (other routes, other methods, an app with extra Koa
  * middleware) go to Koa.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
-import type { ClientKey } from '../auth/keys.js';
-import { ServiceUnavailableError } from '../errors.js';
 import type { Inflight } from '../shutdown.js';
 import { chatCompletions } from './proxy-routes.js';
-import { exchangeFor, failed, failedLate, type ProxyState } from './request-context.js';
+import { exchangeFor, failed, failedLate, gateApi, type Authenticate, type ProxyState } from './request-context.js';
 import { writeRendered } from './write-error.js';
 
 const PATH = '/v1/chat/completions';
-
-/** Checks the caller's `Authorization` for the API (issue 4); throws 401. */
-export type Authenticate = (authorization: string | undefined) => ClientKey | null;
 
 /** The lane: returns false for a request it does not take. */
 export function chatLane(deps: AppDeps, inflight: Inflight, authenticate: Authenticate | null): (req: IncomingMessage, res: ServerResponse) => boolean {
@@ -49,14 +44,7 @@ async function run(
   res.setHeader('x-request-id', ex.id);
   deps.state.activeRequests++;
   try {
-    if (deps.state.draining) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'draining' });
-    if (authenticate) {
-      const client = authenticate(req.headers.authorization);
-      if (client) {
-        state.client = client;
-        ex.key = client.name;
-      }
-    }
+    gateApi(deps, authenticate, state, req.headers.authorization);
     await handle(state, req, res);
   } catch (err) {
     if (state.handled || res.headersSent) {

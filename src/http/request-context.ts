@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
-import { toOpenAIError, ProxyError, RateLimitError } from '../errors.js';
+import { toOpenAIError, ProxyError, RateLimitError, ServiceUnavailableError } from '../errors.js';
 import { Exchange } from '../relay/exchange.js';
 import type { ClientKey } from '../auth/keys.js';
 
@@ -61,6 +61,22 @@ export function failed(deps: AppDeps, ex: Exchange, err: unknown): ReturnType<ty
 export function failedLate(deps: AppDeps, ex: Exchange, err: unknown, status: number): void {
   deps.logger.error({ err, requestId: ex.id }, 'error after the response started');
   ex.finish('error', status);
+}
+
+/** Checks the caller's `Authorization` for the API (issue 4): throws 401, returns the caller's key. */
+export type Authenticate = (authorization: string | undefined) => ClientKey | null;
+
+/**
+ * What every /v1 request passes before its route, on Koa and on the chat lane alike: refused
+ * while the proxy drains (503), then the API key check (401) when keys are on.
+ */
+export function gateApi(deps: AppDeps, authenticate: Authenticate | null, state: ProxyState, authorization: string | undefined): void {
+  if (deps.state.draining) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'draining' });
+  const client = authenticate?.(authorization) ?? null;
+  if (client) {
+    state.client = client;
+    state.ex.key = client.name;
+  }
 }
 
 /** Build the middleware. */

@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import { encodeComment, encodeData } from '../sse/encoder.js';
 import { ProxyError, UpstreamError, toOpenAIError } from '../errors.js';
 import type { EndReason } from '../events/types.js';
-import { writeJsonError } from '../http/write-error.js';
+import { writeRendered } from '../http/write-error.js';
 import { BatchWriter } from './batch-writer.js';
 import { drainRest } from './drain.js';
 import { stopResult } from './stop-result.js';
@@ -251,9 +251,6 @@ export class SseRelay {
   }
 
   /**
-   * Relay one upstream response body. Resolves with how it ended; never rejects.
-   */
-  /**
    * Prepare one upstream attempt: its parser and observer, ready before the response arrives so
    * {@link early} can start on the body at once.
    */
@@ -386,7 +383,7 @@ export class SseRelay {
       this.guardLastFrame(true);
       return 200;
     }
-    const status = writeJsonError(this.res, error, extraHeaders());
+    const status = writeRendered(this.res, rendered, extraHeaders());
     this.committed = true;
     return status;
   }

@@ -1,8 +1,9 @@
 /**
  * The upstream HTTP client (issue 2). One transport per upstream: the network (the proxy's own
  * HTTP/1.1 client, src/upstream/h1/, or `node:http` with a pooled keep-alive agent,
- * src/upstream/transport.ts, which nock scripts in tests) or the in-process simulator. The first-byte timeout and the caller's abort share one controller.
- * Timeouts and failures become {@link ProxyError}s here, so the relay only sees typed errors.
+ * src/upstream/transport.ts, which nock scripts in tests) or the in-process simulator. Each
+ * transport times the first byte itself and ends the request on the caller's abort. Timeouts and
+ * failures become {@link ProxyError}s here, so the relay only sees typed errors.
  */
 import type { UpstreamConfig } from '../config/schema.js';
 import { createHttpTransport, FIRST_BYTE_TIMEOUT, fromFetch, type FetchLike, type Transport, type TransportRequest, type UpstreamResponse } from './transport.js';
@@ -61,7 +62,7 @@ export function mapFetchError(err: unknown, upstreamName: string, timedOut: 'fir
   return new UpstreamError(`Upstream "${upstreamName}" is unreachable (${detail}).`, { code: 'upstream_unreachable', cause: err });
 }
 
-/** Build the client: `node:http` for network upstreams (or an injected fetch), the simulator in-process. */
+/** Build the client: HTTP/1.1 (ours or `node:http`) for network upstreams, or an injected fetch; the simulator in-process. */
 export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
   const http = deps.kind === 'node' ? createHttpTransport({ connectTimeoutMs: deps.connectTimeoutMs }) : createH1Transport({ connectTimeoutMs: deps.connectTimeoutMs });
   const network: Transport = deps.fetch ? fromFetch(deps.fetch) : http.send;

@@ -130,11 +130,17 @@ describe('HTTP/1.1 upstream client (integration, real sockets)', () => {
 
     const up2 = await server((_req, res) => res.end('x'));
     up2.server.keepAliveTimeout = 60_000;
-    const t2 = transport({ idleMs: 30 });
-    await text(await t2.send(up2.url, { method: 'GET', headers: {}, signal: signal() }));
-    await new Promise((r) => setTimeout(r, 60));
-    await text(await t2.send(up2.url, { method: 'GET', headers: {}, signal: signal() }));
-    assert.equal(up2.connections(), 2);
+    // The pool's own limit, on a clock the test moves: kept just under it, dropped at it.
+    let now = 0;
+    const t2 = transport({ idleMs: 30_000, now: () => now });
+    const get = async (): Promise<string> => text(await t2.send(up2.url, { method: 'GET', headers: {}, signal: signal() }));
+    await get();
+    now += 29_999;
+    await get();
+    assert.equal(up2.connections(), 1, 'reused within the idle limit');
+    now += 30_000;
+    await get();
+    assert.equal(up2.connections(), 2, 'a new connection past it');
   });
 
   it('does not reuse a connection the server closes, nor one answered before its request was written', async () => {

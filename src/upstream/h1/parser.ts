@@ -81,16 +81,6 @@ export class ResponseParser {
     private readonly opts: { noBody?: boolean; maxHeadBytes?: number } = {},
   ) {}
 
-  /** The response has ended (its last body byte or the end of its head, when it has no body). */
-  get done(): boolean {
-    return this.state === State.Done;
-  }
-
-  /** Whether a head has been delivered. */
-  get headSeen(): boolean {
-    return this.state !== State.Head;
-  }
-
   /** Feed bytes read from the connection. Throws {@link HttpParseError}. */
   execute(buf: Buffer): void {
     let i = 0;

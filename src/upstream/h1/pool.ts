@@ -25,16 +25,16 @@ export interface ConnPoolOptions {
   now(): number;
 }
 
-/** The pool of idle connections. */
-export class ConnPool {
-  private readonly free = new Map<string, Conn[]>();
+/** The pool of idle connections (of the transport's own connection type). */
+export class ConnPool<C extends Conn = Conn> {
+  private readonly free = new Map<string, C[]>();
   private sweeper: NodeJS.Timeout | null = null;
   private idleCount = 0;
 
   constructor(private readonly opts: ConnPoolOptions) {}
 
   /** The most recently released live connection to `key`, or null. */
-  acquire(key: string): Conn | null {
+  acquire(key: string): C | null {
     const list = this.free.get(key);
     if (list === undefined) return null;
     const now = this.opts.now();
@@ -56,7 +56,7 @@ export class ConnPool {
    * limit (`Keep-Alive: timeout=N`): the connection is dropped a second before, so the proxy does
    * not write into a connection the server is closing (RFC 9112 §9.6 "retrying requests").
    */
-  release(conn: Conn, serverTimeoutMs: number | null): void {
+  release(conn: C, serverTimeoutMs: number | null): void {
     const limit = serverTimeoutMs === null ? this.opts.idleMs : Math.min(this.opts.idleMs, serverTimeoutMs - 1_000);
     let list = this.free.get(conn.key);
     if (list === undefined) this.free.set(conn.key, (list = []));
@@ -78,7 +78,7 @@ export class ConnPool {
   }
 
   /** An idle connection closed or misbehaved: forget it. */
-  drop(conn: Conn): void {
+  drop(conn: C): void {
     conn.socket.destroy();
     const list = this.free.get(conn.key);
     const i = list ? list.indexOf(conn) : -1;
@@ -100,7 +100,7 @@ export class ConnPool {
   private sweep(): void {
     const now = this.opts.now();
     for (const [key, list] of this.free) {
-      const kept: Conn[] = [];
+      const kept: C[] = [];
       for (const c of list) {
         if (!c.socket.destroyed && now - c.idleSince < c.idleLimitMs) kept.push(c);
         else c.socket.destroy();

@@ -26,6 +26,8 @@ export interface H1Options {
   idleMs?: number;
   /** Extra TLS options (a private CA in tests). */
   tls?: tls.ConnectionOptions;
+  /** Monotonic ms for idle limits (default `performance.now`; tests pass their own clock). */
+  now?: () => number;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -62,6 +64,9 @@ function hangUp(): Error {
 
 function ignore(): void {}
 
+/** A connection and the call using it (null while idle in the pool). */
+type UserConn = Conn & { user: Call | null };
+
 interface Pending {
   resolve(res: UpstreamResponse): void;
   reject(err: Error): void;
@@ -69,15 +74,15 @@ interface Pending {
 
 /** Connection-level plumbing shared by every call: the pool and how connections are opened. */
 class Client {
-  readonly pool: ConnPool;
+  readonly pool: ConnPool<UserConn>;
   private readonly sessions = new Map<string, Buffer>();
 
   constructor(readonly opts: H1Options) {
-    this.pool = new ConnPool({ maxFreePerOrigin: opts.maxFreePerOrigin ?? 1024, idleMs: opts.idleMs ?? 60_000, now: () => performance.now() });
+    this.pool = new ConnPool<UserConn>({ maxFreePerOrigin: opts.maxFreePerOrigin ?? 1024, idleMs: opts.idleMs ?? 60_000, now: opts.now ?? (() => performance.now()) });
   }
 
   /** A new connection; its listeners hand everything to whichever call owns it at the time. */
-  connect(t: Target, key: string): Conn & { user: Call | null } {
+  connect(t: Target, key: string): UserConn {
     const port = Number(t.port) || (t.protocol === 'https:' ? 443 : 80);
     let socket: net.Socket;
     if (t.protocol === 'https:') {
@@ -95,7 +100,7 @@ class Client {
     }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1_000);
-    const conn: Conn & { user: Call | null } = { socket, key, reused: false, idleSince: 0, idleLimitMs: 0, user: null };
+    const conn: UserConn = { socket, key, reused: false, idleSince: 0, idleLimitMs: 0, user: null };
     socket.on('data', (chunk: Buffer) => (conn.user ? conn.user.onData(chunk) : this.pool.drop(conn)));
     socket.on('end', () => (conn.user ? conn.user.onSocketEnd() : this.pool.drop(conn)));
     socket.on('error', (err: Error) => (conn.user ? conn.user.fail(err) : this.pool.drop(conn)));
@@ -103,8 +108,6 @@ class Client {
     return conn;
   }
 }
-
-type UserConn = Conn & { user: Call | null };
 
 /** One request and its response. */
 class Call implements ParserEvents {
@@ -142,7 +145,7 @@ class Call implements ParserEvents {
     this.init.signal.addEventListener('abort', this.onAbort, { once: true });
     const ms = this.init.firstByteTimeoutMs ?? 0;
     if (ms > 0) this.headTimer = setTimeout(() => this.fail(firstByteTimeoutError(ms), true), ms);
-    this.send(this.client.pool.acquire(this.key) as UserConn | null);
+    this.send(this.client.pool.acquire(this.key));
   }
 
   private send(idle: UserConn | null): void {
