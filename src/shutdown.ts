@@ -4,12 +4,14 @@
  * frame.
  */
 
+import type { Canceller } from './util/cancel.js';
+
 /** Reason attached to aborts caused by shutdown (vs. a caller that left). */
 export const SHUTDOWN = new Error('server shutdown');
 
 /** Relays in flight. */
 export class Inflight {
-  private readonly set = new Set<AbortController>();
+  private readonly set = new Set<Canceller>();
   private readonly waiters: Array<() => void> = [];
 
   get size(): number {
@@ -17,7 +19,7 @@ export class Inflight {
   }
 
   /** Track a relay; call the returned function when it ends. */
-  add(ctrl: AbortController): () => void {
+  add(ctrl: Canceller): () => void {
     this.set.add(ctrl);
     return () => {
       this.set.delete(ctrl);
@@ -26,7 +28,7 @@ export class Inflight {
   }
 
   /** Was this relay aborted by shutdown? */
-  isShutdown(ctrl: AbortController): boolean {
+  isShutdown(ctrl: Canceller): boolean {
     return ctrl.signal.aborted && ctrl.signal.reason === SHUTDOWN;
   }
 

@@ -19,6 +19,7 @@ import { SIM_MODELS } from '../sim/models.js';
 import { contentForLog } from '../logging/content.js';
 import { scrubErrors } from '../logging/secrets.js';
 import { createUpstreamTap } from '../logging/tap.js';
+import { Cancel } from '../util/cancel.js';
 
 /** Resolve the model's route or answer 404 model_not_found, as OpenAI does. */
 function routeFor(deps: AppDeps, model: string): Route {
@@ -120,7 +121,7 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
       deps, ex, req, res, route, body: json, raw,
       extraHeaders: admission?.headers ?? {},
       tracker: new UsageTracker(deps.estimator, ex.model, json),
-      abort: new AbortController(),
+      abort: new Cancel(),
       tap: createUpstreamTap(deps, ex.id),
     };
     await owned(deps, inflight, state, r, async () => {
@@ -180,7 +181,7 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
       path: ctx.url.slice('/v1'.length),
       extraHeaders: admission?.headers ?? {},
       tracker: new UsageTracker(deps.estimator, ex.model, json),
-      abort: new AbortController(),
+      abort: new Cancel(),
     };
     await owned(deps, inflight, ctx.state, r, async () => {
       await relayPassthrough(r);

@@ -21,6 +21,7 @@ import type { AppDeps } from '../deps.js';
 import { ProxyError, ServiceUnavailableError, UpstreamError, UpstreamStatusError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import type { Deployment, Route } from '../upstream/router.js';
+import type { CancelSignal } from '../util/cancel.js';
 import { orderDeployments } from '../upstream/selection.js';
 import { CircuitBreaker } from '../upstream/breaker.js';
 import { isRetryable, retryAfterMs } from '../upstream/retry-policy.js';
@@ -48,7 +49,7 @@ export async function runAttempts<T>(
   deps: AppDeps,
   ex: Exchange,
   route: Route,
-  signal: AbortSignal,
+  signal: CancelSignal,
   attempt: (d: Deployment) => Promise<AttemptOutcome<T>>,
 ): Promise<T> {
   const r = deps.config.resilience;
@@ -132,7 +133,7 @@ function circuitOpen(route: Route, health: AppDeps['health']): ProxyError {
   });
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
+function delay(ms: number, signal: CancelSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done(): void {

@@ -21,6 +21,7 @@ import type { UsageTracker } from '../usage/tracker.js';
 import { serverTiming } from './server-timing.js';
 import { SHUTDOWN } from '../shutdown.js';
 import type { UpstreamTap } from '../logging/tap.js';
+import type { Canceller, CancelSignal } from '../util/cancel.js';
 
 /** Everything a relay path needs about the request. */
 export interface RelayRequest {
@@ -36,7 +37,7 @@ export interface RelayRequest {
   extraHeaders: Record<string, string>;
   tracker: UsageTracker;
   /** Aborted when the caller disconnects or the proxy stops the request. */
-  abort: AbortController;
+  abort: Canceller;
   /** Debug line per upstream event and content capture (issue 5); null/absent when both are off. */
   tap?: UpstreamTap | null;
 }
@@ -156,7 +157,7 @@ async function callUpstream(
   d: Deployment,
   bodyText: string | Buffer,
   accept: string,
-  signal: AbortSignal,
+  signal: CancelSignal,
   onResponse?: (res: UpstreamResponse) => void,
 ): Promise<AttemptOutcome<UpstreamResponse>> {
   const { deps, ex } = r;
@@ -268,8 +269,8 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
   );
   r.abort.signal.addEventListener('abort', () => relay.stop(r.abort.signal.reason === SHUTDOWN ? 'shutdown' : 'client'), { once: true });
   // The request's own controller is the upstream's: a stop by the relay (idle, max duration, a
-  // stalled caller) ends the request anyway, so no controller per attempt (issue 6: each
-  // AbortSignal is ~2 KB of heap per open stream).
+  // stalled caller) ends the request anyway, so no controller per attempt (issue 6: heap per
+  // open stream).
   relay.attach(r.abort);
   let result: PumpResult | null = null;
   let error: ProxyError | null = null;

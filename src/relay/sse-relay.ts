@@ -26,6 +26,7 @@ import { drainRest } from './drain.js';
 import { stopResult } from './stop-result.js';
 import { createAttempt, type RelayAttempt, type RelaySink } from './attempt-frames.js';
 import type { ByteObserver, StreamObserver } from './observer.js';
+import type { Canceller } from '../util/cancel.js';
 
 /** Timing knobs (config `server.*`). */
 export interface RelayOptions {
@@ -56,7 +57,7 @@ export class SseRelay {
   /** At least one data frame written to the caller (no retry after this). */
   dataSent = false;
   private stopReason: StopReason | null = null;
-  private upstreamAbort: AbortController | null = null;
+  private upstreamAbort: Canceller | null = null;
   private lastActivity: number;
   private nextKeepAliveAt: number;
   private readonly deadline: number;
@@ -109,7 +110,7 @@ export class SseRelay {
   }
 
   /** The controller whose abort ends the upstream request (the request's own: a stop by the relay ends it all). */
-  attach(ctrl: AbortController): void {
+  attach(ctrl: Canceller): void {
     this.upstreamAbort = ctrl;
     if (this.stopReason !== null) ctrl.abort(new Error(this.stopReason));
   }

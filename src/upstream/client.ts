@@ -8,6 +8,7 @@
 import type { UpstreamConfig } from '../config/schema.js';
 import { createHttpTransport, FIRST_BYTE_TIMEOUT, fromFetch, type FetchLike, type Transport, type TransportRequest, type UpstreamResponse } from './transport.js';
 import { createH1Transport } from './h1/transport.js';
+import type { CancelSignal } from '../util/cancel.js';
 import { UpstreamError, UpstreamTimeoutError, ProxyError } from '../errors.js';
 
 export type { FetchLike } from './transport.js';
@@ -22,7 +23,7 @@ export interface UpstreamCall {
   headers: Record<string, string>;
   body?: string | Uint8Array;
   /** Aborts the call (client disconnect, idle timeout, shutdown). */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** See {@link TransportRequest.onResponse}. */
   onResponse?(res: UpstreamResponse): void;
 }
@@ -81,7 +82,7 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
       const send = transportFor(call.upstream);
       const base = call.upstream.type === 'sim' ? 'http://sim.local/v1' : call.upstream.baseUrl.replace(/\/+$/, '');
       // The transport ends the request on the caller's abort and on the first-byte timeout: no
-      // controller of our own (each AbortSignal is ~2 KB of heap per open stream, issue 6).
+      // controller of our own (issue 6: heap per open stream).
       try {
         return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: call.signal, firstByteTimeoutMs, onResponse: call.onResponse });
       } catch (err) {

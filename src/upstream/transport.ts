@@ -10,6 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { targetCache } from './target.js';
+import { toAbortSignal, type CancelSignal } from '../util/cancel.js';
 
 /** Response headers, read the way the relay needs them. */
 export interface UpstreamHeaders {
@@ -32,7 +33,7 @@ export interface TransportRequest {
   headers: Record<string, string>;
   body?: string | Uint8Array;
   /** The caller's abort: ends the request (or its response body) with the signal's reason. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** No response head within this many ms (0 = no limit): fails with code {@link FIRST_BYTE_TIMEOUT}. */
   firstByteTimeoutMs?: number;
   /**
@@ -148,13 +149,14 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
 export function fromFetch(fn: FetchLike): Transport {
   return async (url, init) => {
     const ms = init.firstByteTimeoutMs ?? 0;
-    let signal = init.signal;
+    const caller = toAbortSignal(init.signal);
+    let signal = caller;
     let timer: NodeJS.Timeout | null = null;
     if (ms > 0) {
       const ctrl = new AbortController();
-      const onAbort = (): void => ctrl.abort(init.signal.reason);
-      if (init.signal.aborted) onAbort();
-      else init.signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = (): void => ctrl.abort(caller.reason);
+      if (caller.aborted) onAbort();
+      else caller.addEventListener('abort', onAbort, { once: true });
       timer = setTimeout(() => ctrl.abort(firstByteTimeoutError(ms)), ms);
       signal = ctrl.signal;
     }
@@ -163,7 +165,7 @@ export function fromFetch(fn: FetchLike): Transport {
       res = await fn(url, { method: init.method, headers: init.headers, body: init.body as BodyInit | undefined, signal, redirect: 'manual' });
     } catch (err) {
       // A fetch aborted by the timer rejects with the timer's reason (or an AbortError): report the timeout.
-      if (signal.aborted && !init.signal.aborted && (signal.reason as { code?: unknown } | undefined)?.code === FIRST_BYTE_TIMEOUT) throw signal.reason;
+      if (signal.aborted && !caller.aborted && (signal.reason as { code?: unknown } | undefined)?.code === FIRST_BYTE_TIMEOUT) throw signal.reason;
       throw err;
     } finally {
       if (timer) clearTimeout(timer);
