@@ -66,6 +66,20 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** Loggers whose lines {@link lineWriter} may write: ours, with only the default redaction. */
+const plainStreams = new WeakMap<Logger, DestinationStream>();
+
+/**
+ * A writer of finished lines into `logger`'s destination, as pino writes its own (through the
+ * same secrets net), for a logger made by {@link createLogger} with the default redaction and no
+ * transport; null for any other logger. Lines so written must be what pino would write
+ * (`record-line.ts`).
+ */
+export function lineWriter(logger: Logger): ((line: string) => void) | null {
+  const stream = plainStreams.get(logger);
+  return stream === undefined ? null : (line) => void stream.write(scrubSecrets(line));
+}
+
 /** Build the process logger. */
 export function createLogger(opts: LoggerOptions): Logger {
   const base = {
@@ -75,7 +89,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     hooks: { streamWrite: scrubSecrets },
   };
-  if (opts.destination) return pino(base, opts.destination);
-  if (opts.pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
-  return pino(base);
+  if (opts.pretty && !opts.destination) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+  const logger = opts.destination ? pino(base, opts.destination) : pino(base);
+  if ((opts.redactPaths ?? []).length === 0) plainStreams.set(logger, (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!);
+  return logger;
 }

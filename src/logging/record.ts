@@ -7,19 +7,18 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.js';
 import type { EndReason, RequestRecord } from '../events/types.js';
+import { lineWriter } from './logger.js';
+import { gapSummary, recordLine, tokensPerSecond } from './record-line.js';
+
+export { tokensPerSecond } from './record-line.js';
 
 /** The record as logged: the per-token gaps are summarised, not listed. */
 export function logFields(r: RequestRecord): Record<string, unknown> {
   const { interTokenMs, ...rest } = r;
   const out: Record<string, unknown> = rest;
-  let sum = 0;
-  let max = 0;
-  for (const gap of interTokenMs) {
-    sum += gap;
-    if (gap > max) max = gap;
-  }
-  out.interTokenMsMean = interTokenMs.length > 0 ? round(sum / interTokenMs.length) : null;
-  out.interTokenMsMax = interTokenMs.length > 0 ? round(max) : null;
+  const gaps = gapSummary(interTokenMs);
+  out.interTokenMsMean = gaps.mean;
+  out.interTokenMsMax = gaps.max;
   out.tokensPerSecond = tokensPerSecond(r);
   if (r.content !== undefined) {
     // Last, so the scalar fields come first when a person reads the line.
@@ -34,17 +33,6 @@ export function feedFields(r: RequestRecord): Record<string, unknown> {
   const out = logFields(r);
   delete out.content;
   return out;
-}
-
-/**
- * Completion tokens per second of generation (first token to end); null when there were no
- * tokens or no first token to measure from.
- */
-export function tokensPerSecond(r: RequestRecord): number | null {
-  if (!r.completionTokens || r.ttftMs === null) return null;
-  const generationMs = r.durationMs - r.ttftMs;
-  if (generationMs <= 0) return null;
-  return round((r.completionTokens * 1000) / generationMs);
 }
 
 /** Log level of a request record: upstream and proxy failures warn, callers' own outcomes are info. */
@@ -62,13 +50,20 @@ export function levelFor(reason: EndReason, status: number): 'info' | 'warn' {
   }
 }
 
-/** Subscribe the request log. Returns an unsubscribe function. */
+/**
+ * Subscribe the request log. Returns an unsubscribe function. On a logger of ours the line is
+ * written by {@link recordLine} (the same bytes, issue 6); a record with content, or any other
+ * logger, goes through pino.
+ */
 export function attachRequestLog(bus: EventBus, logger: Logger): () => void {
+  const write = lineWriter(logger);
   return bus.on('request.end', (r) => {
-    logger[levelFor(r.endReason, r.status)](logFields(r), 'request');
+    const level = levelFor(r.endReason, r.status);
+    if (write === null || r.content !== undefined) {
+      logger[level](logFields(r), 'request');
+      return;
+    }
+    const value = logger.levels.values[level]!;
+    if (value >= logger.levelVal) write(recordLine(r, value, new Date().toISOString()));
   });
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
