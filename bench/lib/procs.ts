@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { openSync } from 'node:fs';
+import path from 'node:path';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -36,7 +38,13 @@ export function freePort(): Promise<number> {
 export function spawnNode(name: string, args: string[], env: Record<string, string> = {}, ipc = false): Child {
   const proc = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {
     env: { ...process.env, ...env },
-    stdio: ipc ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'],
+    // BENCH_STDOUT_DIR=dir keeps each child's stdout in dir/<name>.log (e.g. `--trace-gc` output).
+    stdio: [
+      'ignore',
+      process.env.BENCH_STDOUT_DIR ? openSync(path.join(process.env.BENCH_STDOUT_DIR, `${name}.log`), 'w') : 'ignore',
+      'pipe',
+      ...(ipc ? ['ipc' as const] : []),
+    ],
   });
   let tail = '';
   proc.stderr!.setEncoding('utf8');

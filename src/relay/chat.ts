@@ -283,10 +283,10 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
         if (!res.ok) return;
         // A 2xx head: relay from this very read (what the await below would only see after it).
         upstreamHeaders = res.headers;
-        relay.early(att, res.body);
+        relay.early(att, res);
       });
       if (!('ok' in out)) return out;
-      const pumped = await relay.pump(att, out.ok.body);
+      const pumped = await relay.pump(att, out.ok);
       ex.upstreamEndAt = deps.clock.monotonic();
       const err = pumped.kind === 'done' ? null : pumped.error;
       ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);

@@ -12,21 +12,22 @@
  *   full, so memory per stream is bounded by one read plus the socket buffer (issue 7).
  * - Cancellation both ways: a caller that disconnects aborts the upstream request at once.
  *
- * Its parts: attempt-frames.ts (one upstream body's events → frames), batch-writer.ts (one write
- * per upstream read), observer.ts (the observer contract), stop-result.ts, drain.ts.
+ * Its parts: attempt-frames.ts (one upstream body's events → frames), body-reader.ts (reading an
+ * upstream body with backpressure), batch-writer.ts (one write per upstream read), observer.ts
+ * (the observer contract), stop-result.ts.
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import { encodeComment, encodeData } from '../sse/encoder.js';
 import { ProxyError, UpstreamError, toOpenAIError } from '../errors.js';
 import type { EndReason } from '../events/types.js';
 import { writeRendered } from '../http/write-error.js';
 import { BatchWriter } from './batch-writer.js';
-import { drainRest } from './drain.js';
+import { drainStream, readDirect, readStream, type BodyConsumer, type DirectRead } from './body-reader.js';
 import { stopResult } from './stop-result.js';
 import { createAttempt, type RelayAttempt, type RelaySink } from './attempt-frames.js';
 import type { ByteObserver, StreamObserver } from './observer.js';
 import type { Canceller } from '../util/cancel.js';
+import type { UpstreamResponse } from '../upstream/transport.js';
 
 /** Timing knobs (config `server.*`). */
 export interface RelayOptions {
@@ -70,6 +71,8 @@ export class SseRelay {
   private closed = false;
   /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
   private firstTokenFlushed = false;
+  /** The attempt whose body is read directly from the transport, started by {@link early}. */
+  private direct: { att: RelayAttempt; read: DirectRead } | null = null;
 
   constructor(
     private readonly res: ServerResponse,
@@ -196,59 +199,29 @@ export class SseRelay {
     this.out.begin();
   }
 
-  /**
-   * Read the upstream body until `done()` says so, it ends, or it fails; resolves with the read
-   * error (null if none), never rejects. Each `read()` takes everything buffered (the HTTP chunks
-   * of one socket read, typically), which is fed and written as one batch. Driven by 'readable'
-   * events rather than an async iterator (issue 6): the iterator kept a promise per stream
-   * waiting for the next chunk, which lived long enough between tokens to be promoted and held
-   * ~2 KB of old-generation garbage per token at 5,000 open streams (bench/README.md).
-   * Backpressure: while the caller's socket is full nothing is read, so the upstream body stops
-   * at its high-water mark and TCP slows the upstream.
-   */
-  private read(body: Readable, feed: (chunk: Buffer) => void, done: () => boolean): Promise<unknown> {
-    return new Promise<unknown>((resolve) => {
-      let settled = false;
-      const settle = (err: unknown): void => {
-        if (settled) return;
-        settled = true;
-        body.off('readable', pull);
-        body.off('end', onEnd);
-        body.off('error', onError);
-        body.off('close', onClose);
+  /** How an attempt's body reaches it: one batch per upstream read, nothing read while the caller's socket is full. */
+  private consumerFor(att: RelayAttempt): BodyConsumer {
+    return {
+      stopped: () => this.stopReason !== null,
+      done: att.done,
+      take: (chunk) => {
+        this.lastActivity = this.opts.now();
+        this.out.begin();
+        att.feed(chunk);
+        this.out.flush();
+      },
+      mustWait: (wake) => {
+        if (!this.res.writableNeedDrain || this.closed) return false;
+        this.drainWaiter = () => {
+          this.drainWaiter = null;
+          wake();
+        };
+        return true;
+      },
+      cancelWait: () => {
         this.drainWaiter = null;
-        resolve(err);
-      };
-      const pull = (): void => {
-        while (!settled) {
-          if (this.stopReason !== null || done()) return settle(null);
-          if (this.res.writableNeedDrain && !this.closed) {
-            this.drainWaiter = () => {
-              this.drainWaiter = null;
-              pull();
-            };
-            return;
-          }
-          const chunk = body.read() as Buffer | null;
-          if (chunk === null) return; // wait for 'readable' (or 'end')
-          this.lastActivity = this.opts.now();
-          this.out.begin();
-          feed(chunk);
-          this.out.flush();
-          if (done()) return settle(null);
-        }
-      };
-      const onEnd = (): void => settle(null);
-      const onError = (err: unknown): void => settle(err);
-      const onClose = (): void => settle(body.readableEnded ? null : (body.errored ?? new Error('upstream body closed before its end')));
-      if (body.readableEnded) return resolve(null);
-      if (body.destroyed) return resolve(body.errored ?? new Error('upstream body closed before its end'));
-      body.on('readable', pull);
-      body.once('end', onEnd);
-      body.once('error', onError);
-      body.once('close', onClose);
-      pull();
-    });
+      },
+    };
   }
 
   /**
@@ -261,13 +234,22 @@ export class SseRelay {
 
   /**
    * Start on a response body the moment its head is parsed, from inside the upstream socket's read
-   * (the transport calls this synchronously): the frames of that read are relayed as they are
-   * parsed until the first token is out, then the body is paused for {@link pump}, which takes the
-   * rest one batch per read. Without it the first token waited for every HTTP chunk of the read to
-   * be parsed first (~0.25 ms for a 256-token answer in one read: time to first token, issue 6).
+   * (the transport calls this synchronously). Where the transport offers it the body is read
+   * directly from then on ({@link readDirect}). Otherwise the frames of that read are relayed as
+   * they are parsed until the first token is out, then the body is paused for {@link pump}, which
+   * takes the rest one batch per read. Either way the first token does not wait for every HTTP
+   * chunk of its read to be parsed first (~0.25 ms for a 256-token answer in one read: time to
+   * first token, issue 6).
    */
-  early(att: RelayAttempt, body: Readable): void {
-    if (this.closed || this.stopReason !== null || body.destroyed) return;
+  early(att: RelayAttempt, res: UpstreamResponse): void {
+    if (this.closed || this.stopReason !== null) return;
+    const read = readDirect(res, this.consumerFor(att));
+    if (read !== null) {
+      this.direct = { att, read };
+      return;
+    }
+    const body = res.body;
+    if (body.destroyed) return;
     let attached = true;
     const stop = (): void => {
       if (!attached) return;
@@ -288,18 +270,21 @@ export class SseRelay {
   }
 
   /** Relay one upstream response body (after {@link begin}). Resolves with how it ended; never rejects. */
-  async pump(att: RelayAttempt, body: Readable): Promise<PumpResult> {
+  async pump(att: RelayAttempt, res: UpstreamResponse): Promise<PumpResult> {
     const { upstreamName } = att;
-    const readError = await this.read(body, att.feed, att.done);
+    const direct = this.direct?.att === att ? this.direct.read : null;
+    const readError = direct !== null ? await direct.done : await readStream(res.body, this.consumerFor(att));
     const sawDone = att.sawDone();
     const parseError = att.parseError();
     if (sawDone && parseError === null && this.stopReason === null) {
       // Done: read what little may follow [DONE] (the chunked terminator) so the upstream
       // connection goes back to the keep-alive pool; destroying would close it (issue 6).
-      drainRest(body);
+      if (direct !== null) direct.drain();
+      else drainStream(res.body);
     } else if (sawDone || parseError !== null || this.stopReason !== null) {
       // Stop reading: destroying releases the upstream socket at once.
-      body.destroy();
+      if (direct !== null) direct.destroy();
+      else res.body.destroy();
     }
     if (sawDone) return { kind: 'done' };
     if (this.stopReason !== null) return this.resultFor(upstreamName);

@@ -25,6 +25,36 @@ export interface UpstreamResponse {
   ok: boolean;
   headers: UpstreamHeaders;
   body: Readable;
+  /**
+   * Take the body without a stream, where the transport offers it (the proxy's own HTTP/1.1
+   * client): chunks go to `sink` from inside the socket read. Only before anything read `body`,
+   * and only once; null when the body is no longer available this way.
+   */
+  direct?(sink: BodySink): DirectBody | null;
+}
+
+/**
+ * Receives a response body without a Readable in between (issue 6). A Readable in paused mode
+ * costs per upstream read a buffered push, two `process.nextTick`s (`emitReadable`,
+ * `maybeReadMore`) and a `read()`: about 1 KB allocated per token at 5,000 open streams (a
+ * sampling heap profile of `bench/heap.ts`'s hold), much of it alive across the token gap and so
+ * promoted, which is what grew the heap while streams were held open.
+ */
+export interface BodySink {
+  /** The body bytes of one socket read; return false to pause reading until {@link DirectBody.resume}. */
+  data(chunk: Buffer): boolean;
+  /** The body is complete. */
+  end(): void;
+  /** The body broke off (connection lost, bad framing, abort); nothing follows. */
+  error(err: Error): void;
+}
+
+/** The transport's side of a body taken with {@link UpstreamResponse.direct}. */
+export interface DirectBody {
+  /** Read again after `data` returned false. */
+  resume(): void;
+  /** Stop: the connection is closed, `error` is called if the body had not ended. */
+  destroy(): void;
 }
 
 /** One request. */

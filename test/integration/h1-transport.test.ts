@@ -180,6 +180,94 @@ describe('HTTP/1.1 upstream client (integration, real sockets)', () => {
     assert.equal(conns, 2, 'the second request went on a new connection');
   });
 
+  it('a body taken directly: every byte in order, backpressure, the end, reuse; destroy closes the connection; errors reach the sink', async () => {
+    // 40 chunks of 8 KiB written at once: several socket reads, so a paused read matters.
+    const piece = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(8192);
+    const up = await server((req, res) => {
+      if (req.url === '/many') {
+        for (let i = 0; i < 40; i++) res.write(piece(i));
+        res.end();
+      } else if (req.url === '/half') {
+        res.write('part');
+        setTimeout(() => res.socket?.destroy(), 20);
+      } else {
+        res.end('x');
+      }
+    });
+    const t = transport();
+    const got: Buffer[] = [];
+    let paused = 0;
+    let resumeTimer: NodeJS.Timeout | null = null;
+    let ended!: Promise<void>;
+    // Taken as the head is parsed (from onResponse, as the relay does): the bytes that came in
+    // the same read as the head go to the sink too.
+    const res = await t.send(`${up.url}/many`, {
+      method: 'GET', headers: {}, signal: signal(),
+      onResponse: (r) => {
+        ended = new Promise<void>((resolve, reject) => {
+          const body = r.direct!({
+            data(chunk) {
+              assert.equal(resumeTimer, null, 'no data while paused');
+              got.push(Buffer.from(chunk));
+              if (got.length % 2 === 1) return true;
+              // Every second read: pause, and resume a little later.
+              paused++;
+              resumeTimer = setTimeout(() => {
+                resumeTimer = null;
+                body!.resume();
+              }, 5);
+              return false;
+            },
+            end: resolve,
+            error: reject,
+          });
+          assert.ok(body, 'the h1 transport offers the body directly');
+        });
+      },
+    });
+    assert.equal(res.direct!({ data: () => true, end() {}, error() {} }), null, 'only once');
+    assert.throws(() => res.body, /taken directly/);
+    await ended;
+    assert.equal(Buffer.concat(got).toString(), Array.from({ length: 40 }, (_, i) => piece(i)).join(''));
+    assert.ok(paused > 0, 'backpressure was exercised');
+    assert.equal(await text(await t.send(`${up.url}/one`, { method: 'GET', headers: {}, signal: signal() })), 'x');
+    assert.equal(up.connections(), 1, 'the connection went back to the pool after a direct body');
+
+    // A body whose bytes already went to a stream (nobody took it at the head) cannot be taken directly.
+    const streamed = await t.send(`${up.url}/one`, { method: 'GET', headers: {}, signal: signal() });
+    assert.equal(streamed.direct!({ data: () => true, end() {}, error() {} }), null);
+    assert.equal(await text(streamed), 'x');
+
+    // The upstream breaks off mid-body (a chunked body cut short): the sink's error, once, and nothing after.
+    const events: string[] = [];
+    let failed!: Promise<Error>;
+    await t.send(`${up.url}/half`, {
+      method: 'GET', headers: {}, signal: signal(),
+      onResponse: (r) => {
+        failed = new Promise<Error>((resolve) => {
+          r.direct!({ data: (c) => (events.push(`data:${c.toString()}`), true), end: () => events.push('end'), error: (e) => (events.push('error'), resolve(e)) });
+        });
+      },
+    });
+    assert.ok((await failed) instanceof Error);
+    assert.deepEqual(events, ['data:part', 'error']);
+
+    // The consumer lets go mid-body: the connection is closed, not reused.
+    const slow = await server((_req, res) => void res.write('first'));
+    let closedBy!: Promise<Error>;
+    await t.send(slow.url, {
+      method: 'GET', headers: {}, signal: signal(),
+      onResponse: (r) => {
+        closedBy = new Promise<Error>((resolve) => {
+          const b = r.direct!({ data: () => (setImmediate(() => b!.destroy()), true), end() {}, error: resolve });
+        });
+      },
+    });
+    assert.match((await closedBy).message, /destroyed/);
+    const open = (): Promise<number> => new Promise((resolve) => slow.server.getConnections((_e, n) => resolve(n)));
+    await waitUntil(async () => (await open()) === 0, 'the upstream connection was closed');
+  });
+
   it('an abort mid-body ends the body with the reason and closes the connection; the next request gets a new one', async () => {
     let closed = false;
     const up = await server((req, res) => {

@@ -15,7 +15,17 @@ import { performance } from 'node:perf_hooks';
 import { HttpParseError, ResponseParser, type ParserEvents, type ResponseHead } from './parser.js';
 import { ConnPool, type Conn } from './pool.js';
 import { targetCache, type Target } from '../target.js';
-import { connectTimeoutError, firstByteTimeoutError, NodeHeaders, type Transport, type TransportRequest, type UpstreamResponse } from '../transport.js';
+import {
+  connectTimeoutError,
+  firstByteTimeoutError,
+  NodeHeaders,
+  type BodySink,
+  type DirectBody,
+  type Transport,
+  type TransportRequest,
+  type UpstreamHeaders,
+  type UpstreamResponse,
+} from '../transport.js';
 
 /** Options for {@link createH1Transport}. */
 export interface H1Options {
@@ -109,11 +119,39 @@ class Client {
   }
 }
 
+/**
+ * The response handed to the caller. Its body is made on first use: a relay that takes it with
+ * `direct` never has a Readable (issue 6: ~1.5 KB of heap per open stream, and the per-read
+ * stream machinery, see {@link BodySink}).
+ */
+class H1Response implements UpstreamResponse {
+  readonly ok: boolean;
+
+  constructor(
+    readonly status: number,
+    readonly headers: UpstreamHeaders,
+    private readonly call: Call,
+  ) {
+    this.ok = status >= 200 && status < 300;
+  }
+
+  get body(): Readable {
+    return this.call.readable();
+  }
+
+  direct(sink: BodySink): DirectBody | null {
+    return this.call.takeDirect(sink);
+  }
+}
+
 /** One request and its response. */
-class Call implements ParserEvents {
+class Call implements ParserEvents, DirectBody {
   private conn: UserConn | null = null;
   private parser: ResponseParser;
+  /** The body as a stream, once asked for (or once bytes came before anyone took it). */
   private body: Readable | null = null;
+  /** The body taken directly (`H1Response.direct`). */
+  private sink: BodySink | null = null;
   private head: ResponseHead | null = null;
   /** The promise is settled (head delivered, or failed). */
   private settled = false;
@@ -197,11 +235,18 @@ class Call implements ParserEvents {
   onHead(head: ResponseHead): void {
     this.clearHeadTimer();
     this.head = head;
-    const conn = this.conn!;
+    const response = new H1Response(head.status, new NodeHeaders(head.headers), this);
+    this.settled = true;
+    this.init.onResponse?.(response);
+    this.pending.resolve(response);
+  }
+
+  /** The body as a Readable (made on first use; not once it was taken directly). */
+  readable(): Readable {
+    if (this.body !== null) return this.body;
+    if (this.sink !== null) throw new Error('the response body was taken directly');
     const body = new Readable({
-      read: () => {
-        if (this.conn === conn && !this.over) conn.socket.resume();
-      },
+      read: () => this.resume(),
       destroy: (err, cb) => {
         // The consumer let go of the body before it ended: the connection cannot be reused.
         if (!this.over) this.fail(err ?? new Error('response body destroyed'), true);
@@ -213,20 +258,39 @@ class Call implements ParserEvents {
     // not become an uncaught exception.
     body.on('error', ignore);
     this.body = body;
-    const status = head.status;
-    const response: UpstreamResponse = { status, ok: status >= 200 && status < 300, headers: new NodeHeaders(head.headers), body };
-    this.settled = true;
-    this.init.onResponse?.(response);
-    this.pending.resolve(response);
+    return body;
+  }
+
+  /** Hand the body to `sink` from now on; null if a Readable has it already, or it was taken. */
+  takeDirect(sink: BodySink): DirectBody | null {
+    if (this.body !== null || this.sink !== null) return null;
+    this.sink = sink;
+    return this;
+  }
+
+  /** Read again (after backpressure). */
+  resume(): void {
+    if (!this.over) this.conn?.socket.resume();
+  }
+
+  /** The consumer let go of a directly taken body before it ended: the connection cannot be reused. */
+  destroy(): void {
+    if (!this.over) this.fail(new Error('response body destroyed'), true);
   }
 
   onBody(chunk: Buffer): void {
-    if (!this.body!.push(chunk)) this.conn?.socket.pause();
+    if (this.sink !== null) {
+      // Nothing after a failure (the sink may have ended the call from inside this read).
+      if (!this.over && !this.sink.data(chunk)) this.conn?.socket.pause();
+    } else if (!this.readable().push(chunk)) {
+      this.conn?.socket.pause();
+    }
   }
 
   onEnd(): void {
     this.ended = true;
-    this.body?.push(null);
+    if (this.sink !== null) this.sink.end();
+    else this.readable().push(null);
   }
 
   /** The response ended: the connection goes back to the pool when it may carry another. */
@@ -274,8 +338,11 @@ class Call implements ParserEvents {
     if (!this.settled) {
       this.settled = true;
       this.pending.reject(err);
-    } else if (!this.body!.destroyed) {
-      this.body!.destroy(err);
+    } else if (this.sink !== null) {
+      this.sink.error(err);
+    } else {
+      const body = this.readable();
+      if (!body.destroyed) body.destroy(err);
     }
   }
 
