@@ -25,7 +25,30 @@ function strOrNull(s: string | null): string {
 
 /** A number as JSON writes it (non-finite as null, as pino does). */
 function num(n: number | null): string {
-  return n === null || !Number.isFinite(n) ? 'null' : String(n);
+  if (n === null || !Number.isFinite(n)) return 'null';
+  if (n >= 0 && n < 1e9) {
+    // Durations are rounded to the µs (Exchange): write their digits directly. String(n) runs
+    // the shortest-round-trip search for every non-integer (~5 µs per record in the profile).
+    // Below 1e9, decimals 0.001 apart are distinct doubles, so `int.frac` (trailing zeros cut)
+    // is exactly what String(n) gives; anything else falls through to it.
+    if (Number.isInteger(n)) return String(n);
+    const k = Math.round(n * 1000);
+    if (k / 1000 === n) {
+      const int = Math.floor(k / 1000);
+      let frac = k - int * 1000;
+      let digits = 3;
+      while (frac % 10 === 0) {
+        frac /= 10;
+        digits--;
+      }
+      return `${int}.${String(frac).padStart(digits, '0')}`;
+    }
+  } else if (Number.isSafeInteger(n) && n > 0) {
+    // Epoch milliseconds (startedAt): two small integers instead of a heap number's conversion.
+    const hi = Math.floor(n / 1e6);
+    return `${hi}${String(n - hi * 1e6).padStart(6, '0')}`;
+  }
+  return String(n);
 }
 
 function round(n: number): number {

@@ -196,6 +196,11 @@ export class SseRelay {
   private flushFirstToken(): void {
     this.firstTokenFlushed = true;
     this.out.flush();
+    // node:http's res.write corks the socket until the next tick: uncorked now, the first token
+    // leaves before the rest of its read is relayed, not after (time to first token, issue 6).
+    // Node's own uncork on that tick then finds nothing corked.
+    const socket = this.res.socket;
+    if (socket !== null && socket.writableCorked > 0) socket.uncork();
     this.out.begin();
   }
 

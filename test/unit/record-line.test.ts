@@ -28,14 +28,19 @@ const text = fc.oneof(
   fc.constantFrom('', 'a"b', 'back\\slash', 'tab\there', 'nl\nx', '\u0000', 'é✓🙂', 'x'.repeat(150), '"'.repeat(120)),
 );
 const maybe = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null });
-const ms = fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constantFrom(0, 1.5, 2.345, Number.NaN, Number.POSITIVE_INFINITY));
+const ms = fc.oneof(
+  fc.double({ min: 0, max: 1e6, noNaN: true }),
+  // Rounded to the µs, as Exchange rounds every duration (the line's direct digits path).
+  fc.integer({ min: 0, max: 2e12 }).map((k) => Math.round(k) / 1000),
+  fc.constantFrom(0, 1.5, 2.345, 0.001, 0.05, 999_999_999.999, 1e9, 1e9 + 0.5, Number.NaN, Number.POSITIVE_INFINITY),
+);
 const reasons: EndReason[] = ['done', 'client_aborted', 'upstream_error', 'upstream_truncated', 'idle_timeout', 'rate_limited', 'shutdown', 'error'];
 
 /** Records in the key order Exchange.finish builds them. */
 const record: fc.Arbitrary<RequestRecord> = fc
   .record({
     id: text, method: text, route: text, key: text, model: text, modelLabel: text, upstream: maybe(text), stream: fc.boolean(),
-    status: fc.integer({ min: 100, max: 599 }), endReason: fc.constantFrom(...reasons), startedAt: fc.integer({ min: 0, max: 2 ** 42 }),
+    status: fc.integer({ min: 100, max: 599 }), endReason: fc.constantFrom(...reasons), startedAt: fc.oneof(fc.integer({ min: 0, max: 2 ** 42 }), fc.maxSafeNat()),
     upstreamTtfbMs: maybe(ms), ttftMs: maybe(ms), durationMs: ms, overheadMs: maybe(ms), chunks: fc.nat(), bytesOut: fc.nat(),
     promptTokens: maybe(fc.nat()), completionTokens: maybe(fc.nat()), tokenSource: fc.constantFrom(null, 'upstream' as const, 'estimated' as const),
     finishReason: maybe(text),
