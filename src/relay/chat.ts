@@ -14,7 +14,8 @@ import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import type { Deployment, Route } from '../upstream/router.js';
-import { inspectChunk } from '../usage/chunk.js';
+import { inspectChunk, usageFromBody } from '../usage/chunk.js';
+import { tailUsage } from '../usage/tail-usage.js';
 import { endsWithUsageNull, scanContentDelta, scanContentDeltaBytes } from '../usage/scan.js';
 import { requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
@@ -214,14 +215,21 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
   }
   ex.upstreamEndAt = deps.clock.monotonic();
   ex.addAttempt(ex.upstream ?? '', upstreamRes.status, null, ex.upstreamSentAt!);
-  let parsed: unknown = null;
-  try {
-    parsed = JSON.parse(buf.toString('utf8'));
-  } catch {
-    /* relayed as is */
+  // The usage is all the record needs of the answer, unless the debug line or content capture
+  // wants the whole of it: read from the end of the bytes, no decode or parse of the rest (issue 6).
+  const usage = r.tap ? undefined : tailUsage(buf);
+  if (usage !== undefined && usageFromBody({ usage }) !== null) {
+    r.tracker.onBody({ usage });
+  } else {
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(buf.toString('utf8'));
+    } catch {
+      /* relayed as is */
+    }
+    r.tracker.onBody(parsed);
+    r.tap?.onBody(parsed, ex.upstream);
   }
-  r.tracker.onBody(parsed);
-  r.tap?.onBody(parsed, ex.upstream);
   const headers: Record<string, string> = {
     ...relayedHeaders(upstreamRes.headers),
     ...r.extraHeaders,
