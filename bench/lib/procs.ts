@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -36,16 +36,15 @@ export function freePort(): Promise<number> {
  * to /dev/null: what logging costs is serialising and writing, not a disk), stderr is kept.
  */
 export function spawnNode(name: string, args: string[], env: Record<string, string> = {}, ipc = false): Child {
+  // BENCH_STDOUT_DIR=dir keeps each child's stdout in dir/<name>.log (e.g. `--trace-gc` output).
+  const dir = process.env.BENCH_STDOUT_DIR;
+  const out = dir ? openSync(path.join(dir, `${name}.log`), 'w') : 'ignore';
   const proc = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {
     env: { ...process.env, ...env },
-    // BENCH_STDOUT_DIR=dir keeps each child's stdout in dir/<name>.log (e.g. `--trace-gc` output).
-    stdio: [
-      'ignore',
-      process.env.BENCH_STDOUT_DIR ? openSync(path.join(process.env.BENCH_STDOUT_DIR, `${name}.log`), 'w') : 'ignore',
-      'pipe',
-      ...(ipc ? ['ipc' as const] : []),
-    ],
+    stdio: ['ignore', out, 'pipe', ...(ipc ? ['ipc' as const] : [])],
   });
+  // The child has its own copy of the descriptor.
+  if (typeof out === 'number') closeSync(out);
   let tail = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => {

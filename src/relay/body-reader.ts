@@ -53,7 +53,6 @@ export function readDirect(res: UpstreamResponse, c: BodyConsumer): DirectRead |
   let drainTimer: NodeJS.Timeout | null = null;
   let resolve!: (err: unknown) => void;
   const done = new Promise<unknown>((r) => (resolve = r));
-  let direct: DirectBody | null = null;
   const settle = (err: unknown): void => {
     if (settled) return;
     settled = true;
@@ -64,10 +63,10 @@ export function readDirect(res: UpstreamResponse, c: BodyConsumer): DirectRead |
     if (drainTimer !== null) clearTimeout(drainTimer);
     drainTimer = null;
   };
-  direct = res.direct({
+  const direct: DirectBody | null = res.direct({
     data(chunk) {
       if (settled) {
-        if (drainBytes >= 0 && (drainBytes += chunk.length) > DRAIN_MAX_BYTES) direct!.destroy();
+        if (drainBytes >= 0 && (drainBytes += chunk.length) > DRAIN_MAX_BYTES) direct?.destroy();
         return true;
       }
       if (c.stopped()) {
@@ -81,7 +80,7 @@ export function readDirect(res: UpstreamResponse, c: BodyConsumer): DirectRead |
       }
       return !c.mustWait(() => {
         if (c.stopped()) settle(null);
-        else direct!.resume();
+        else direct?.resume();
       });
     },
     end() {
@@ -96,18 +95,17 @@ export function readDirect(res: UpstreamResponse, c: BodyConsumer): DirectRead |
     },
   });
   if (direct === null) return null;
-  const body = direct;
   return {
     done,
     drain() {
       if (ended) return;
       drainBytes = 0;
-      body.resume();
-      drainTimer = setTimeout(() => body.destroy(), DRAIN_MAX_MS);
+      direct.resume();
+      drainTimer = setTimeout(() => direct.destroy(), DRAIN_MAX_MS);
       drainTimer.unref?.();
     },
     destroy() {
-      if (!ended) body.destroy();
+      if (!ended) direct.destroy();
     },
   };
 }

@@ -14,7 +14,7 @@ import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import type { Deployment, Route } from '../upstream/router.js';
-import { inspectChunk, usageFromBody } from '../usage/chunk.js';
+import { inspectChunk } from '../usage/chunk.js';
 import { tailUsage } from '../usage/tail-usage.js';
 import { endsWithUsageNull, scanContentDelta, scanContentDeltaBytes } from '../usage/scan.js';
 import { requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
@@ -218,9 +218,7 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
   // The usage is all the record needs of the answer, unless the debug line or content capture
   // wants the whole of it: read from the end of the bytes, no decode or parse of the rest (issue 6).
   const usage = r.tap ? undefined : tailUsage(buf);
-  if (usage !== undefined && usageFromBody({ usage }) !== null) {
-    r.tracker.onBody({ usage });
-  } else {
+  if (usage === undefined || !r.tracker.onBody({ usage })) {
     let parsed: unknown = null;
     try {
       parsed = JSON.parse(buf.toString('utf8'));

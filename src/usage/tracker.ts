@@ -44,11 +44,12 @@ export class UsageTracker {
     if (content !== '') this.fragments.push(content);
   }
 
-  /** Feed a non-stream response body (parsed JSON). Its text is only read if it has no usage. */
-  onBody(parsed: unknown): void {
+  /** Feed a non-stream response body (parsed JSON); true if it carried the usage. Its text is only read if not. */
+  onBody(parsed: unknown): boolean {
     const usage = usageFromBody(parsed);
     if (usage !== null) this.usage = usage;
     else this.body = parsed;
+    return usage !== null;
   }
 
   /** The completion text relayed so far (for content logging). */
