@@ -2,6 +2,7 @@
  * Memory per open stream, from the inside (issue 6: "RSS per open slow stream").
  *
  *   node --import=tsx bench/heap.ts [--streams 5000] [--proxy path/to/main.js] [--snapshot] [--node-flags=--max-semi-space-size=4]
+ *                                   [--warmup bench|fast] [--target proxy|pipe] [--tokens 20 --delay-ms 1000]
  *
  * Starts the mock upstream and the proxy (dist/, default config), warms it up, then holds
  * `--streams` streams open at once (20 tokens, one per second, opened over 1 s) and samples every
@@ -10,18 +11,26 @@
  * the outside; this tells how much of it is live heap, and `--snapshot` says whose: it writes a
  * heap snapshot with one stream open and one with all of them open (the proxy's
  * `--heapsnapshot-signal`) and prints the difference per stream by V8 object type.
+ * `--keep-snapshots` leaves both files for a closer look. `--warmup bench` warms the way `npm run bench`'s held-open scenario does (64 slow streams on a
+ * fresh process) instead of 2,000 fast ones; `--target pipe` measures the raw pipe's RSS instead;
+ * `--tokens` and `--delay-ms` shape the held streams (long answers show what grows per token).
  */
 import { readdirSync, readFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startProxy, startUpstream } from './lib/targets.js';
+import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startPipe, startProxy, startUpstream } from './lib/targets.js';
 
 const { values } = parseArgs({
   options: {
     streams: { type: 'string', default: '5000' },
     proxy: { type: 'string' },
     snapshot: { type: 'boolean', default: false },
+    'keep-snapshots': { type: 'boolean', default: false },
     'node-flags': { type: 'string' },
+    warmup: { type: 'string', default: 'fast' },
+    tokens: { type: 'string', default: '20' },
+    'delay-ms': { type: 'string', default: '1000' },
+    target: { type: 'string', default: 'proxy' },
   },
 });
 const N = Number(values.streams);
@@ -59,13 +68,17 @@ async function main(): Promise<void> {
   const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
   const flags = SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] : [];
   if (values['node-flags']) flags.push(...values['node-flags'].split(/\s+/).filter(Boolean));
-  const proxy = await startProxy(upstream, DEFAULT_VARIANT, 'proxy', flags, values.proxy ? path.resolve(values.proxy) : undefined);
+  const PIPE = values.target === 'pipe';
+  const proxy = PIPE ? await startPipe(upstream, flags) : await startProxy(upstream, DEFAULT_VARIANT, 'proxy', flags, values.proxy ? path.resolve(values.proxy) : undefined);
   const load = LoadClient.start();
   const rssMb = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-  const metrics = async (): Promise<{ heapUsed: number; heapTotal: number; external: number }> => {
+  /** The proxy's own view of its heap (the pipe has no /metrics: NaN there); `spaces`: size per V8 space, MB. */
+  const metrics = async (): Promise<{ heapUsed: number; heapTotal: number; external: number; spaces: string }> => {
+    if (PIPE) return { heapUsed: NaN, heapTotal: NaN, external: NaN, spaces: '' };
     const text = await (await fetch(`${proxy.origin}/metrics`)).text();
     const get = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
-    return { heapUsed: get('nodejs_heap_size_used_bytes'), heapTotal: get('nodejs_heap_size_total_bytes'), external: get('nodejs_external_memory_bytes') };
+    const spaces = [...text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)].map((m) => `${m[1]} ${(Number(m[2]) / 1048576).toFixed(1)}`).join(', ');
+    return { heapUsed: get('nodejs_heap_size_used_bytes'), heapTotal: get('nodejs_heap_size_total_bytes'), external: get('nodejs_external_memory_bytes'), spaces };
   };
   const snapshot = async (): Promise<string> => {
     const before = new Set(readdirSync(dir));
@@ -84,9 +97,14 @@ async function main(): Promise<void> {
     throw new Error('no heap snapshot written');
   };
   const held = (count: number) =>
-    load.run({ model: 'bench-delay-1000ms', tokens: 20, stream: true, concurrency: count, count, durationMs: 0, maxMs: 120_000, rampMs: 1_000, gaps: true, url: proxy.chatUrl, headers: proxy.headers });
+    load.run({ model: `bench-delay-${values['delay-ms']}ms`, tokens: Number(values.tokens), stream: true, concurrency: count, count, durationMs: 0, maxMs: 120_000, rampMs: 1_000, gaps: true, url: proxy.chatUrl, headers: proxy.headers });
   try {
-    await load.run({ model: 'sim-fast', tokens: 256, stream: true, concurrency: 16, count: 2_000, durationMs: 0, maxMs: 60_000, rampMs: 0, gaps: false, url: proxy.chatUrl, headers: proxy.headers });
+    if (values.warmup === 'bench') {
+      await load.run({ model: 'bench-slow', tokens: 100, stream: true, concurrency: 32, count: 64, durationMs: 0, maxMs: 60_000, rampMs: 0, gaps: false, url: proxy.chatUrl, headers: proxy.headers });
+      await new Promise((r) => setTimeout(r, 1_000));
+    } else {
+      await load.run({ model: 'sim-fast', tokens: 256, stream: true, concurrency: 16, count: 2_000, durationMs: 0, maxMs: 60_000, rampMs: 0, gaps: false, url: proxy.chatUrl, headers: proxy.headers });
+    }
     let one: string | null = null;
     if (SNAPSHOT) {
       const r = held(1);
@@ -95,15 +113,15 @@ async function main(): Promise<void> {
       await r;
     }
     const base = { rss: rssMb(), ...(await metrics()) };
-    console.log(`before: RSS ${base.rss.toFixed(0)} MB, heap used ${base.heapUsed.toFixed(0)} MB of ${base.heapTotal.toFixed(0)}, external ${base.external.toFixed(0)} MB`);
+    console.log(`before: RSS ${base.rss.toFixed(0)} MB, heap used ${base.heapUsed.toFixed(0)} MB of ${base.heapTotal.toFixed(0)}, external ${base.external.toFixed(0)} MB; ${base.spaces}`);
     const run = held(N);
-    let peak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
+    let peak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, spaces: '' };
     let all: string | null = null;
     for (let t = 2; t <= 20; t += 2) {
       await new Promise((r) => setTimeout(r, 2_000));
       const now = { rss: rssMb(), ...(await metrics()) };
-      peak = { rss: Math.max(peak.rss, now.rss), heapUsed: Math.max(peak.heapUsed, now.heapUsed), heapTotal: Math.max(peak.heapTotal, now.heapTotal), external: Math.max(peak.external, now.external) };
-      console.log(`t+${t}s: RSS ${now.rss.toFixed(0)} MB, heap used ${now.heapUsed.toFixed(0)} of ${now.heapTotal.toFixed(0)}, external ${now.external.toFixed(0)}`);
+      peak = { rss: Math.max(peak.rss, now.rss), heapUsed: Math.max(peak.heapUsed, now.heapUsed), heapTotal: Math.max(peak.heapTotal, now.heapTotal), external: Math.max(peak.external, now.external), spaces: '' };
+      console.log(`t+${t}s: RSS ${now.rss.toFixed(0)} MB, heap used ${now.heapUsed.toFixed(0)} of ${now.heapTotal.toFixed(0)}, external ${now.external.toFixed(0)}; ${now.spaces}`);
       if (SNAPSHOT && t === 6) all = await snapshot();
     }
     const result = await run;
@@ -118,8 +136,11 @@ async function main(): Promise<void> {
       const total = rows.reduce((s, r) => s + r[1], 0);
       console.log(`\nheap snapshots: ${(total / N / 1024).toFixed(1)} KB more per open stream; the largest kinds:`);
       for (const [k, size, n] of rows.slice(0, 25)) console.log(`${(size / N).toFixed(0).padStart(7)} B ${(n / N).toFixed(1).padStart(6)} objects  ${k}`);
-      rmSync(one);
-      rmSync(all);
+      if (values['keep-snapshots']) console.log(`snapshots kept: ${one} (one stream open), ${all} (all open)`);
+      else {
+        rmSync(one);
+        rmSync(all);
+      }
     }
   } finally {
     await load.stop();

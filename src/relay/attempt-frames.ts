@@ -3,7 +3,7 @@
  * to the caller's response (issue 2's canonical frames, issue 3's usage stripping, issue 6's byte
  * path). The relay owns the response; this owns the parsing state of one upstream body.
  */
-import { createFrameSplitter } from '../sse/frames.js';
+import { createFrameSplitter, type FrameSplitter, type FrameSplitterOptions } from '../sse/frames.js';
 import type { SseEvent } from '../sse/parser.js';
 import { DONE_FRAME, encodeData, encodeEvent } from '../sse/encoder.js';
 import { ProxyError, UpstreamError } from '../errors.js';
@@ -31,7 +31,7 @@ export interface RelaySink {
   /** Bytes [start, end) of the current read, forwarded as they are. */
   writeBytes(buf: Buffer, start: number, end: number): void;
   /** A data frame reached the caller (no retry after this). */
-  dataSent(): void;
+  markDataSent(): void;
   /** Called after each relayed event, with whether a first token has been seen (it is written out at once). */
   afterEvent(sawFirstToken: boolean): void;
   /** The relay was stopped (caller gone, idle, shutdown …). */
@@ -40,69 +40,107 @@ export interface RelaySink {
 
 /** Start an attempt: frames are parsed, observed and relayed as they are fed. */
 export function createAttempt(sink: RelaySink, observer: StreamObserver & Partial<ByteObserver>, upstreamName: string): RelayAttempt {
-  let sawDone = false;
-  let parseError: ProxyError | null = null;
-  const splitter = createFrameSplitter({
-    maxEventBytes: sink.maxEventBytes,
-    // The common frame, `data: <json>\n\n`, as bytes: forwarded as the upstream sent it.
-    onDataFrame: (buf, frameStart, ps, pe) => {
-      if (sawDone) return;
-      if (pe - ps === 6 && isDone(buf, ps)) {
-        sawDone = true;
-        sink.commit();
-        sink.writeBytes(buf, frameStart, pe + 2);
-        return;
-      }
-      let out: string | TrimTail | null | undefined = observer.onBytes?.(buf, ps, pe, sink.now());
-      let data: string | null = null;
-      if (out === undefined) {
-        data = buf.toString('utf8', ps, pe);
-        out = observer.onEvent(data, sink.now());
-      }
-      if (out === null) return;
+  return new Attempt(sink, observer, upstreamName);
+}
+
+/**
+ * The attempt is its splitter's handler: one object per attempt where closures over a factory's
+ * locals took a closure each and a context (heap per open stream, issue 6).
+ */
+class Attempt implements RelayAttempt, FrameSplitterOptions {
+  private done_ = false;
+  private sawDone_ = false;
+  private parseError_: ProxyError | null = null;
+  private readonly splitter: FrameSplitter;
+  readonly maxEventBytes: number;
+
+  constructor(
+    private readonly sink: RelaySink,
+    private readonly observer: StreamObserver & Partial<ByteObserver>,
+    readonly upstreamName: string,
+  ) {
+    this.maxEventBytes = sink.maxEventBytes;
+    this.splitter = createFrameSplitter(this);
+  }
+
+  feed(chunk: Buffer): void {
+    this.splitter.feed(chunk);
+  }
+
+  done(): boolean {
+    return this.done_ || this.sink.stopped();
+  }
+
+  sawDone(): boolean {
+    return this.sawDone_;
+  }
+
+  parseError(): ProxyError | null {
+    return this.parseError_;
+  }
+
+  private markDone(): void {
+    this.sawDone_ = true;
+    this.done_ = true;
+  }
+
+  /** The common frame, `data: <json>\n\n`, as bytes: forwarded as the upstream sent it. */
+  onDataFrame(buf: Buffer, frameStart: number, ps: number, pe: number): void {
+    if (this.sawDone_) return;
+    const sink = this.sink;
+    if (pe - ps === 6 && isDone(buf, ps)) {
+      this.markDone();
       sink.commit();
-      sink.dataSent();
-      if (out === data) sink.writeBytes(buf, frameStart, pe + 2);
-      else if (typeof out === 'string') sink.write(encodeData(out));
-      else {
-        sink.writeBytes(buf, frameStart, pe - out.cut - out.keep);
-        sink.writeBytes(buf, pe - out.keep, pe + 2);
-      }
-      sink.afterEvent(observer.sawFirstToken === true);
-    },
-    onEvent: (e: SseEvent) => {
-      if (sawDone) return;
-      if (e.data === '[DONE]') {
-        sawDone = true;
-        sink.commit();
-        sink.write(DONE_FRAME);
-        return;
-      }
-      const out = observer.onEvent(e.data, sink.now());
-      if (out === null) return;
-      const payload = typeof out === 'string' ? out : trimmed(e.data, out);
+      sink.writeBytes(buf, frameStart, pe + 2);
+      return;
+    }
+    const observer = this.observer;
+    let out: string | TrimTail | null | undefined = observer.onBytes?.(buf, ps, pe, sink.now());
+    let data: string | null = null;
+    if (out === undefined) {
+      data = buf.toString('utf8', ps, pe);
+      out = observer.onEvent(data, sink.now());
+    }
+    if (out === null) return;
+    sink.commit();
+    sink.markDataSent();
+    if (out === data) sink.writeBytes(buf, frameStart, pe + 2);
+    else if (typeof out === 'string') sink.write(encodeData(out));
+    else {
+      sink.writeBytes(buf, frameStart, pe - out.cut - out.keep);
+      sink.writeBytes(buf, pe - out.keep, pe + 2);
+    }
+    sink.afterEvent(observer.sawFirstToken === true);
+  }
+
+  onEvent(e: SseEvent): void {
+    if (this.sawDone_) return;
+    const sink = this.sink;
+    if (e.data === '[DONE]') {
+      this.markDone();
       sink.commit();
-      sink.dataSent();
-      // Canonical frame: the payload byte-for-byte; a named event keeps its name.
-      sink.write(e.event === undefined || e.event === 'message' ? encodeData(payload) : encodeEvent({ event: e.event, data: payload }));
-      sink.afterEvent(observer.sawFirstToken === true);
-    },
-    onError: (err) => {
-      if (err.type === 'max-buffer-size-exceeded') {
-        parseError = new UpstreamError(`Upstream "${upstreamName}" sent an event larger than ${sink.maxEventBytes} bytes.`, {
-          code: 'upstream_event_too_large',
-        });
-      }
-      // Unknown fields and bad retry values are ignored, as the standard says.
-    },
-  });
-  return {
-    upstreamName,
-    feed: (chunk) => splitter.feed(chunk),
-    done: () => sawDone || parseError !== null || sink.stopped(),
-    sawDone: () => sawDone,
-    parseError: () => parseError,
-  };
+      sink.write(DONE_FRAME);
+      return;
+    }
+    const out = this.observer.onEvent(e.data, sink.now());
+    if (out === null) return;
+    const payload = typeof out === 'string' ? out : trimmed(e.data, out);
+    sink.commit();
+    sink.markDataSent();
+    // Canonical frame: the payload byte-for-byte; a named event keeps its name.
+    sink.write(e.event === undefined || e.event === 'message' ? encodeData(payload) : encodeEvent({ event: e.event, data: payload }));
+    sink.afterEvent(this.observer.sawFirstToken === true);
+  }
+
+  onError(err: Error & { type: string }): void {
+    if (err.type === 'max-buffer-size-exceeded') {
+      this.parseError_ = new UpstreamError(`Upstream "${this.upstreamName}" sent an event larger than ${this.sink.maxEventBytes} bytes.`, {
+        code: 'upstream_event_too_large',
+      });
+      this.done_ = true;
+    }
+    // Unknown fields and bad retry values are ignored, as the standard says.
+  }
 }
 
 /** `[DONE]` at buf[at..at+6). */

@@ -7,10 +7,19 @@
  */
 import type { ServerResponse } from 'node:http';
 
+/** What the writer reports to (the relay: one object, not two closures per stream). */
+export interface BatchTarget {
+  /** Whether the response can still be written (the caller may have gone). */
+  writable(): boolean;
+  /** Told how many bytes each write carried. */
+  onWrite(bytes: number): void;
+}
+
 /** Batches writes while a read is processed; writes through otherwise. */
 export class BatchWriter {
   private batching = false;
-  private pieces: Buffer[] = [];
+  /** Reused from read to read (emptied by {@link flush}). */
+  private readonly pieces: Buffer[] = [];
   /** The open run: bytes [runStart, runEnd) of runBuf. */
   private runBuf: Buffer | null = null;
   private runStart = 0;
@@ -18,10 +27,7 @@ export class BatchWriter {
 
   constructor(
     private readonly res: ServerResponse,
-    /** Told how many bytes each write carried. */
-    private readonly onWrite: (bytes: number) => void,
-    /** Whether the response can still be written (the caller may have gone). */
-    private readonly writable: () => boolean,
+    private readonly target: BatchTarget,
   ) {}
 
   /** From now until {@link flush}, writes are collected. */
@@ -31,14 +37,14 @@ export class BatchWriter {
 
   /** Write a string frame (collected while batching). */
   write(frame: string): void {
-    if (!this.writable()) return;
+    if (!this.target.writable()) return;
     if (this.batching) {
       this.endRun();
       this.pieces.push(Buffer.from(frame));
       return;
     }
     this.res.write(frame);
-    this.onWrite(Buffer.byteLength(frame));
+    this.target.onWrite(Buffer.byteLength(frame));
   }
 
   /** Forward bytes [start, end) of an upstream read as they are (only while batching). */
@@ -59,11 +65,11 @@ export class BatchWriter {
     const pieces = this.pieces;
     this.batching = false;
     if (pieces.length === 0) return;
-    this.pieces = [];
-    if (!this.writable()) return;
     const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    pieces.length = 0;
+    if (!this.target.writable()) return;
     this.res.write(out);
-    this.onWrite(out.length);
+    this.target.onWrite(out.length);
   }
 
   private endRun(): void {

@@ -9,7 +9,7 @@
  * others (`node:http`, the simulator, fetch).
  */
 import type { Readable } from 'node:stream';
-import type { DirectBody, UpstreamResponse } from '../upstream/transport.js';
+import type { BodySink, DirectBody, UpstreamResponse } from '../upstream/transport.js';
 
 /** What the relay does with what is read. */
 export interface BodyConsumer {
@@ -47,67 +47,91 @@ export interface DirectRead {
  */
 export function readDirect(res: UpstreamResponse, c: BodyConsumer): DirectRead | null {
   if (res.direct === undefined) return null;
-  let settled = false;
-  let ended = false;
-  let drainBytes = -1; // ≥ 0 once draining after [DONE]
-  let drainTimer: NodeJS.Timeout | null = null;
-  let resolve!: (err: unknown) => void;
-  const done = new Promise<unknown>((r) => (resolve = r));
-  const settle = (err: unknown): void => {
-    if (settled) return;
-    settled = true;
-    c.cancelWait();
-    resolve(err);
-  };
-  const stopDrain = (): void => {
-    if (drainTimer !== null) clearTimeout(drainTimer);
-    drainTimer = null;
-  };
-  const direct: DirectBody | null = res.direct({
-    data(chunk) {
-      if (settled) {
-        if (drainBytes >= 0 && (drainBytes += chunk.length) > DRAIN_MAX_BYTES) direct?.destroy();
-        return true;
-      }
-      if (c.stopped()) {
-        settle(null);
-        return true;
-      }
-      c.take(chunk);
-      if (c.done() || c.stopped()) {
-        settle(null);
-        return true;
-      }
-      return !c.mustWait(() => {
-        if (c.stopped()) settle(null);
-        else direct?.resume();
-      });
-    },
-    end() {
-      ended = true;
-      stopDrain();
-      settle(null);
-    },
-    error(err) {
-      ended = true;
-      stopDrain();
-      settle(err);
-    },
-  });
+  const reader = new DirectReader(c);
+  const direct = res.direct(reader);
   if (direct === null) return null;
-  return {
-    done,
-    drain() {
-      if (ended) return;
-      drainBytes = 0;
-      direct.resume();
-      drainTimer = setTimeout(() => direct.destroy(), DRAIN_MAX_MS);
-      drainTimer.unref?.();
-    },
-    destroy() {
-      if (!ended) direct.destroy();
-    },
-  };
+  reader.direct = direct;
+  return reader;
+}
+
+/**
+ * The transport's sink and the relay's handle in one object per stream (closures over a function's
+ * locals took eight objects and a context: heap per open stream, issue 6).
+ */
+class DirectReader implements BodySink, DirectRead {
+  readonly done: Promise<unknown>;
+  direct: DirectBody | null = null;
+  private settled = false;
+  private ended = false;
+  /** ≥ 0 once draining after [DONE]. */
+  private drainBytes = -1;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private resolve!: (err: unknown) => void;
+
+  constructor(private readonly c: BodyConsumer) {
+    this.done = new Promise<unknown>((r) => (this.resolve = r));
+  }
+
+  private settle(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.c.cancelWait();
+    this.resolve(err);
+  }
+
+  private stopDrain(): void {
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+  }
+
+  /** Woken by the caller's 'drain' after {@link BodyConsumer.mustWait}. */
+  private wake(): void {
+    if (this.c.stopped()) this.settle(null);
+    else this.direct?.resume();
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.settled) {
+      if (this.drainBytes >= 0 && (this.drainBytes += chunk.length) > DRAIN_MAX_BYTES) this.direct?.destroy();
+      return true;
+    }
+    const c = this.c;
+    if (c.stopped()) {
+      this.settle(null);
+      return true;
+    }
+    c.take(chunk);
+    if (c.done() || c.stopped()) {
+      this.settle(null);
+      return true;
+    }
+    // (A closure only when the caller's socket is full.)
+    return !c.mustWait(() => this.wake());
+  }
+
+  end(): void {
+    this.ended = true;
+    this.stopDrain();
+    this.settle(null);
+  }
+
+  error(err: Error): void {
+    this.ended = true;
+    this.stopDrain();
+    this.settle(err);
+  }
+
+  drain(): void {
+    if (this.ended) return;
+    this.drainBytes = 0;
+    this.direct?.resume();
+    this.drainTimer = setTimeout(() => this.direct?.destroy(), DRAIN_MAX_MS);
+    this.drainTimer.unref?.();
+  }
+
+  destroy(): void {
+    if (!this.ended) this.direct?.destroy();
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { ProxyError, UpstreamError } from '../errors.js';
 import type { Exchange } from './exchange.js';
-import { SseRelay, type PumpResult } from './sse-relay.js';
+import { SseRelay, type PumpResult, type RelayOptions, type RelayOwner } from './sse-relay.js';
 import { UNCHANGED, type ByteObserver, type StreamObserver, type TrimTail } from './observer.js';
 import { runAttempts, type AttemptOutcome } from './attempts.js';
 import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.js';
@@ -242,37 +242,56 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
   ex.status = upstreamRes.status;
 }
 
-/** stream:true — the incremental SSE relay. Returns the end reason and status for the record. */
-export async function relayChatStream(r: RelayRequest): Promise<{ reason: import('../events/types.js').EndReason; status: number }> {
-  const { deps, ex, res } = r;
+/**
+ * The relay's timing knobs for an app: one object for all its streams (its functions close over
+ * the app, not the request).
+ */
+export function streamRelayOptions(deps: AppDeps): RelayOptions {
   const s = deps.config.server;
-  let upstreamHeaders: UpstreamHeaders | null = null;
-  const relay = new SseRelay(
-    res,
-    {
-      keepAliveMs: s.keepAliveMs,
-      idleTimeoutMs: s.idleTimeoutMs,
-      maxStreamDurationMs: s.maxStreamDurationMs,
-      maxEventBytes: s.maxEventBytes,
-      now: () => deps.clock.monotonic(),
-      // Issue 7: a stream cut at its maximum duration is an abuse-limit refusal.
-      onStop: (why) => {
-        if (why === 'max_duration') deps.metrics.refused('stream_duration');
-      },
+  return {
+    keepAliveMs: s.keepAliveMs,
+    idleTimeoutMs: s.idleTimeoutMs,
+    maxStreamDurationMs: s.maxStreamDurationMs,
+    maxEventBytes: s.maxEventBytes,
+    now: () => deps.clock.monotonic(),
+    // Issue 7: a stream cut at its maximum duration is an abuse-limit refusal.
+    onStop: (why) => {
+      if (why === 'max_duration') deps.metrics.refused('stream_duration');
     },
-    () => {
-      ex.openStream();
-      return {
-        ...(upstreamHeaders ? relayedHeaders(upstreamHeaders) : {}),
-        ...r.extraHeaders,
-        'x-request-id': ex.id,
-        'server-timing': serverTiming(ex, deps.clock.monotonic()),
-      };
-    },
-    (bytes) => {
-      ex.bytesOut += bytes;
-    },
-  );
+  };
+}
+
+/** What the relay asks of a chat stream's request. */
+class ChatStreamOwner implements RelayOwner {
+  /** The 2xx upstream head being relayed (its headers go to the caller on commit). */
+  upstreamHeaders: UpstreamHeaders | null = null;
+
+  constructor(private readonly r: RelayRequest) {}
+
+  headersOnCommit(): Record<string, string> {
+    const { ex, deps } = this.r;
+    ex.openStream();
+    return {
+      ...(this.upstreamHeaders ? relayedHeaders(this.upstreamHeaders) : {}),
+      ...this.r.extraHeaders,
+      'x-request-id': ex.id,
+      'server-timing': serverTiming(ex, deps.clock.monotonic()),
+    };
+  }
+
+  onWrite(bytes: number): void {
+    this.r.ex.bytesOut += bytes;
+  }
+}
+
+/**
+ * stream:true — the incremental SSE relay. Returns the end reason and status for the record.
+ * `opts`: {@link streamRelayOptions} of the app.
+ */
+export async function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<{ reason: import('../events/types.js').EndReason; status: number }> {
+  const { deps, ex, res } = r;
+  const owner = new ChatStreamOwner(r);
+  const relay = new SseRelay(res, opts, owner);
   r.abort.signal.addEventListener('abort', () => relay.stop(r.abort.signal.reason === SHUTDOWN ? 'shutdown' : 'client'), { once: true });
   // The request's own controller is the upstream's: a stop by the relay (idle, max duration, a
   // stalled caller) ends the request anyway, so no controller per attempt (issue 6: heap per
@@ -288,7 +307,10 @@ export async function relayChatStream(r: RelayRequest): Promise<{ reason: import
       const out = await callUpstream(r, d, text, 'text/event-stream', r.abort.signal, (res) => {
         if (!res.ok) return;
         // A 2xx head: relay from this very read (what the await below would only see after it).
-        upstreamHeaders = res.headers;
+        owner.upstreamHeaders = res.headers;
+        // The bytes received need not live as long as the stream (heap per open stream, issue 6):
+        // the rare retry after a 2xx that failed before its first event re-encodes the parsed body.
+        r.raw = undefined;
         relay.early(att, res);
       });
       if (!('ok' in out)) return out;

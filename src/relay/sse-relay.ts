@@ -21,7 +21,7 @@ import { encodeComment, encodeData } from '../sse/encoder.js';
 import { ProxyError, UpstreamError, toOpenAIError } from '../errors.js';
 import type { EndReason } from '../events/types.js';
 import { writeRendered } from '../http/write-error.js';
-import { BatchWriter } from './batch-writer.js';
+import { BatchWriter, type BatchTarget } from './batch-writer.js';
 import { drainStream, readDirect, readStream, type BodyConsumer, type DirectRead } from './body-reader.js';
 import { stopResult } from './stop-result.js';
 import { createAttempt, type RelayAttempt, type RelaySink } from './attempt-frames.js';
@@ -41,6 +41,17 @@ export interface RelayOptions {
   onStop?(reason: StopReason): void;
 }
 
+/**
+ * The request a relay serves: what the relay asks of it. One object per stream (two closures
+ * cost more heap per open stream, issue 6).
+ */
+export interface RelayOwner {
+  /** Headers to send on commit (computed late so server-timing knows the upstream's TTFB). */
+  headersOnCommit(): Record<string, string>;
+  /** Counts the bytes of each write to the caller. */
+  onWrite(bytes: number): void;
+}
+
 /** Why the relay stopped the upstream itself. */
 export type StopReason = 'client' | 'client_stalled' | 'idle' | 'shutdown' | 'max_duration';
 
@@ -51,8 +62,12 @@ export type PumpResult =
   /** Failed before any data reached the caller: the caller may retry elsewhere (issue 7). */
   | { kind: 'retryable'; error: ProxyError };
 
-/** Relays SSE to one caller, across one or more upstream attempts. */
-export class SseRelay {
+/**
+ * Relays SSE to one caller, across one or more upstream attempts. It is itself what its attempts
+ * write through ({@link RelaySink}) and what reads their bodies ({@link BodyConsumer}): one object
+ * per stream where two objects of closures cost ~1 KB of heap per open stream (issue 6).
+ */
+export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
   /** Headers written to the caller. */
   committed = false;
   /** At least one data frame written to the caller (no retry after this). */
@@ -66,43 +81,32 @@ export class SseRelay {
   private drainWaiter: (() => void) | null = null;
   /** Writes of one upstream read go out together. */
   private readonly out: BatchWriter;
-  /** What an attempt writes through (src/relay/attempt-frames.ts). */
-  private readonly sink: RelaySink;
+  /** Largest single upstream event accepted (RelaySink). */
+  readonly maxEventBytes: number;
+  /** The attempt whose body is being read (BodyConsumer). */
+  private current: RelayAttempt | null = null;
   private closed = false;
   /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
   private firstTokenFlushed = false;
   /** The attempt whose body is read directly from the transport, started by {@link early}. */
   private direct: { att: RelayAttempt; read: DirectRead } | null = null;
 
+  /**
+   * @param opts the same for every stream of an app
+   */
   constructor(
     private readonly res: ServerResponse,
     private readonly opts: RelayOptions,
-    /** Headers to send on commit (computed late so server-timing knows the upstream's TTFB). */
-    private readonly headersOnCommit: () => Record<string, string>,
-    /** Counts bytes/chunks written (the exchange). */
-    onWrite: (bytes: number) => void,
+    private readonly owner: RelayOwner,
   ) {
-    this.out = new BatchWriter(res, onWrite, () => !this.closed);
-    this.sink = {
-      maxEventBytes: opts.maxEventBytes,
-      // Events of one read arrive together: they share its time (one clock read per read, issue 6).
-      now: () => this.lastActivity,
-      commit: () => this.commit(),
-      write: (frame) => this.out.write(frame),
-      writeBytes: (buf, start, end) => this.out.writeBytes(buf, start, end),
-      dataSent: () => {
-        this.dataSent = true;
-      },
-      afterEvent: (sawFirstToken) => {
-        if (sawFirstToken && !this.firstTokenFlushed) this.flushFirstToken();
-      },
-      stopped: () => this.stopReason !== null,
-    };
+    this.out = new BatchWriter(res, this);
+    this.maxEventBytes = opts.maxEventBytes;
     const now = opts.now();
     this.lastActivity = now;
     this.nextKeepAliveAt = now + opts.keepAliveMs;
     this.deadline = opts.maxStreamDurationMs > 0 ? now + opts.maxStreamDurationMs : Infinity;
-    res.once('close', this.onClose);
+    // 'close' is emitted once: `on`, not `once` (whose wrapper is two more objects per stream).
+    res.on('close', this.onClose);
     res.on('drain', this.onDrain);
     this.arm();
   }
@@ -182,12 +186,13 @@ export class SseRelay {
   commit(): void {
     if (this.committed || this.closed) return;
     this.committed = true;
-    const headers = this.headersOnCommit();
+    const headers = this.owner.headersOnCommit();
     headers['content-type'] = 'text/event-stream; charset=utf-8';
     headers['cache-control'] = 'no-cache';
     headers['connection'] = 'keep-alive';
     headers['x-accel-buffering'] = 'no';
     this.res.writeHead(200, headers);
+    flattenHead(this.res);
     // Frames are small and latency-bound: no Nagle delay (issue 6).
     this.res.socket?.setNoDelay(true);
   }
@@ -204,29 +209,75 @@ export class SseRelay {
     this.out.begin();
   }
 
-  /** How an attempt's body reaches it: one batch per upstream read, nothing read while the caller's socket is full. */
+  // BatchTarget: where the batches go.
+
+  /** The response can still be written (the caller may have gone). */
+  writable(): boolean {
+    return !this.closed;
+  }
+
+  onWrite(bytes: number): void {
+    this.owner.onWrite(bytes);
+  }
+
+  // RelaySink: what an attempt writes through (src/relay/attempt-frames.ts).
+
+  /** Events of one read arrive together: they share its time (one clock read per read, issue 6). */
+  now(): number {
+    return this.lastActivity;
+  }
+
+  write(frame: string): void {
+    this.out.write(frame);
+  }
+
+  writeBytes(buf: Buffer, start: number, end: number): void {
+    this.out.writeBytes(buf, start, end);
+  }
+
+  markDataSent(): void {
+    this.dataSent = true;
+  }
+
+  afterEvent(sawFirstToken: boolean): void {
+    if (sawFirstToken && !this.firstTokenFlushed) this.flushFirstToken();
+  }
+
+  stopped(): boolean {
+    return this.stopReason !== null;
+  }
+
+  // BodyConsumer: how the current attempt's body reaches it, one batch per upstream read, nothing
+  // read while the caller's socket is full.
+
+  /** Read `att`'s body from now on. */
   private consumerFor(att: RelayAttempt): BodyConsumer {
-    return {
-      stopped: () => this.stopReason !== null,
-      done: att.done,
-      take: (chunk) => {
-        this.lastActivity = this.opts.now();
-        this.out.begin();
-        att.feed(chunk);
-        this.out.flush();
-      },
-      mustWait: (wake) => {
-        if (!this.res.writableNeedDrain || this.closed) return false;
-        this.drainWaiter = () => {
-          this.drainWaiter = null;
-          wake();
-        };
-        return true;
-      },
-      cancelWait: () => {
-        this.drainWaiter = null;
-      },
+    this.current = att;
+    return this;
+  }
+
+  done(): boolean {
+    return this.current === null || this.current.done();
+  }
+
+  take(chunk: Buffer): void {
+    this.lastActivity = this.opts.now();
+    this.out.begin();
+    this.current?.feed(chunk);
+    this.out.flush();
+  }
+
+  mustWait(wake: () => void): boolean {
+    if (!this.res.writableNeedDrain || this.closed) return false;
+    this.drainWaiter = () => {
+      this.drainWaiter = null;
+      wake();
     };
+    return true;
+  }
+
+  cancelWait(): void {
+    this.drainWaiter = null;
   }
 
   /**
@@ -234,7 +285,7 @@ export class SseRelay {
    * {@link early} can start on the body at once.
    */
   begin(observer: StreamObserver & Partial<ByteObserver>, upstreamName: string): RelayAttempt {
-    return createAttempt(this.sink, observer, upstreamName);
+    return createAttempt(this, observer, upstreamName);
   }
 
   /**
@@ -274,11 +325,19 @@ export class SseRelay {
     queueMicrotask(stop);
   }
 
-  /** Relay one upstream response body (after {@link begin}). Resolves with how it ended; never rejects. */
-  async pump(att: RelayAttempt, res: UpstreamResponse): Promise<PumpResult> {
-    const { upstreamName } = att;
+  /**
+   * Relay one upstream response body (after {@link begin}). Resolves with how it ended; never
+   * rejects. (Not an async function: a suspended one is ~360 B of heap per open stream, issue 6.)
+   */
+  pump(att: RelayAttempt, res: UpstreamResponse): Promise<PumpResult> {
     const direct = this.direct?.att === att ? this.direct.read : null;
-    const readError = direct !== null ? await direct.done : await readStream(res.body, this.consumerFor(att));
+    const read = direct !== null ? direct.done : readStream(res.body, this.consumerFor(att));
+    return read.then((readError) => this.pumped(att, res, direct, readError));
+  }
+
+  /** How the body's read ended, as a {@link PumpResult}; the upstream connection kept or closed. */
+  private pumped(att: RelayAttempt, res: UpstreamResponse, direct: DirectRead | null, readError: unknown): PumpResult {
+    const { upstreamName } = att;
     const sawDone = att.sawDone();
     const parseError = att.parseError();
     if (sawDone && parseError === null && this.stopReason === null) {
@@ -380,3 +439,13 @@ export class SseRelay {
   }
 }
 
+/**
+ * node:http keeps the head it wrote (`_header`) for the life of the response, as the tree of ~30
+ * string concatenations that built it: ~1 KB of heap per open stream (bench/heap.ts --snapshot,
+ * issue 6). Reading a character of it makes V8 flatten the tree in place into one string, and the
+ * pieces go. Only a read: if a node version keeps no such string, nothing happens.
+ */
+function flattenHead(res: ServerResponse): void {
+  const head: unknown = (res as { _header?: unknown })._header;
+  if (typeof head === 'string') head.charCodeAt(head.length >> 1);
+}

@@ -59,115 +59,126 @@ const DATA_PREFIX = [0x64, 0x61, 0x74, 0x61, 0x3a, 0x20] as const;
 
 /** Creates a splitter for one stream. */
 export function createFrameSplitter(opts: FrameSplitterOptions): FrameSplitter {
-  const { onDataFrame, onEvent, onError } = opts;
-  const maxEventBytes = opts.maxEventBytes ?? Infinity;
+  return new Splitter(opts);
+}
+
+/**
+ * One stream's splitter. A class rather than closures over a factory's locals: one object per
+ * stream instead of a closure and context per function (heap per open stream, issue 6). `opts`
+ * is called as methods, so a handler may be a class instance.
+ */
+class Splitter implements FrameSplitter {
+  private readonly maxEventBytes: number;
   /** The standard parser, made on first need (most streams never need it: less memory per stream). */
-  let parser: SseParser | null = null;
+  private parser: SseParser | null = null;
   /** The parser has the rest of the stream. */
-  let handedOver = false;
+  private handedOver = false;
   /** Bytes fed so far (a BOM can only come first). */
-  let started = false;
-  /** An unfinished frame: the bytes since the last event boundary, in pieces. */
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-
+  private started = false;
+  /** An unfinished frame: the bytes since the last event boundary, in pieces (null: none). */
+  private pending: Buffer[] | null = null;
+  private pendingBytes = 0;
   /** The parser rejected an oversized event: like it, ignore everything after. */
-  let stopped = false;
+  private stopped = false;
 
-  function standard(): SseParser {
+  constructor(private readonly opts: FrameSplitterOptions) {
+    this.maxEventBytes = opts.maxEventBytes ?? Infinity;
+  }
+
+  private standard(): SseParser {
     // A parser made mid-stream must not take a U+FEFF at an event boundary for the stream's BOM.
-    parser ??= createSseParser({
-      onEvent,
-      onError(err) {
-        if (err.type === 'max-buffer-size-exceeded') stopped = true;
-        onError?.(err);
+    const opts = this.opts;
+    this.parser ??= createSseParser({
+      onEvent: (e) => opts.onEvent(e),
+      onError: (err) => {
+        if (err.type === 'max-buffer-size-exceeded') this.stopped = true;
+        opts.onError?.(err);
       },
       maxEventBytes: opts.maxEventBytes,
-      atStreamStart: !started,
+      atStreamStart: !this.started,
     });
-    return parser;
+    return this.parser;
   }
 
   /** From here on, everything goes to the standard parser: what is pending first, then `rest`. */
-  function handOver(...rest: Buffer[]): void {
-    const p = standard();
-    handedOver = true;
-    const held = pending;
-    pending = [];
-    pendingBytes = 0;
-    for (const piece of held) p.feed(piece);
+  private handOver(...rest: Buffer[]): void {
+    const p = this.standard();
+    this.handedOver = true;
+    const held = this.pending;
+    this.pending = null;
+    this.pendingBytes = 0;
+    if (held !== null) for (const piece of held) p.feed(piece);
     for (const piece of rest) if (piece.length > 0) p.feed(piece);
   }
 
   /** Keep buf[from..] as the start of an unfinished frame (a copy: not the reader's whole buffer). */
-  function hold(buf: Buffer, from: number): void {
-    pending.push(Buffer.from(buf.subarray(from)));
-    pendingBytes += buf.length - from;
+  private hold(buf: Buffer, from: number): void {
+    (this.pending ??= []).push(Buffer.from(buf.subarray(from)));
+    this.pendingBytes += buf.length - from;
     // Past the limit in bytes it may still fit in characters: the parser decides (and rejects).
-    if (pendingBytes > maxEventBytes) handOver();
+    if (this.pendingBytes > this.maxEventBytes) this.handOver();
   }
 
   /** One complete frame, bytes [start, end) of buf, ending in "\n\n". */
-  function frame(buf: Buffer, start: number, end: number, singleLine: boolean): void {
-    if (stopped) return;
-    if (singleLine && end - start - 8 <= maxEventBytes && startsWithData(buf, start)) {
-      onDataFrame(buf, start, start + 6, end - 2);
+  private frame(buf: Buffer, start: number, end: number, singleLine: boolean): void {
+    if (this.stopped) return;
+    if (singleLine && end - start - 8 <= this.maxEventBytes && startsWithData(buf, start)) {
+      this.opts.onDataFrame(buf, start, start + 6, end - 2);
     } else {
-      standard().feed(buf.subarray(start, end));
+      this.standard().feed(buf.subarray(start, end));
     }
   }
 
   /** The complete frames of buf from `pos`; returns where the unfinished rest starts. */
-  function frames(buf: Buffer, pos: number): number {
+  private frames(buf: Buffer, pos: number): number {
     const len = buf.length;
     while (pos < len) {
       const i = buf.indexOf(LF, pos);
       if (i < 0 || i + 1 >= len) return pos;
       if (buf[i + 1] === LF) {
-        frame(buf, pos, i + 2, true);
+        this.frame(buf, pos, i + 2, true);
         pos = i + 2;
         continue;
       }
       const j = buf.indexOf(LFLF, i + 1);
       if (j < 0) return pos;
-      frame(buf, pos, j + 2, false);
+      this.frame(buf, pos, j + 2, false);
       pos = j + 2;
     }
     return pos;
   }
 
-  return {
-    feed(chunk: Uint8Array): void {
-      if (chunk.length === 0 || stopped) return;
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      if (handedOver) return standard().feed(buf);
-      if (!started) {
-        // 0xEF starts a UTF-8 BOM (or a character no upstream puts first): the parser's rules.
-        if (buf[0] === 0xef) handOver(buf);
-        started = true;
-        if (handedOver) return;
-      }
-      if (buf.indexOf(CR) !== -1) return handOver(buf);
-      let pos = 0;
-      if (pendingBytes > 0) {
-        // The unfinished frame ends at this read's first boundary, which may span the reads ("\n" | "\n").
-        const firstEnd = buf[0] === LF && lastByte(pending) === LF ? 1 : boundaryEnd(buf, 0);
-        if (firstEnd < 0) return hold(buf, 0);
-        const whole = Buffer.concat([...pending, buf.subarray(0, firstEnd)]);
-        pending = [];
-        pendingBytes = 0;
-        // Bytes the standard decodes to U+FFFD are its business (frames here are forwarded as bytes).
-        if (!isUtf8(whole)) return handOver(whole, buf.subarray(firstEnd));
-        frame(whole, 0, whole.length, whole.indexOf(LF) === whole.length - 2);
-        pos = firstEnd;
-      }
-      // Everything before the read's last boundary is whole frames: check their encoding at once.
-      const wholeEnd = boundaryEnd(buf, pos, true);
-      if (wholeEnd > pos && !isUtf8(buf.subarray(pos, wholeEnd))) return handOver(buf.subarray(pos));
-      pos = frames(buf, pos);
-      if (pos < buf.length) hold(buf, pos);
-    },
-  };
+  feed(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.stopped) return;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.handedOver) return this.standard().feed(buf);
+    if (!this.started) {
+      // 0xEF starts a UTF-8 BOM (or a character no upstream puts first): the parser's rules.
+      if (buf[0] === 0xef) this.handOver(buf);
+      this.started = true;
+      if (this.handedOver) return;
+    }
+    if (buf.indexOf(CR) !== -1) return this.handOver(buf);
+    let pos = 0;
+    const pending = this.pending;
+    if (pending !== null && this.pendingBytes > 0) {
+      // The unfinished frame ends at this read's first boundary, which may span the reads ("\n" | "\n").
+      const firstEnd = buf[0] === LF && lastByte(pending) === LF ? 1 : boundaryEnd(buf, 0);
+      if (firstEnd < 0) return this.hold(buf, 0);
+      const whole = Buffer.concat([...pending, buf.subarray(0, firstEnd)]);
+      this.pending = null;
+      this.pendingBytes = 0;
+      // Bytes the standard decodes to U+FFFD are its business (frames here are forwarded as bytes).
+      if (!isUtf8(whole)) return this.handOver(whole, buf.subarray(firstEnd));
+      this.frame(whole, 0, whole.length, whole.indexOf(LF) === whole.length - 2);
+      pos = firstEnd;
+    }
+    // Everything before the read's last boundary is whole frames: check their encoding at once.
+    const wholeEnd = boundaryEnd(buf, pos, true);
+    if (wholeEnd > pos && !isUtf8(buf.subarray(pos, wholeEnd))) return this.handOver(buf.subarray(pos));
+    pos = this.frames(buf, pos);
+    if (pos < buf.length) this.hold(buf, pos);
+  }
 }
 
 /** The end of the first (or last) "\n\n" in buf at or after `from`, or -1. */

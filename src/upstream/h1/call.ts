@@ -84,25 +84,38 @@ export class Call implements ParserEvents, DirectBody {
   private headTimer: NodeJS.Timeout | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
   private readonly onAbort = (): void => {
-    const r: unknown = this.init.signal.reason;
+    const r: unknown = this.signal.reason;
     this.fail(r instanceof Error ? r : new Error('aborted'), true);
   };
+  private readonly signal: TransportRequest['signal'];
+  private readonly firstByteTimeoutMs: number;
+  /**
+   * The request body, kept for a resend (with head0) until the upstream answers; then dropped, as
+   * the request as a whole is not kept: the body (often a slice of an 8 KB pool slab) and the
+   * headers need not live as long as the stream (bench/heap.ts --snapshot, issue 6).
+   */
+  private body0: TransportRequest['body'];
+  private onResponse: TransportRequest['onResponse'];
 
   constructor(
     private readonly client: CallClient,
     private readonly target: Target,
     private readonly key: string,
-    private readonly init: TransportRequest,
+    init: TransportRequest,
     private head0: string | null,
     private readonly pending: Pending,
   ) {
     this.parser = new ResponseParser(this, { noBody: init.method === 'HEAD' });
+    this.signal = init.signal;
+    this.firstByteTimeoutMs = init.firstByteTimeoutMs ?? 0;
+    this.body0 = init.body;
+    this.onResponse = init.onResponse;
   }
 
   start(): void {
-    if (this.init.signal.aborted) return this.onAbort();
-    this.init.signal.addEventListener('abort', this.onAbort, { once: true });
-    const ms = this.init.firstByteTimeoutMs ?? 0;
+    if (this.signal.aborted) return this.onAbort();
+    this.signal.addEventListener('abort', this.onAbort, { once: true });
+    const ms = this.firstByteTimeoutMs;
     if (ms > 0) this.headTimer = setTimeout(() => this.fail(firstByteTimeoutError(ms), true), ms);
     this.send(this.client.pool.acquire(this.key));
   }
@@ -120,7 +133,7 @@ export class Call implements ParserEvents, DirectBody {
     conn.user = this;
     this.conn = conn;
     const s = conn.socket;
-    const body = this.init.body;
+    const body = this.body0;
     s.cork();
     s.write(this.head0!, 'latin1');
     if (body !== undefined) s.write(body);
@@ -133,6 +146,7 @@ export class Call implements ParserEvents, DirectBody {
       // No resend once the upstream answered: the request head (a string of many pieces, ~1 KB
       // of heap) need not live as long as the stream (bench/heap.ts --snapshot, issue 6).
       this.head0 = null;
+      this.body0 = undefined;
     }
     try {
       this.parser.execute(chunk);
@@ -158,7 +172,9 @@ export class Call implements ParserEvents, DirectBody {
     this.head = head;
     const response = new H1Response(head.status, new NodeHeaders(head.headers), this);
     this.settled = true;
-    this.init.onResponse?.(response);
+    const onResponse = this.onResponse;
+    this.onResponse = undefined;
+    onResponse?.(response);
     this.pending.resolve(response);
   }
 
@@ -270,7 +286,7 @@ export class Call implements ParserEvents, DirectBody {
   private cleanup(): void {
     this.clearHeadTimer();
     this.clearConnectTimer();
-    this.init.signal.removeEventListener('abort', this.onAbort);
+    this.signal.removeEventListener('abort', this.onAbort);
   }
 
   private clearHeadTimer(): void {
