@@ -10,7 +10,7 @@ import type { Route } from '../upstream/router.js';
 import { UsageTracker } from '../usage/tracker.js';
 import { readJsonObject, readRawBody, requireModel, validateChatBody } from './body.js';
 import type { ProxyState } from './request-context.js';
-import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest } from '../relay/chat.js';
+import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../relay/chat.js';
 import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
 import { writeJsonError } from './write-error.js';
 import type { EndReason } from '../events/types.js';
@@ -47,48 +47,71 @@ async function admit(deps: AppDeps, state: ProxyState, route: Route, body: Recor
 /**
  * Run a relay that owns the response: registers it for graceful shutdown, finishes the exchange
  * with the right end reason whatever happens, renders errors that happen before the head.
+ * (Continuations rather than an async function: a suspended one is ~0.5 KB of heap for as long as
+ * a stream is open, issue 6.)
  */
-async function owned(
+function owned(
   deps: AppDeps,
   inflight: Inflight,
   state: ProxyState,
   r: RelayRequest,
-  run: () => Promise<{ reason: EndReason; status: number }>,
+  run: () => Promise<StreamEnd>,
 ): Promise<void> {
   state.handled = true;
-  const { ex, res } = r;
+  const { res } = r;
   const release = inflight.add(r.abort);
   // A caller that leaves aborts the upstream request at once (issue 2 "Cancellation"). ('close'
   // comes once: `on` spares `once`'s wrapper objects, heap per open stream, issue 6.)
   res.on('close', () => {
     if (!res.writableFinished) r.abort.abort(new Error('client closed'));
   });
-  let reason: EndReason = 'done';
-  let status = 200;
+  let ran: Promise<StreamEnd>;
   try {
     // The caller may have left while admission awaited the store (a Redis round trip): its
     // 'close' fired before the listener above existed.
     if (res.destroyed) throw new ClientGone();
-    ({ reason, status } = await run());
+    ran = run();
   } catch (err) {
-    if (err instanceof ClientGone || (res.destroyed && !res.writableFinished)) {
-      reason = 'client_aborted';
-      status = res.headersSent ? res.statusCode : 499;
-    } else if (!res.headersSent) {
-      const shutdown = inflight.isShutdown(r.abort);
-      const shown = shutdown ? new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'server_shutdown' }) : err;
-      status = writeJsonError(res, shown, { ...r.extraHeaders, 'x-request-id': ex.id });
-      reason = shutdown ? 'shutdown' : 'upstream_error';
-      ex.error = (shown as Error).message;
-    } else {
-      reason = 'upstream_error';
-      status = res.statusCode;
-      ex.error = (err as Error).message;
-      res.destroy();
-    }
-  } finally {
-    release();
+    ran = Promise.reject(err);
   }
+  return ran.then(
+    (end) => finishOwned(deps, r, release, end),
+    (err: unknown) => {
+      let end: StreamEnd;
+      try {
+        end = failedEnd(inflight, r, err);
+      } catch (e) {
+        release();
+        throw e;
+      }
+      finishOwned(deps, r, release, end);
+    },
+  );
+}
+
+/** How a relay that threw ends: the caller gone, an error rendered before the head, or the connection cut after it. */
+function failedEnd(inflight: Inflight, r: RelayRequest, err: unknown): StreamEnd {
+  const { ex, res } = r;
+  if (err instanceof ClientGone || (res.destroyed && !res.writableFinished)) {
+    return { reason: 'client_aborted', status: res.headersSent ? res.statusCode : 499 };
+  }
+  if (!res.headersSent) {
+    const shutdown = inflight.isShutdown(r.abort);
+    const shown = shutdown ? new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'server_shutdown' }) : err;
+    const status = writeJsonError(res, shown, { ...r.extraHeaders, 'x-request-id': ex.id });
+    ex.error = (shown as Error).message;
+    return { reason: shutdown ? 'shutdown' : 'upstream_error', status };
+  }
+  ex.error = (err as Error).message;
+  const status = res.statusCode;
+  res.destroy();
+  return { reason: 'upstream_error', status };
+}
+
+/** The relay is over: out of the shutdown set, usage counted, the exchange finished (its record). */
+function finishOwned(deps: AppDeps, r: RelayRequest, release: () => void, { reason, status }: StreamEnd): void {
+  release();
+  const { ex } = r;
   // An upstream that refused (error status, nothing relayed) billed nothing: count zeros, which
   // also hands the whole token reservation back to the limiter. A caller that left is billed.
   ex.usage =

@@ -23,6 +23,7 @@ import { serverTiming } from './server-timing.js';
 import { SHUTDOWN } from '../shutdown.js';
 import type { UpstreamTap } from '../logging/tap.js';
 import type { Canceller, CancelSignal } from '../util/cancel.js';
+import type { EndReason } from '../events/types.js';
 
 /** Everything a relay path needs about the request. */
 export interface RelayRequest {
@@ -261,6 +262,12 @@ export function streamRelayOptions(deps: AppDeps): RelayOptions {
   };
 }
 
+/** How a stream ended, for the record. */
+export interface StreamEnd {
+  reason: EndReason;
+  status: number;
+}
+
 /** What the relay asks of a chat stream's request. */
 class ChatStreamOwner implements RelayOwner {
   /** The 2xx upstream head being relayed (its headers go to the caller on commit). */
@@ -288,7 +295,7 @@ class ChatStreamOwner implements RelayOwner {
  * stream:true — the incremental SSE relay. Returns the end reason and status for the record.
  * `opts`: {@link streamRelayOptions} of the app.
  */
-export async function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<{ reason: import('../events/types.js').EndReason; status: number }> {
+export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<StreamEnd> {
   const { deps, ex, res } = r;
   const owner = new ChatStreamOwner(r);
   const relay = new SseRelay(res, opts, owner);
@@ -297,24 +304,23 @@ export async function relayChatStream(r: RelayRequest, opts: RelayOptions): Prom
   // stalled caller) ends the request anyway, so no controller per attempt (issue 6: heap per
   // open stream).
   relay.attach(r.abort);
-  let result: PumpResult | null = null;
-  let error: ProxyError | null = null;
-  try {
-    result = await runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, async (d) => {
-      const { text, callerAsked } = upstreamBody(r, d, true);
-      const started = deps.clock.monotonic();
-      const att = relay.begin(new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
-      const out = await callUpstream(r, d, text, 'text/event-stream', r.abort.signal, (res) => {
-        if (!res.ok) return;
-        // A 2xx head: relay from this very read (what the await below would only see after it).
-        owner.upstreamHeaders = res.headers;
-        // The bytes received need not live as long as the stream (heap per open stream, issue 6):
-        // the rare retry after a 2xx that failed before its first event re-encodes the parsed body.
-        r.raw = undefined;
-        relay.early(att, res);
-      });
-      if (!('ok' in out)) return out;
-      const pumped = await relay.pump(att, out.ok);
+  // Continuations, not awaits, from here: a suspended async function (its frame, its promise, the
+  // await's two functions) is ~0.5 KB of heap for as long as the stream is open (issue 6).
+  return runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, async (d) => {
+    const { text, callerAsked } = upstreamBody(r, d, true);
+    const started = deps.clock.monotonic();
+    const att = relay.begin(new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
+    const out = await callUpstream(r, d, text, 'text/event-stream', r.abort.signal, (res) => {
+      if (!res.ok) return;
+      // A 2xx head: relay from this very read (what the await below would only see after it).
+      owner.upstreamHeaders = res.headers;
+      // The bytes received need not live as long as the stream (heap per open stream, issue 6):
+      // the rare retry after a 2xx that failed before its first event re-encodes the parsed body.
+      r.raw = undefined;
+      relay.early(att, res);
+    });
+    if (!('ok' in out)) return out;
+    return relay.pump(att, out.ok).then((pumped): AttemptOutcome<PumpResult> => {
       ex.upstreamEndAt = deps.clock.monotonic();
       const err = pumped.kind === 'done' ? null : pumped.error;
       ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);
@@ -323,15 +329,22 @@ export async function relayChatStream(r: RelayRequest, opts: RelayOptions): Prom
       const upstreamFailed = pumped.kind === 'ended' && (pumped.reason === 'upstream_error' || pumped.reason === 'upstream_truncated' || pumped.reason === 'idle_timeout');
       return { ok: pumped, upstreamFailed };
     });
-  } catch (err) {
-    // Stopped by the relay itself before the upstream answered (idle, shutdown, max duration, the
-    // caller left): the stop reason, not the abort it caused, says how the request ends.
-    result = relay.stoppedResult(ex.upstream ?? 'upstream');
-    if (result === null) {
+  }).then(
+    (result) => endStream(r, relay, result, null),
+    (err: unknown) => {
+      // Stopped by the relay itself before the upstream answered (idle, shutdown, max duration, the
+      // caller left): the stop reason, not the abort it caused, says how the request ends.
+      const stopped = relay.stoppedResult(ex.upstream ?? 'upstream');
+      if (stopped !== null) return endStream(r, relay, stopped, null);
       if (!(err instanceof ProxyError)) throw err;
-      error = err;
-    }
-  }
+      return endStream(r, relay, null, err);
+    },
+  );
+}
+
+/** Finish a stream's response: with how its last attempt ended, or with the error every attempt ended in. */
+function endStream(r: RelayRequest, relay: SseRelay, result: PumpResult | null, error: ProxyError | null): StreamEnd {
+  const { deps, ex } = r;
   if (result === null) {
     // Every attempt failed before data: a real status if the head is not out yet.
     ex.error = error!.message;

@@ -103,7 +103,8 @@ export class Call implements ParserEvents, DirectBody {
     private readonly key: string,
     init: TransportRequest,
     private head0: string | null,
-    private readonly pending: Pending,
+    /** Dropped once settled: its two functions need not live as long as the stream (issue 6). */
+    private pending: Pending | null,
   ) {
     this.parser = new ResponseParser(this, { noBody: init.method === 'HEAD' });
     this.signal = init.signal;
@@ -175,7 +176,9 @@ export class Call implements ParserEvents, DirectBody {
     const onResponse = this.onResponse;
     this.onResponse = undefined;
     onResponse?.(response);
-    this.pending.resolve(response);
+    const pending = this.pending!;
+    this.pending = null;
+    pending.resolve(response);
   }
 
   /** The body as a Readable (made on first use; not once it was taken directly). */
@@ -274,7 +277,9 @@ export class Call implements ParserEvents, DirectBody {
     this.cleanup();
     if (!this.settled) {
       this.settled = true;
-      this.pending.reject(err);
+      const pending = this.pending!;
+      this.pending = null;
+      pending.reject(err);
     } else if (this.sink !== null) {
       this.sink.error(err);
     } else {

@@ -69,7 +69,10 @@ export class ResponseParser {
   private digits = 0;
   /** Bytes of the current trailer line (to tell the empty line that ends the trailers). */
   private lineLen = 0;
-  private pieces: Buffer[] = [];
+  /** The body pieces of the current read; emptied (not replaced) by each flush. */
+  private readonly pieces: Buffer[] = [];
+  private readonly noBody: boolean;
+  private readonly maxHeadBytes: number;
 
   /**
    * @param events where the parts go
@@ -78,8 +81,11 @@ export class ResponseParser {
    */
   constructor(
     private readonly events: ParserEvents,
-    private readonly opts: { noBody?: boolean; maxHeadBytes?: number } = {},
-  ) {}
+    opts: { noBody?: boolean; maxHeadBytes?: number } = {},
+  ) {
+    this.noBody = opts.noBody === true;
+    this.maxHeadBytes = opts.maxHeadBytes ?? 64 * 1024;
+  }
 
   /** Feed bytes read from the connection. Throws {@link HttpParseError}. */
   execute(buf: Buffer): void {
@@ -183,8 +189,9 @@ export class ResponseParser {
   private flush(): void {
     const p = this.pieces;
     if (p.length === 0) return;
-    this.pieces = [];
-    this.events.onBody(p.length === 1 ? p[0]! : Buffer.concat(p));
+    const body = p.length === 1 ? p[0]! : Buffer.concat(p);
+    p.length = 0;
+    this.events.onBody(body);
   }
 
   private end(): void {
@@ -210,7 +217,7 @@ export class ResponseParser {
 
   /** Looks for the end of the head from `from`; returns where parsing goes on. */
   private readHead(buf: Buffer, from: number): number {
-    const max = this.opts.maxHeadBytes ?? 64 * 1024;
+    const max = this.maxHeadBytes;
     let data: Buffer;
     let start: number;
     if (this.head) {
@@ -245,7 +252,7 @@ export class ResponseParser {
 
   private startBody(head: ResponseHead): void {
     const h = head.headers;
-    if (this.opts.noBody || head.status === 204 || head.status === 304) {
+    if (this.noBody || head.status === 204 || head.status === 304) {
       this.state = State.Done;
       return;
     }
