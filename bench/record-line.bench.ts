@@ -13,6 +13,10 @@ import { createLogger, lineWriter } from '../src/logging/logger.js';
 import { logFields } from '../src/logging/record.js';
 import { recordLine } from '../src/logging/record-line.js';
 import type { RequestRecord } from '../src/events/types.js';
+import { GapStats } from '../src/events/gaps.js';
+
+const gaps = new GapStats();
+for (let i = 0; i < 255; i++) gaps.add(8 + (i % 7));
 
 const N = 200_000;
 const record: RequestRecord = {
@@ -21,7 +25,7 @@ const record: RequestRecord = {
   upstreamTtfbMs: 212.431, ttftMs: 214.02, durationMs: 2391.113, overheadMs: 0.412, chunks: 258, bytesOut: 48_213,
   promptTokens: 1_204, completionTokens: 256, tokenSource: 'upstream', finishReason: 'stop',
   attempts: [{ upstream: 'openai', status: 200, error: null, durationMs: 2390.5 }], error: null,
-  interTokenMs: Array.from({ length: 255 }, (_, i) => 8 + (i % 7)),
+  interToken: gaps,
 };
 
 const logger = createLogger({ level: 'info', destination: pino.destination({ fd: openSync('/dev/null', 'w'), sync: true }) });

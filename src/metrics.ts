@@ -115,11 +115,8 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
     c.duration.get3(route, model, r.stream ? 'true' : 'false').observe(r.durationMs / 1000);
     if (r.ttftMs !== null) c.ttft.get1(model).observe(r.ttftMs / 1000);
     if (r.overheadMs !== null) c.overhead.get1(model).observe(r.overheadMs / 1000);
-    const gaps = r.interTokenMs;
-    if (gaps.length > 0) {
-      const h = c.interToken.get1(model);
-      for (let i = 0; i < gaps.length; i++) h.observe(gaps[i]! / 1000);
-    }
+    const gaps = r.interToken;
+    if (gaps.buckets !== null) c.interToken.get1(model).addBuckets(gaps.buckets, gaps.sumMs / 1000);
     recordTokens(r, model, key);
     if (r.endReason === 'client_aborted') c.aborts.get1(model).inc();
     for (const a of r.attempts) c.upstream.get2(bound.upstream.get(a.upstream), a.status === null ? 'error' : String(a.status)).inc();

@@ -4,6 +4,8 @@
  */
 
 /** Why a request ended (issue 5's list). */
+import type { GapSummary } from './gaps.js';
+
 export type EndReason =
   | 'done'
   | 'client_aborted'
@@ -56,8 +58,8 @@ export interface RequestRecord {
   finishReason: string | null;
   attempts: AttemptRecord[];
   error: string | null;
-  /** Gaps between successive content chunks, ms (feeds the inter-token histogram). */
-  interTokenMs: number[];
+  /** Gaps between successive content chunks, summarised (feeds the log line and the inter-token histogram). */
+  interToken: GapSummary;
   /** Present only with content logging on (issue 5); never published on the live feed. */
   content?: { request?: unknown; response?: unknown };
 }

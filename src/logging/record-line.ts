@@ -10,6 +10,7 @@
  * proxy's CPU per request. The record's shape is fixed, so its line can be one template.
  */
 import type { RequestRecord } from '../events/types.js';
+import type { GapSummary } from '../events/gaps.js';
 
 /** Characters a JSON string must escape, and lone surrogates (JSON.stringify writes those as `\u` escapes). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -56,15 +57,9 @@ function round(n: number): number {
 }
 
 /** The per-token gaps as the record logs them: mean and max, ms (null without gaps). */
-export function gapSummary(gaps: readonly number[]): { mean: number | null; max: number | null } {
-  if (gaps.length === 0) return { mean: null, max: null };
-  let sum = 0;
-  let max = 0;
-  for (const g of gaps) {
-    sum += g;
-    if (g > max) max = g;
-  }
-  return { mean: round(sum / gaps.length), max: round(max) };
+export function gapSummary(gaps: GapSummary): { mean: number | null; max: number | null } {
+  if (gaps.count === 0) return { mean: null, max: null };
+  return { mean: round(gaps.sumMs / gaps.count), max: round(gaps.maxMs) };
 }
 
 /**
@@ -83,7 +78,7 @@ export function tokensPerSecond(r: RequestRecord): number | null {
  * newline. `content` is not written: a record with content goes through pino (the caller checks).
  */
 export function recordLine(r: RequestRecord, level: number, isoTime: string): string {
-  const { mean, max } = gapSummary(r.interTokenMs);
+  const { mean, max } = gapSummary(r.interToken);
   let attempts = '';
   for (const a of r.attempts) {
     attempts += `${attempts === '' ? '' : ','}{"upstream":${str(a.upstream)},"status":${num(a.status)},"error":${strOrNull(a.error)},"durationMs":${num(a.durationMs)}}`;

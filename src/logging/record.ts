@@ -14,9 +14,9 @@ export { tokensPerSecond } from './record-line.js';
 
 /** The record as logged: the per-token gaps are summarised, not listed. */
 export function logFields(r: RequestRecord): Record<string, unknown> {
-  const { interTokenMs, ...rest } = r;
+  const { interToken, ...rest } = r;
   const out: Record<string, unknown> = rest;
-  const gaps = gapSummary(interTokenMs);
+  const gaps = gapSummary(interToken);
   out.interTokenMsMean = gaps.mean;
   out.interTokenMsMax = gaps.max;
   out.tokensPerSecond = tokensPerSecond(r);

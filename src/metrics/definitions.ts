@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
+import { INTER_TOKEN_BOUNDS_MS } from '../events/gaps.js';
 
 /** Bucket upper bounds in seconds, on the thresholds people alert on for LLM traffic. */
 export const BUCKETS = {
@@ -12,8 +13,11 @@ export const BUCKETS = {
   requestDuration: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 180, 300],
   /** Time to first token: 50 ms (a warm small model) to 60 s (a queued reasoning model). */
   timeToFirstToken: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60],
-  /** Gap between content chunks: 1 ms (batched fast decoding) to 2 s (a stall). */
-  interToken: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2],
+  /**
+   * Gap between content chunks: 1 ms (batched fast decoding) to 2 s (a stall). The request record
+   * counts its gaps over these bounds (src/events/gaps.ts), and the histogram adds the counts.
+   */
+  interToken: INTER_TOKEN_BOUNDS_MS.map((ms) => ms / 1000),
   /** Time the proxy itself adds: 100 µs to 100 ms. */
   overhead: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
 } as const;

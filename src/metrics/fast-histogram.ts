@@ -15,6 +15,11 @@ import type { Metric, Registry } from 'prom-client';
 export interface HistogramChild {
   /** Record one value, in base units. Non-finite values are ignored (never throw in the relay). */
   observe(value: number): void;
+  /**
+   * Add values counted elsewhere over the same bounds: `counts[i]` per bucket (not cumulative,
+   * the last one `+Inf`), `sum` their sum in base units. Ignored if the counts do not fit.
+   */
+  addBuckets(counts: readonly number[], sum: number): void;
 }
 
 export interface FastHistogramOptions {
@@ -60,6 +65,19 @@ class Series implements HistogramChild {
     this.counts[i]!++;
     this.sum += value;
     this.count++;
+    if (!this.attached) this.owner.attach(this);
+  }
+
+  addBuckets(counts: readonly number[], sum: number): void {
+    if (counts.length !== this.counts.length || !Number.isFinite(sum)) return;
+    let n = 0;
+    for (let i = 0; i < counts.length; i++) {
+      this.counts[i]! += counts[i]!;
+      n += counts[i]!;
+    }
+    if (n === 0) return;
+    this.sum += sum;
+    this.count += n;
     if (!this.attached) this.owner.attach(this);
   }
 }

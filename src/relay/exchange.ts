@@ -6,6 +6,7 @@
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
 import type { AttemptRecord, EndReason, RequestRecord, TokenSource } from '../events/types.js';
+import { GapStats, NO_GAPS } from '../events/gaps.js';
 
 /** Token totals known at the end of a request. */
 export interface UsageTotals {
@@ -29,7 +30,8 @@ export class Exchange {
   finishReason: string | null = null;
   error: string | null = null;
   attempts: AttemptRecord[] = [];
-  interTokenMs: number[] = [];
+  /** Made at the second token: most requests that have gaps are streams. */
+  private gaps: GapStats | null = null;
   /** Monotonic times; null until they happen. */
   upstreamSentAt: number | null = null;
   upstreamHeadersAt: number | null = null;
@@ -79,7 +81,7 @@ export class Exchange {
         });
       }
     } else {
-      this.interTokenMs.push(now - this.lastTokenAt!);
+      (this.gaps ??= new GapStats()).add(now - this.lastTokenAt!);
     }
     this.lastTokenAt = now;
   }
@@ -133,7 +135,7 @@ export class Exchange {
       finishReason: this.finishReason,
       attempts: this.attempts,
       error: this.error,
-      interTokenMs: this.interTokenMs,
+      interToken: this.gaps ?? NO_GAPS,
     };
     if (this.content !== undefined) record.content = this.content;
     for (const hook of this.endHooks) {

@@ -16,10 +16,18 @@ export interface UsageResult {
   source: 'upstream' | 'estimated';
 }
 
+/** Content pieces kept apart before they are joined. */
+const JOIN_AT = 64;
+
 export class UsageTracker {
   /** The latest usage seen; servers that repeat cumulative usage on every chunk end up right. */
   private usage: Usage | null = null;
+  /**
+   * The latest content pieces; every {@link JOIN_AT} they are joined onto {@link joined}. One
+   * string per token would cost ~30 bytes a token for as long as the stream is open (issue 6).
+   */
   private readonly fragments: string[] = [];
+  private joined = '';
   private body: unknown = undefined;
   private result: UsageResult | null = null;
 
@@ -36,12 +44,23 @@ export class UsageTracker {
   /** Feed each chunk relayed to the caller, as {@link inspectChunk} saw it. */
   onChunk(obs: ChunkObservation): void {
     if (obs.usage !== null) this.usage = obs.usage;
-    if (obs.content !== '') this.fragments.push(obs.content);
+    if (obs.content !== '') this.push(obs.content);
   }
 
   /** Feed the text of a plain content delta (no usage, no finish reason): no observation object per chunk. */
   onContent(content: string): void {
-    if (content !== '') this.fragments.push(content);
+    if (content !== '') this.push(content);
+  }
+
+  private push(content: string): void {
+    const f = this.fragments;
+    f.push(content);
+    if (f.length >= JOIN_AT) {
+      // A flat string of the pieces, then one concatenation: bytes per character, and no copy of
+      // what was joined before (V8 flattens the chain once, when the text is read).
+      this.joined += f.join('');
+      f.length = 0;
+    }
   }
 
   /** Feed a non-stream response body (parsed JSON); true if it carried the usage. Its text is only read if not. */
@@ -54,7 +73,7 @@ export class UsageTracker {
 
   /** The completion text relayed so far (for content logging). */
   text(): string {
-    const streamed = this.fragments.join('');
+    const streamed = this.joined + this.fragments.join('');
     return this.body === undefined ? streamed : streamed + contentFromBody(this.body);
   }
 

@@ -15,6 +15,7 @@ import { createAdminFeature, type AdminFeature } from '../../src/admin/index.js'
 import type { FeedOptions } from '../../src/admin/feed.js';
 import { createSseParser } from '../../src/sse/parser.js';
 import { baseConfig, startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { NO_GAPS } from '../../src/events/gaps.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -145,7 +146,7 @@ describe('GET /admin/events', () => {
         assert.equal(end.key, 'anonymous');
         assert.ok((end.bytesOut as number) > 0 && (end.completionTokens as number) > 0);
         assert.equal('content' in end, false, 'the feed never carries content');
-        assert.equal('interTokenMs' in end, false);
+        assert.equal('interToken' in end, false, 'the gaps are summarised, not published');
         // The log record of the same request does carry it (content logging is on here).
         const logged = proxy.records().find((l) => l.msg === 'request' && l.id === 'feed-stream')!;
         assert.ok(logged.content);
@@ -363,7 +364,7 @@ describe('GET /admin/events', () => {
       id: `flood-${i}`, method: 'POST', route: '/v1/chat/completions', key: 'k', model: 'm', modelLabel: 'm', upstream: 'sim',
       stream: true, status: 200, endReason: 'done', startedAt: 0, upstreamTtfbMs: 1, ttftMs: 1, durationMs: 2, overheadMs: 0,
       chunks: 1, bytesOut: 1, promptTokens: 1, completionTokens: 1, tokenSource: 'upstream', finishReason: 'stop', attempts: [],
-      error: 'x'.repeat(bytes), interTokenMs: [],
+      error: 'x'.repeat(bytes), interToken: NO_GAPS,
     });
 
     it('a client that stops reading costs a bounded buffer, slows no stream, and is told what it missed', async () => {

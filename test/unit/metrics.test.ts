@@ -6,6 +6,14 @@ import { EventBus } from '../../src/events/bus.js';
 import type { RequestRecord } from '../../src/events/types.js';
 import { BUCKETS, attachMetrics, createMetrics, noopMetrics, type ProxyMetrics } from '../../src/metrics.js';
 import { FastHistogram } from '../../src/metrics/fast-histogram.js';
+import { GapStats, NO_GAPS, type GapSummary } from '../../src/events/gaps.js';
+
+/** The summary of these gaps, as the exchange keeps it. */
+function gapsOf(list: number[]): GapSummary {
+  const g = new GapStats();
+  for (const x of list) g.add(x);
+  return g.count > 0 ? g : NO_GAPS;
+}
 
 const config: Config = configSchema.parse({
   upstreams: { sim: { type: 'sim' }, openai: { type: 'openai', baseUrl: 'https://api.openai.com/v1' } },
@@ -46,7 +54,7 @@ function record(over: Partial<RequestRecord> = {}): RequestRecord {
     finishReason: 'stop',
     attempts: [{ upstream: 'openai', status: 200, error: null, durationMs: 1400 }],
     error: null,
-    interTokenMs: [20, 30],
+    interToken: gapsOf([20, 30]),
     ...over,
   };
 }
@@ -152,7 +160,7 @@ describe('metrics: fed from the lifecycle bus', () => {
   it('counts a finished stream in every metric it touches, with exact values', async () => {
     const { registry, bus } = setup();
     bus.emit('request.end', record());
-    bus.emit('request.end', record({ id: 'req-2', key: 'bob', ttftMs: 900, durationMs: 3000, interTokenMs: [5], promptTokens: 20, completionTokens: 7 }));
+    bus.emit('request.end', record({ id: 'req-2', key: 'bob', ttftMs: 900, durationMs: 3000, interToken: gapsOf([5]), promptTokens: 20, completionTokens: 7 }));
 
     const R = 'llm_proxy_requests_total';
     assert.equal(await value(registry, R, { route: '/v1/chat/completions', model: 'gpt-4o', key: 'alice', status: '200' }), 1);
@@ -221,7 +229,7 @@ describe('metrics: fed from the lifecycle bus', () => {
 
   it('skips what a record does not have: no TTFT, no overhead, no tokens, no gaps', async () => {
     const { registry, bus } = setup();
-    bus.emit('request.end', record({ status: 429, endReason: 'rate_limited', ttftMs: null, overheadMs: null, promptTokens: null, completionTokens: null, tokenSource: null, interTokenMs: [], attempts: [] }));
+    bus.emit('request.end', record({ status: 429, endReason: 'rate_limited', ttftMs: null, overheadMs: null, promptTokens: null, completionTokens: null, tokenSource: null, interToken: NO_GAPS, attempts: [] }));
     assert.equal(await value(registry, 'llm_proxy_requests_total', { status: '429' }), 1);
     for (const name of ['llm_proxy_time_to_first_token_seconds', 'llm_proxy_overhead_seconds', 'llm_proxy_inter_token_latency_seconds', 'llm_proxy_tokens_total', 'llm_proxy_cost_usd_total', 'llm_proxy_upstream_requests_total']) {
       assert.equal((await rows(registry, name)).length, 0, name);

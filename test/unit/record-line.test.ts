@@ -6,6 +6,14 @@ import { createLogger, lineWriter } from '../../src/logging/logger.js';
 import { attachRequestLog, logFields } from '../../src/logging/record.js';
 import { recordLine } from '../../src/logging/record-line.js';
 import { EventBus } from '../../src/events/bus.js';
+import { GapStats, NO_GAPS, type GapSummary } from '../../src/events/gaps.js';
+
+/** The summary of these gaps, as the exchange keeps it. */
+function gapsOf(list: number[]): GapSummary {
+  const g = new GapStats();
+  for (const x of list) g.add(x);
+  return g.count > 0 ? g : NO_GAPS;
+}
 
 /** A logger of ours whose raw output (strings as pino writes them) lands in `out`. */
 function rawLogger(redactPaths?: string[]): { out: string[]; logger: ReturnType<typeof createLogger> } {
@@ -45,7 +53,7 @@ const record: fc.Arbitrary<RequestRecord> = fc
     promptTokens: maybe(fc.nat()), completionTokens: maybe(fc.nat()), tokenSource: fc.constantFrom(null, 'upstream' as const, 'estimated' as const),
     finishReason: maybe(text),
     attempts: fc.array(fc.record({ upstream: text, status: maybe(fc.integer({ min: 100, max: 599 })), error: maybe(text), durationMs: ms }), { maxLength: 3 }),
-    error: maybe(text), interTokenMs: fc.array(ms, { maxLength: 6 }),
+    error: maybe(text), interToken: fc.array(ms, { maxLength: 6 }).map(gapsOf),
   })
   .map((r) => r as RequestRecord);
 

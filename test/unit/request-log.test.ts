@@ -113,7 +113,7 @@ describe('request log', () => {
           tokensPerSecond: 48.544, // 5 tokens over 103 ms of generation
         };
         for (const [k, v] of Object.entries(expected)) assert.deepEqual(line[k], v, `field ${k}`);
-        assert.equal('interTokenMs' in line, false, 'per-token gaps are summarised, not listed');
+        assert.equal('interToken' in line, false, 'per-token gaps are summarised, not listed');
         assert.equal('content' in line, false, 'no content unless content logging is on');
       });
     }

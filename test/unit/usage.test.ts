@@ -334,6 +334,21 @@ describe('usage: the tracker', () => {
     assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: o200k('Hello world'), source: 'estimated' });
   });
 
+  it('keeps the text of a long answer whole, in order, through the joins of its pieces (issue 6)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 400 }), fc.nat({ max: 400 }), (pieces, readAt) => {
+        const t = new UsageTracker(estimator, 'gpt-4o', request);
+        pieces.forEach((p, i) => {
+          if (i % 2 === 0) t.onContent(p);
+          else t.onChunk(inspectChunk(chunk({ content: p })));
+          if (i === readAt) assert.equal(t.text(), pieces.slice(0, i + 1).join(''), 'read mid-stream');
+        });
+        assert.equal(t.text(), pieces.join(''));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('bills a stream cut by the client or the upstream: prompt plus the tokens relayed before the cut', () => {
     const words = ['Once', ' upon', ' a', ' time', ',', ' there'];
     const t = new UsageTracker(estimator, 'gpt-4o', request);
