@@ -5,7 +5,7 @@
  * in the same order, `level` and `time` first, `msg` last.
  *
  * Why: pino walks the object key by key with a type switch, a per-key stringifier lookup and a
- * JSON string escape per value, plus a spread copy to drop `interTokenMs`: 20–25 µs per request
+ * JSON string escape per value, plus a spread copy to drop `interToken`: 20–25 µs per request
  * in the non-streaming profile (`bench/profile.ts --scenario json`), about an eighth of the
  * proxy's CPU per request. The record's shape is fixed, so its line can be one template.
  */
