@@ -17,9 +17,11 @@
  * (the observer contract), stop-result.ts.
  */
 import type { ServerResponse } from 'node:http';
+import { flattenHead } from '../http/flatten-head.js';
+import type { PumpResult, RelayOptions, RelayOwner, StopReason } from './relay-types.js';
+import type { EndReason } from '../events/types.js';
 import { encodeComment, encodeData } from '../sse/encoder.js';
 import { ProxyError, UpstreamError, toOpenAIError } from '../errors.js';
-import type { EndReason } from '../events/types.js';
 import { writeRendered } from '../http/write-error.js';
 import { BatchWriter, type BatchTarget } from './batch-writer.js';
 import { drainStream, readDirect, readStream, type BodyConsumer, type DirectRead } from './body-reader.js';
@@ -28,39 +30,6 @@ import { createAttempt, type RelayAttempt, type RelaySink } from './attempt-fram
 import type { ByteObserver, StreamObserver } from './observer.js';
 import type { Canceller } from '../util/cancel.js';
 import type { UpstreamResponse } from '../upstream/transport.js';
-
-/** Timing knobs (config `server.*`). */
-export interface RelayOptions {
-  keepAliveMs: number;
-  idleTimeoutMs: number;
-  maxStreamDurationMs: number;
-  /** Largest single upstream event accepted (a 1 MiB event must pass; issue 7). */
-  maxEventBytes: number;
-  now(): number;
-  /** Told when the stream is stopped (max duration is an abuse-limit refusal, issue 7). */
-  onStop?(reason: StopReason): void;
-}
-
-/**
- * The request a relay serves: what the relay asks of it. One object per stream (two closures
- * cost more heap per open stream, issue 6).
- */
-export interface RelayOwner {
-  /** Headers to send on commit (computed late so server-timing knows the upstream's TTFB). */
-  headersOnCommit(): Record<string, string>;
-  /** Counts the bytes of each write to the caller. */
-  onWrite(bytes: number): void;
-}
-
-/** Why the relay stopped the upstream itself. */
-export type StopReason = 'client' | 'client_stalled' | 'idle' | 'shutdown' | 'max_duration';
-
-/** How one upstream attempt ended. */
-export type PumpResult =
-  | { kind: 'done' }
-  | { kind: 'ended'; reason: EndReason; error: ProxyError | null }
-  /** Failed before any data reached the caller: the caller may retry elsewhere (issue 7). */
-  | { kind: 'retryable'; error: ProxyError };
 
 /**
  * Relays SSE to one caller, across one or more upstream attempts. It is itself what its attempts
@@ -437,15 +406,4 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
     this.committed = true;
     return status;
   }
-}
-
-/**
- * node:http keeps the head it wrote (`_header`) for the life of the response, as the tree of ~30
- * string concatenations that built it: ~1 KB of heap per open stream (bench/heap.ts --snapshot,
- * issue 6). Reading a character of it makes V8 flatten the tree in place into one string, and the
- * pieces go. Only a read: if a node version keeps no such string, nothing happens.
- */
-function flattenHead(res: ServerResponse): void {
-  const head: unknown = (res as { _header?: unknown })._header;
-  if (typeof head === 'string') head.charCodeAt(head.length >> 1);
 }

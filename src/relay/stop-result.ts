@@ -3,7 +3,7 @@
  * shutdown): the end reason for the record and the error the caller's last frame carries.
  */
 import { ProxyError, UpstreamTimeoutError, ServiceUnavailableError } from '../errors.js';
-import type { PumpResult, RelayOptions, StopReason } from './sse-relay.js';
+import type { PumpResult, RelayOptions, StopReason } from './relay-types.js';
 
 /** The result of a stream stopped for `reason`. */
 export function stopResult(reason: StopReason, upstreamName: string, opts: Pick<RelayOptions, 'idleTimeoutMs' | 'maxStreamDurationMs'>): PumpResult {

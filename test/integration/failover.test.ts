@@ -132,6 +132,30 @@ describe('failover (integration)', () => {
     });
   });
 
+  describe('when the first deployment answers 200 and breaks off before its first event', () => {
+    it('the second answers, and is sent the same request (the body re-encoded, usage still asked for)', async () => {
+      a.script(dieAfter(0, 'reset'));
+      const p = await start();
+      const body = chatBody(MODEL, { temperature: 0.25, messages: [{ role: 'user', content: 'héllo "quoted" \\ ☃' }] });
+      const r = await chat(p.url, body);
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 't0t1t2');
+      assert.equal(r.done, true);
+      assert.equal(a.requests.length, 1);
+      assert.equal(b.requests.length, 1);
+      // The proxy let go of the bytes it received once the first answer's head came (memory per
+      // open stream, issue 6): the retry's body is the parsed request, encoded again.
+      assert.deepEqual(b.requests[0]!.body, a.requests[0]!.body);
+      assert.deepEqual(b.requests[0]!.body.stream_options, { include_usage: true });
+      assert.deepEqual(b.requests[0]!.body.messages, body.messages);
+      assert.equal(b.requests[0]!.body.temperature, 0.25);
+      const rec = await lastRecord(p, 1);
+      assert.equal(rec.endReason, 'done');
+      assert.deepEqual(rec.attempts.map((x) => x.upstream), ['a', 'b']);
+      await allReleased(p, [a, b]);
+    });
+  });
+
   describe('when the failure is not retryable', () => {
     it('no retry after output began: dies after 3 tokens → 3 tokens and an error frame; asked exactly once', async () => {
       a.script(dieAfter(3, 'reset'));
