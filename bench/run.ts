@@ -60,7 +60,7 @@ const P = {
   /** Scenario 2: c=64 for 20 s. */
   throughput: { concurrency: 64, tokens: 256, durationMs: QUICK ? 2_000 : 20_000 },
   /** Scenario 3: slow streams (100 tokens, one per 20 ms, first after 20 ms), fresh pipe/proxy per run. */
-  slow: { sizes: args['slow-sizes'] ? args['slow-sizes'].split(',').map(Number) : QUICK ? [1_000] : [2_000, 5_000], tokens: 100, reps: QUICK ? 1 : 2, rampMs: 1_000, maxMs: 180_000 },
+  slow: { sizes: args['slow-sizes'] ? args['slow-sizes'].split(',').map(Number) : QUICK ? [1_000] : [2_000, 5_000], tokens: 100, reps: QUICK ? 1 : 3, rampMs: 1_000, maxMs: 180_000 },
   /**
    * Scenario 3b: the same number of streams held open at once, 20 tokens one per second (5,000
    * frames/s instead of 250,000), so RSS per open stream is measured with every stream open even
