@@ -64,7 +64,7 @@ function byType(file: string): Map<string, [number, number]> {
 async function main(): Promise<void> {
   ensureBuilt((s) => console.log(s));
   const dir = path.join(ROOT, 'bench/profiles', `heap-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  mkdirSync(dir, { recursive: true });
+  if (SNAPSHOT) mkdirSync(dir, { recursive: true }); // only where snapshots go: no empty directory per run
   const upstream = await startUpstream({ kind: 'mock', ttftMs: 20, tokenDelayMs: 20 });
   const flags = SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] : [];
   if (values['node-flags']) flags.push(...values['node-flags'].split(/\s+/).filter(Boolean));

@@ -13,7 +13,6 @@ import type { ProxyState } from './request-context.js';
 import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../relay/chat.js';
 import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
 import { writeJsonError } from './write-error.js';
-import type { EndReason } from '../events/types.js';
 import type { Inflight } from '../shutdown.js';
 import { SIM_MODELS } from '../sim/models.js';
 import { contentForLog } from '../logging/content.js';

@@ -48,19 +48,21 @@ export function createAttempt(sink: RelaySink, observer: StreamObserver & Partia
  * locals took a closure each and a context (heap per open stream, issue 6).
  */
 class Attempt implements RelayAttempt, FrameSplitterOptions {
-  private done_ = false;
   private sawDone_ = false;
   private parseError_: ProxyError | null = null;
   private readonly splitter: FrameSplitter;
-  readonly maxEventBytes: number;
 
   constructor(
     private readonly sink: RelaySink,
     private readonly observer: StreamObserver & Partial<ByteObserver>,
     readonly upstreamName: string,
   ) {
-    this.maxEventBytes = sink.maxEventBytes;
     this.splitter = createFrameSplitter(this);
+  }
+
+  /** The splitter's limit: the relay's. */
+  get maxEventBytes(): number {
+    return this.sink.maxEventBytes;
   }
 
   feed(chunk: Buffer): void {
@@ -68,7 +70,7 @@ class Attempt implements RelayAttempt, FrameSplitterOptions {
   }
 
   done(): boolean {
-    return this.done_ || this.sink.stopped();
+    return this.sawDone_ || this.parseError_ !== null || this.sink.stopped();
   }
 
   sawDone(): boolean {
@@ -79,17 +81,12 @@ class Attempt implements RelayAttempt, FrameSplitterOptions {
     return this.parseError_;
   }
 
-  private markDone(): void {
-    this.sawDone_ = true;
-    this.done_ = true;
-  }
-
   /** The common frame, `data: <json>\n\n`, as bytes: forwarded as the upstream sent it. */
   onDataFrame(buf: Buffer, frameStart: number, ps: number, pe: number): void {
     if (this.sawDone_) return;
     const sink = this.sink;
     if (pe - ps === 6 && isDone(buf, ps)) {
-      this.markDone();
+      this.sawDone_ = true;
       sink.commit();
       sink.writeBytes(buf, frameStart, pe + 2);
       return;
@@ -117,7 +114,7 @@ class Attempt implements RelayAttempt, FrameSplitterOptions {
     if (this.sawDone_) return;
     const sink = this.sink;
     if (e.data === '[DONE]') {
-      this.markDone();
+      this.sawDone_ = true;
       sink.commit();
       sink.write(DONE_FRAME);
       return;
@@ -137,7 +134,6 @@ class Attempt implements RelayAttempt, FrameSplitterOptions {
       this.parseError_ = new UpstreamError(`Upstream "${this.upstreamName}" sent an event larger than ${this.sink.maxEventBytes} bytes.`, {
         code: 'upstream_event_too_large',
       });
-      this.done_ = true;
     }
     // Unknown fields and bad retry values are ignored, as the standard says.
   }

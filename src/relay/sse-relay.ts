@@ -50,8 +50,6 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
   private drainWaiter: (() => void) | null = null;
   /** Writes of one upstream read go out together. */
   private readonly out: BatchWriter;
-  /** Largest single upstream event accepted (RelaySink). */
-  readonly maxEventBytes: number;
   /** The attempt whose body is being read (BodyConsumer). */
   private current: RelayAttempt | null = null;
   private closed = false;
@@ -69,7 +67,6 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
     private readonly owner: RelayOwner,
   ) {
     this.out = new BatchWriter(res, this);
-    this.maxEventBytes = opts.maxEventBytes;
     const now = opts.now();
     this.lastActivity = now;
     this.nextKeepAliveAt = now + opts.keepAliveMs;
@@ -190,6 +187,11 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
   }
 
   // RelaySink: what an attempt writes through (src/relay/attempt-frames.ts).
+
+  /** Largest single upstream event accepted. */
+  get maxEventBytes(): number {
+    return this.opts.maxEventBytes;
+  }
 
   /** Events of one read arrive together: they share its time (one clock read per read, issue 6). */
   now(): number {

@@ -188,8 +188,8 @@ describe('HTTP/1.1 upstream client (integration, real sockets)', () => {
         for (let i = 0; i < 40; i++) res.write(piece(i));
         res.end();
       } else if (req.url === '/half') {
-        res.write('part');
-        setTimeout(() => res.socket?.destroy(), 20);
+        // Cut once the head and the first piece are written (not after a guessed delay).
+        res.write('part', () => res.socket?.destroy());
       } else {
         res.end('x');
       }

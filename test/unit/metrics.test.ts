@@ -6,14 +6,8 @@ import { EventBus } from '../../src/events/bus.js';
 import type { RequestRecord } from '../../src/events/types.js';
 import { BUCKETS, attachMetrics, createMetrics, noopMetrics, type ProxyMetrics } from '../../src/metrics.js';
 import { FastHistogram } from '../../src/metrics/fast-histogram.js';
-import { GapStats, NO_GAPS, type GapSummary } from '../../src/events/gaps.js';
-
-/** The summary of these gaps, as the exchange keeps it. */
-function gapsOf(list: number[]): GapSummary {
-  const g = new GapStats();
-  for (const x of list) g.add(x);
-  return g.count > 0 ? g : NO_GAPS;
-}
+import { NO_GAPS } from '../../src/events/gaps.js';
+import { gapsOf } from '../helpers/gaps.js';
 
 const config: Config = configSchema.parse({
   upstreams: { sim: { type: 'sim' }, openai: { type: 'openai', baseUrl: 'https://api.openai.com/v1' } },

@@ -6,14 +6,7 @@ import { createLogger, lineWriter } from '../../src/logging/logger.js';
 import { attachRequestLog, logFields } from '../../src/logging/record.js';
 import { recordLine } from '../../src/logging/record-line.js';
 import { EventBus } from '../../src/events/bus.js';
-import { GapStats, NO_GAPS, type GapSummary } from '../../src/events/gaps.js';
-
-/** The summary of these gaps, as the exchange keeps it. */
-function gapsOf(list: number[]): GapSummary {
-  const g = new GapStats();
-  for (const x of list) g.add(x);
-  return g.count > 0 ? g : NO_GAPS;
-}
+import { gapsOf } from '../helpers/gaps.js';
 
 /** A logger of ours whose raw output (strings as pino writes them) lands in `out`. */
 function rawLogger(redactPaths?: string[]): { out: string[]; logger: ReturnType<typeof createLogger> } {
