@@ -4,7 +4,7 @@
  * over the memory store or Redis when `REDIS_URL` is set.
  */
 import type { AppDeps, Admission, AdmissionInput } from './deps.js';
-import { createKeyStore, type KeyStore } from './auth/keys.js';
+import { createKeyStore, type ClientKey, type KeyStore } from './auth/keys.js';
 import { createRateLimiter, createRedisClient, redisReady, type RateLimiter } from './limits/index.js';
 import type { Authenticate } from './http/request-context.js';
 import type { ReadinessCheck } from './http/ops-routes.js';
@@ -16,6 +16,8 @@ export interface Access {
   /** The API key check for /v1 requests (401), or null when keys are off. */
   authenticate: Authenticate | null;
   admit: (input: AdmissionInput) => Promise<Admission>;
+  /** The key's model allowlist (403), checked before the model is routed. */
+  permit: (client: ClientKey, model: string) => void;
   readiness: ReadinessCheck[];
   close(): Promise<void>;
 }
@@ -56,10 +58,9 @@ export async function createAccess(deps: AppDeps): Promise<Access> {
   const countTokens = tokenLimitsConfigured(deps);
 
   // The OpenAI API surface needs a key; ops routes and the admin feed check their own.
-  const authenticate: Authenticate | null = keys.enabled ? (authorization) => keys.requireKey(authorization || undefined) : null;
+  const authenticate: Authenticate | null = keys.enabled ? (authorization) => keys.requireApiKey(authorization || undefined) : null;
 
   const admit = async (input: AdmissionInput): Promise<Admission> => {
-    if (input.client) keys.requireModel(input.client, input.model);
     if (!limiter) return { headers: {}, settle: () => undefined };
     const client = input.client ?? { name: 'anonymous', limits: {} };
     return limiter.admit({
@@ -76,6 +77,7 @@ export async function createAccess(deps: AppDeps): Promise<Access> {
     limiter,
     authenticate,
     admit,
+    permit: (client, model) => keys.requireModel(client, model),
     readiness: limiter && redis ? [() => ({ name: 'redis', ok: limiter.storeHealthy() || rl.redisFailure === 'local', detail: { healthy: limiter.storeHealthy(), mode: rl.redisFailure } })] : [],
     async close() {
       await limiter?.close();

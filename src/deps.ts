@@ -13,6 +13,7 @@ import type { HealthView } from './upstream/selection.js';
 import type { TokenEstimator } from './usage/estimate.js';
 import type { ClientKey } from './auth/keys.js';
 import type { ProxyMetrics } from './metrics.js';
+import type { AuthThrottle } from './http/auth-throttle.js';
 
 /** Headers and settlement of a request admitted by the limiter (issue 4). */
 export interface Admission {
@@ -63,4 +64,11 @@ export interface AppDeps {
   estimator: TokenEstimator;
   /** Admission control (issue 4); null = no limits. Throws a ProxyError to refuse. */
   admit: ((input: AdmissionInput) => Promise<Admission>) | null;
+  /**
+   * May this caller use this model? Throws the 403 to render; null when keys are off. Runs before
+   * the model is routed, so nothing is cached for a name the caller may not use.
+   */
+  permit: ((client: ClientKey, model: string) => void) | null;
+  /** Failed authentications per client address (src/http/auth-throttle.ts). */
+  authThrottle: AuthThrottle;
 }

@@ -98,6 +98,16 @@ export class RateLimitError extends ProxyError {
   }
 }
 
+/** 429 for a client address past its limit of failed authentications (src/http/auth-throttle.ts). */
+export class AuthThrottledError extends ProxyError {
+  constructor(message: string, retryAfterMs: number) {
+    super(429, 'invalid_request_error', message, {
+      code: 'too_many_auth_failures',
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+    });
+  }
+}
+
 /** 502: the upstream could not be reached, or answered something broken. */
 export class UpstreamError extends ProxyError {
   constructor(message: string, opts: ProxyErrorOptions = {}) {

@@ -13,6 +13,7 @@ export async function extensionsFor(deps: AppDeps): Promise<{ ext: AppExtensions
   // Issue 4: keys (401/403) and rate limits; admission runs inside the routes once the model is known.
   const access = await createAccess(deps);
   deps.admit = access.admit;
+  deps.permit = access.keys.enabled ? access.permit : null;
   // Issue 5: the live feed (/admin/events, admin keys of the same store), sign-in on
   // /admin/session, and the /dashboard page.
   const admin = createAdminFeature(deps, { keys: access.keys });
@@ -20,6 +21,7 @@ export async function extensionsFor(deps: AppDeps): Promise<{ ext: AppExtensions
     authenticate: access.authenticate,
     routes: [(router) => admin.register(router)],
     readiness: [...access.readiness, ...breakerReadiness(deps.health)],
+    isAdmin: (authorization) => access.keys.authenticate(authorization)?.admin === true,
   };
   return {
     ext,

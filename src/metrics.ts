@@ -26,8 +26,9 @@ export type RefusalReason =
   | 'body_size' // body above server.maxBodyBytes (413)
   | 'headers_timeout' // slowloris: headers not complete within server.headersTimeoutMs
   | 'request_timeout' // whole request not received within server.requestTimeoutMs
-  | 'stream_duration'; // stream ended at server.maxStreamDurationMs
-const REFUSAL_REASONS: readonly RefusalReason[] = ['connections', 'header_size', 'body_size', 'headers_timeout', 'request_timeout', 'stream_duration'];
+  | 'stream_duration' // stream ended at server.maxStreamDurationMs
+  | 'auth_failures'; // an address past server.authFailures (src/http/auth-throttle.ts)
+const REFUSAL_REASONS: readonly RefusalReason[] = ['connections', 'header_size', 'body_size', 'headers_timeout', 'request_timeout', 'stream_duration', 'auth_failures'];
 
 /**
  * What the limiter (issue 4) reports. Refusals are not here: they are counted once, from the bus
@@ -53,6 +54,8 @@ export interface ProxyMetrics {
   /** Circuit state of an upstream deployment (issue 7): true = closed or half-open. */
   setUpstreamUp(upstream: string, up: boolean): void;
   refused(reason: RefusalReason): void;
+  /** A request answered 401 (a missing or wrong key, token or session). */
+  authFailed(): void;
   /** Where `llm_proxy_events_dropped_total` reads its value at scrape time (the bus). */
   eventsDroppedFrom(source: (() => number) | null): void;
 }
@@ -139,6 +142,7 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
     limiterObserver: () => limiter,
     setUpstreamUp: (upstream, up) => d.upstreamUp.labels(bound.upstream.get(upstream)).set(up ? 1 : 0),
     refused: (reason) => d.refusals.labels(REFUSAL_REASONS.includes(reason) ? reason : OTHER).inc(),
+    authFailed: () => d.authFailures.inc(),
     eventsDroppedFrom: (source) => {
       droppedSource = source;
     },
@@ -174,5 +178,6 @@ export const noopMetrics: ProxyMetrics = Object.freeze({
   limiterObserver: () => NOOP_LIMITER,
   setUpstreamUp: () => {},
   refused: () => {},
+  authFailed: () => {},
   eventsDroppedFrom: () => {},
 });

@@ -20,6 +20,7 @@ import { createSimFetch } from './sim/handler.js';
 import { createTokenEstimator } from './usage/estimate.js';
 import { CircuitBreaker } from './upstream/breaker.js';
 import { applyAbuseLimits, serverOptions } from './http/abuse-limits.js';
+import { AuthThrottle } from './http/auth-throttle.js';
 
 /** Optional overrides for {@link buildDeps}. */
 export interface BuildOptions {
@@ -63,6 +64,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
     estimator: createTokenEstimator(),
     metrics,
     admit: null,
+    permit: null,
+    authThrottle: new AuthThrottle({ ...config.server.authFailures, clock }),
   };
   attachRequestLog(bus, logger);
   if (config.metrics.enabled) {

@@ -11,6 +11,12 @@
  *   map, and expires after `sessionTtlMs`; a restart forgets every session (the dashboard then
  *   signs in again, see src/dashboard). `DELETE /admin/session` signs out.
  *
+ * The cookie is `Secure` when the request came over HTTPS (`ctx.secure`): directly over TLS, or,
+ * with `server.trustProxy`, when a TLS terminator says `X-Forwarded-Proto: https` (Koa's `proxy`
+ * setting). Koa builds `ctx.cookies` with the same `secure` flag, so the `cookies` package, which
+ * throws on a secure cookie over plain HTTP, always agrees with it (test/security/hardening.test.ts).
+ * A valid key without `admin: true` gets 403 `admin_key_required`.
+ *
  * The key check is any {@link AdminKeyCheck}; `createKeyStore(config.keys)` (src/auth/keys.ts)
  * is one.
  */
@@ -123,7 +129,11 @@ export class AdminAccess {
   private bearer(header: string): AdminCaller {
     const key = this.keys.authenticate(header);
     if (!key) throw new AuthenticationError('Incorrect API key provided.');
-    if (!key.admin) throw new PermissionDeniedError(`The API key "${key.name}" is not an admin key.`);
+    if (!key.admin) {
+      throw new PermissionDeniedError(`The API key "${key.name}" is not an admin key: the admin routes need a key with "admin: true".`, {
+        code: 'admin_key_required',
+      });
+    }
     return { name: key.name, via: 'bearer' };
   }
 

@@ -15,6 +15,8 @@
  *   {@link AdminFeed.stats}), and continues from the oldest event held. A client blocked for
  *   `stallMs` is disconnected (its EventSource reconnects and replays from the ring).
  * - At most `maxConnections` feed connections; the in-flight snapshot is capped too.
+ * - What a caller chose (a model name) and error texts are clipped before they are kept
+ *   (src/util/clip.ts), so the ring and the snapshot are bounded in bytes, not only in count.
  *
  * Ids are `<instance>-<n>`: `n` counts events from 1 in this process, `instance` changes at every
  * start. A `Last-Event-ID` from this instance resumes after `n`; one from another instance (the
@@ -27,6 +29,7 @@ import type { EventBus } from '../events/bus.js';
 import type { LifecycleEventName, LifecycleEvents, RequestRecord } from '../events/types.js';
 import { encodeComment, encodeEvent } from '../sse/encoder.js';
 import { feedFields } from '../logging/record.js';
+import { clip, ERROR_TEXT_MAX, MODEL_TEXT_MAX } from '../util/clip.js';
 import { RingBuffer } from './ring.js';
 
 /** The bus events the feed publishes, under the same names. */
@@ -98,6 +101,21 @@ interface RingEvent {
 
 const SNAPSHOT_MAX = 500;
 const ACTIVE_MAX = 10_000;
+
+/**
+ * A bus event's payload with its `model` and `error` texts clipped: a copy when one was too long
+ * (the bus's payloads are shared with other listeners), else the payload itself.
+ */
+function clipped(payload: unknown): unknown {
+  const p = payload as { model?: unknown; error?: unknown };
+  const model = typeof p.model === 'string' && p.model.length > MODEL_TEXT_MAX ? clip(p.model, MODEL_TEXT_MAX) : undefined;
+  const error = typeof p.error === 'string' && p.error.length > ERROR_TEXT_MAX ? clip(p.error, ERROR_TEXT_MAX) : undefined;
+  if (model === undefined && error === undefined) return payload;
+  const out: Record<string, unknown> = { ...(payload as Record<string, unknown>) };
+  if (model !== undefined) out.model = model;
+  if (error !== undefined) out.error = error;
+  return out;
+}
 
 /** The feed. Call {@link start} to subscribe it, {@link close} to end every connection. */
 export class AdminFeed {
@@ -196,8 +214,9 @@ export class AdminFeed {
   }
 
   private onLifecycle(name: LifecycleEventName, payload: unknown): void {
-    this.track(name, payload);
-    this.publish(name, name === 'request.end' ? feedFields(payload as RequestRecord) : payload);
+    const data = name === 'request.end' ? feedFields(payload as RequestRecord) : clipped(payload);
+    this.track(name, data);
+    this.publish(name, data);
   }
 
   /** Keep the in-flight set for the hello snapshot. */
@@ -221,7 +240,7 @@ export class AdminFeed {
         break;
       }
       case 'request.end':
-        this.active.delete((payload as RequestRecord).id);
+        this.active.delete((payload as { id: string }).id);
         break;
       default:
         break;

@@ -2,10 +2,9 @@
  * The admin feature (issue 5): the live feed on `/admin/events`, sign-in on `/admin/session`,
  * and the `/dashboard` page that reads the feed. Assembled by src/features.ts.
  */
-import type Router from '@koa/router';
 import type { AppDeps } from '../deps.js';
 import { createKeyStore } from '../auth/keys.js';
-import type { ProxyState } from '../http/request-context.js';
+import type { RouteTable } from '../http/route-table.js';
 import { registerDashboardRoutes } from '../dashboard/routes.js';
 import { AdminAccess, type AdminKeyCheck } from './auth.js';
 import { AdminFeed, type FeedOptions } from './feed.js';
@@ -19,7 +18,7 @@ export interface AdminFeature {
   feed: AdminFeed;
   access: AdminAccess;
   /** Add the admin and dashboard routes (an `AppExtensions.routes` entry). */
-  register(router: Router<ProxyState>): void;
+  register(table: RouteTable): void;
   close(): void;
 }
 
@@ -43,9 +42,9 @@ export function createAdminFeature(deps: AppDeps, opts: AdminFeatureOptions = {}
   return {
     feed,
     access,
-    register(router) {
-      registerAdminRoutes(router, feed, access, deps.logger);
-      registerDashboardRoutes(router);
+    register(table) {
+      registerAdminRoutes(table, feed, access, deps.logger);
+      registerDashboardRoutes(table);
     },
     close: () => feed.close(),
   };

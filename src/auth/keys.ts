@@ -9,8 +9,12 @@
  *   with `crypto.timingSafeEqual` against *every* configured digest, with no early exit, so the
  *   time taken says neither which key matched nor how much of a secret was right (hashing first
  *   also makes the comparison length-independent).
- * - The {@link ClientKey} handed out has no secret and no digest: name, limits, models, admin.
- *   No error built here mentions the presented key.
+ * - The {@link ClientKey} handed out has no secret and no digest: name, limits, models, admin,
+ *   api. No error built here mentions the presented key.
+ * - An admin key is admin-only unless its config says `api: true` ({@link KeyStore.requireApiKey}):
+ *   it is the credential operators type into the dashboard, and should not also be able to spend
+ *   the upstream account on every model. Ordinary keys may call the API unless `api: false`
+ *   (test/security/hardening.test.ts).
  * - With no keys configured, auth is off (DESIGN.md; the default bind is 127.0.0.1):
  *   `authenticate` returns {@link ANONYMOUS_KEY} for any header, which has no limits, every
  *   model, and admin rights — whoever can reach the port may do everything, as documented.
@@ -29,6 +33,8 @@ export interface ClientKey {
   readonly models: readonly string[] | undefined;
   /** May read /admin/events and the dashboard's data. */
   readonly admin: boolean;
+  /** May call the API (/v1). Config `api`, defaulting to `!admin`. */
+  readonly api: boolean;
 }
 
 export interface KeyStore {
@@ -38,6 +44,11 @@ export interface KeyStore {
   authenticate(authorization: string | undefined): ClientKey | null;
   /** Like {@link authenticate}, but throws the 401 to render (message says missing vs wrong, never the key). */
   requireKey(authorization: string | undefined): ClientKey;
+  /**
+   * The API gate (/v1): like {@link requireKey}, and throws the 403 `api_access_not_allowed` for
+   * a valid key whose `api` is false (an admin-only key).
+   */
+  requireApiKey(authorization: string | undefined): ClientKey;
   /** May `key` use `model`? (Globs: `*` any run of characters, `?` one.) */
   isModelAllowed(key: ClientKey, model: string): boolean;
   /** Throws the 403 to render when `key` may not use `model`. */
@@ -50,6 +61,7 @@ export const ANONYMOUS_KEY: ClientKey = Object.freeze({
   limits: Object.freeze({}),
   models: undefined,
   admin: true,
+  api: true,
 });
 
 /** OpenAI's wording for a request without a key. */
@@ -57,6 +69,14 @@ const MISSING_KEY_MESSAGE =
   "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
 /** OpenAI echoes a masked key here; we echo nothing. */
 const WRONG_KEY_MESSAGE = 'Incorrect API key provided.';
+
+/** The 403 for an admin-only key on /v1: says why and how to allow it (names the key, never its secret). */
+const apiNotAllowed = (name: string): PermissionDeniedError =>
+  new PermissionDeniedError(
+    `The API key "${name}" is admin-only: it may read /admin/events and the dashboard, but not call the API. ` +
+      'To allow it, set "api: true" on this key in the proxy config.',
+    { code: 'api_access_not_allowed' },
+  );
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -91,6 +111,7 @@ export function createKeyStore(keys: readonly ClientKeyConfig[]): KeyStore {
         limits: k.limits,
         models: k.models === undefined ? undefined : Object.freeze([...k.models]),
         admin: k.admin,
+        api: k.api ?? !k.admin,
       }),
     );
   }
@@ -121,13 +142,20 @@ export function createKeyStore(keys: readonly ClientKeyConfig[]): KeyStore {
   const isModelAllowed = (key: ClientKey, model: string): boolean =>
     key.models === undefined || matchersOf(key).some((re) => re.test(model));
 
+  const requireKey = (authorization: string | undefined): ClientKey => {
+    const key = authenticate(authorization);
+    if (key) return key;
+    throw new AuthenticationError(bearerToken(authorization) === null ? MISSING_KEY_MESSAGE : WRONG_KEY_MESSAGE);
+  };
+
   return {
     enabled,
     authenticate,
-    requireKey(authorization) {
-      const key = authenticate(authorization);
-      if (key) return key;
-      throw new AuthenticationError(bearerToken(authorization) === null ? MISSING_KEY_MESSAGE : WRONG_KEY_MESSAGE);
+    requireKey,
+    requireApiKey(authorization) {
+      const key = requireKey(authorization);
+      if (!key.api) throw apiNotAllowed(key.name);
+      return key;
     },
     isModelAllowed,
     requireModel(key, model) {

@@ -35,8 +35,33 @@ export const serverSchema = z
     maxEventBytes: z.number().int().positive().default(8 * 1024 * 1024),
     /** Kernel accept queue (listen backlog): a burst of new connections waits here instead of being reset (issue 6: 5,000 streams opened in 1 s). */
     listenBacklog: z.number().int().positive().default(4096),
-    /** Most open client connections (issue 7); 0 = unbounded. */
-    maxConnections: z.number().int().nonnegative().default(0),
+    /**
+     * Most open client connections; 0 = unbounded. 10,000 holds the bench's 5,000 slow streams
+     * (bench/README.md) twice over on a 2-core box at ~20 KB each, and keeps file descriptors
+     * bounded (Node drops connections outright past twice this, src/http/abuse-limits.ts).
+     */
+    maxConnections: z.number().int().nonnegative().default(10_000),
+    /**
+     * Largest non-streaming upstream answer the proxy reads (chat completions answered as JSON);
+     * larger → 502 `upstream_response_too_large`. Bounds what an upstream can make the proxy hold.
+     */
+    maxUpstreamBodyBytes: z.number().int().positive().default(32 * 1024 * 1024),
+    /**
+     * Behind a TLS terminator or load balancer that sets `X-Forwarded-Proto` / `X-Forwarded-For`:
+     * believe them (the admin cookie gets `Secure`, failed sign-ins are counted per forwarded
+     * address). Off by default: a client could otherwise claim any address.
+     */
+    trustProxy: z.boolean().default(false),
+    /** `/readyz` body details (checks, upstream names): `admin` = only with an admin key; `public` = anyone. */
+    readyzDetails: z.enum(['admin', 'public']).default('admin'),
+    /** Failed authentications (401s, admin sign-in) allowed per client address per window, then 429. */
+    authFailures: z
+      .object({
+        max: z.number().int().positive().default(20),
+        windowMs: z.number().int().positive().default(60_000),
+      })
+      .strict()
+      .prefault({}),
     /** Time allowed for a client to send its request headers (slowloris, issue 7). */
     headersTimeoutMs: positiveMs.default(10_000),
     /** Time allowed for a client to send a whole request (issue 7). */
@@ -64,6 +89,12 @@ export const upstreamSchema = z
     enabledIfEnv: z.array(z.string()).optional(),
     /** Extra headers sent to this upstream (e.g. `OpenAI-Organization`). */
     headers: z.record(z.string(), z.string()).default({}),
+    /**
+     * Caller request headers forwarded to this upstream beyond the built-in allowlist
+     * (src/upstream/request-headers.ts), by lower-case name. Account-selecting headers
+     * (`openai-organization`, `openai-project`) cannot be added: they come from `headers` only.
+     */
+    forwardHeaders: z.array(z.string().regex(/^[a-z0-9-]+$/, 'a lower-case header name')).default([]),
     /** Simulator timing (type `sim` only). */
     sim: z
       .object({
@@ -132,6 +163,12 @@ export const clientKeySchema = z
     limits: limitsSchema.default({}),
     /** May read /admin/events and /dashboard data. */
     admin: z.boolean().default(false),
+    /**
+     * May call the API (/v1). Default: true for ordinary keys, false for `admin` keys, so that an
+     * admin key (kept by operators, typed into the dashboard) cannot spend the provider account
+     * unless the config says so.
+     */
+    api: z.boolean().optional(),
   })
   .strict()
   .superRefine((k, ctx) => {
@@ -218,6 +255,62 @@ export const adminSchema = z
   .strict()
   .prefault({});
 
+/**
+ * One pass-through endpoint: a path template under `/v1` (`:name` stands for one path segment of
+ * letters, digits, `_`, `.` and `-`), its methods, and where it takes its model from:
+ * - `body`: the JSON body's `model` (checked against the key's `models`, routed by it);
+ * - `none`: no model at all (files): any key may use it, routed to the catch-all route;
+ * - `elsewhere`: the endpoint can make the upstream run models the proxy cannot see (batches,
+ *   fine-tuning, assistants, multipart uploads): refused to keys restricted by `models` unless
+ *   `allowRestrictedKeys`.
+ */
+export const passthroughEndpointSchema = z
+  .object({
+    path: z.string().regex(/^\/v1(\/([A-Za-z0-9_.-]+|:[a-z_]+))+$/, 'a path template like /v1/files/:id'),
+    methods: z.array(z.enum(['GET', 'POST', 'DELETE'])).min(1),
+    model: z.enum(['body', 'none', 'elsewhere']).default('body'),
+    allowRestrictedKeys: z.boolean().default(false),
+  })
+  .strict();
+
+type PassthroughEndpointInput = z.input<typeof passthroughEndpointSchema>;
+
+/** The OpenAI API's public paths served by pass-through out of the box (README "Security model"). */
+export const DEFAULT_PASSTHROUGH: readonly PassthroughEndpointInput[] = [
+  { path: '/v1/completions', methods: ['POST'] },
+  { path: '/v1/embeddings', methods: ['POST'] },
+  { path: '/v1/moderations', methods: ['POST'] },
+  { path: '/v1/responses', methods: ['POST'] },
+  { path: '/v1/responses/:id', methods: ['GET', 'DELETE'], model: 'none' },
+  { path: '/v1/responses/:id/cancel', methods: ['POST'], model: 'none' },
+  { path: '/v1/responses/:id/input_items', methods: ['GET'], model: 'none' },
+  { path: '/v1/images/generations', methods: ['POST'] },
+  { path: '/v1/images/edits', methods: ['POST'], model: 'elsewhere' },
+  { path: '/v1/images/variations', methods: ['POST'], model: 'elsewhere' },
+  { path: '/v1/audio/speech', methods: ['POST'] },
+  { path: '/v1/audio/transcriptions', methods: ['POST'], model: 'elsewhere' },
+  { path: '/v1/audio/translations', methods: ['POST'], model: 'elsewhere' },
+  { path: '/v1/files', methods: ['GET', 'POST'], model: 'none' },
+  { path: '/v1/files/:id', methods: ['GET', 'DELETE'], model: 'none' },
+  { path: '/v1/files/:id/content', methods: ['GET'], model: 'none' },
+  { path: '/v1/batches', methods: ['GET', 'POST'], model: 'elsewhere' },
+  { path: '/v1/batches/:id', methods: ['GET'], model: 'elsewhere' },
+  { path: '/v1/batches/:id/cancel', methods: ['POST'], model: 'elsewhere' },
+  { path: '/v1/fine_tuning/jobs', methods: ['GET', 'POST'], model: 'elsewhere' },
+  { path: '/v1/fine_tuning/jobs/:id', methods: ['GET'], model: 'elsewhere' },
+  { path: '/v1/fine_tuning/jobs/:id/cancel', methods: ['POST'], model: 'elsewhere' },
+  { path: '/v1/fine_tuning/jobs/:id/events', methods: ['GET'], model: 'elsewhere' },
+];
+
+/** Pass-through: the endpoints beyond chat completions and models that go to an upstream. */
+export const passthroughSchema = z
+  .object({
+    /** Replaces the default list when given (README "Security model"). */
+    endpoints: z.array(passthroughEndpointSchema).default(() => DEFAULT_PASSTHROUGH.map((e) => passthroughEndpointSchema.parse(e))),
+  })
+  .strict()
+  .prefault({});
+
 /** The whole configuration file. */
 export const configSchema = z
   .object({
@@ -231,6 +324,7 @@ export const configSchema = z
     metrics: metricsSchema,
     resilience: resilienceSchema,
     admin: adminSchema,
+    passthrough: passthroughSchema,
   })
   .strict();
 
@@ -241,3 +335,4 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type DeploymentConfig = z.infer<typeof deploymentSchema>;
 export type ClientKeyConfig = z.infer<typeof clientKeySchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type PassthroughEndpoint = z.infer<typeof passthroughEndpointSchema>;

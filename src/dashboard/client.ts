@@ -5,9 +5,13 @@
  *
  * How it connects:
  * 1. `GET /admin/session` says whether the proxy needs an admin key and whether this browser
- *    has a session. If it needs one: the key kept in this tab's sessionStorage (when the user
- *    ticked "keep it") is sent once as `Authorization: Bearer` to `POST /admin/session`, which
- *    sets an HttpOnly cookie; otherwise the sign-in form is shown.
+ *    has a session (the HttpOnly cookie). If it needs one and there is none, the sign-in form is
+ *    shown. The key typed there is sent once as `Authorization: Bearer` to `POST /admin/session`,
+ *    which sets the cookie, and is then forgotten: the page writes it to no storage and keeps it
+ *    in no variable, so a script running in the page (an extension, an XSS) finds no admin
+ *    credential to take away, only a cookie it cannot read. When the session ends (expired,
+ *    signed out, the proxy restarted and forgot it) the page asks for the key again
+ *    (test/browser/dashboard.test.ts checks both storages after sign-in).
  * 2. `new EventSource('/admin/events')` (same origin: the cookie goes along). The browser
  *    reconnects by itself after a drop, sending `Last-Event-ID`; the feed replays what it missed.
  * 3. When the EventSource gives up (the proxy answered 401 after a restart forgot the session,
@@ -19,7 +23,8 @@
  */
 export const DASHBOARD_JS = String.raw`(function () {
   'use strict';
-  var KEY_STORE = 'llmProxyAdminKey';
+  // Where earlier versions of this page kept the raw key: removed on load, never written.
+  var LEGACY_KEY_STORE = 'llmProxyAdminKey';
   var MAX_ROWS = 100, MAX_SEEN = 5000, CHART_SECONDS = 60, TTFT_WINDOW = 200;
   var NAMES = ['feed.hello', 'feed.gap', 'request.start', 'request.first_token', 'stream.open', 'stream.close',
     'request.rate_limited', 'upstream.failed', 'request.end'];
@@ -33,7 +38,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   };
   window.__dash = S;
 
-  var es = null, retryTimer = null, backoff = 500, dirty = true;
+  var es = null, retryTimer = null, backoff = 500, dirty = true, hadSession = false;
   function $(id) { return document.getElementById(id); }
 
   function setStatus(s) {
@@ -52,26 +57,29 @@ export const DASHBOARD_JS = String.raw`(function () {
       .then(function (r) { if (!r.ok) throw new Error('session ' + r.status); return r.json(); })
       .then(function (s) {
         $('sign-out').hidden = !s.authRequired;
-        if (!s.authRequired || s.authenticated) return open();
-        var key = sessionStorage.getItem(KEY_STORE);
-        if (key) return signIn(key, true);
-        showLogin('');
+        if (!s.authRequired || s.authenticated) {
+          if (s.authRequired) hadSession = true;
+          return open();
+        }
+        showLogin(hadSession ? 'The session has ended (it expired, or the proxy restarted): sign in again.' : '');
+        hadSession = false;
       })
       .catch(function () { setStatus('offline'); retryLater(); });
   }
 
-  function signIn(key, remember) {
-    return fetch('/admin/session', { method: 'POST', credentials: 'same-origin', headers: { authorization: 'Bearer ' + key } })
+  // The key lives only in this call's argument and the request built from it; nothing below
+  // refers to it, so it is gone once the request is sent.
+  function signIn(key) {
+    return fetch('/admin/session', { method: 'POST', credentials: 'same-origin', cache: 'no-store', headers: { authorization: 'Bearer ' + key } })
       .then(function (r) {
         if (r.ok) {
-          if (remember) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
+          hadSession = true;
           $('login').hidden = true;
           $('main').hidden = false;
           $('sign-out').hidden = false;
           return open();
         }
         if (r.status === 401 || r.status === 403) {
-          sessionStorage.removeItem(KEY_STORE);
           return r.json().then(function (b) { showLogin(b && b.error ? b.error.message : 'Sign-in failed.'); },
             function () { showLogin('Sign-in failed.'); });
         }
@@ -410,12 +418,13 @@ export const DASHBOARD_JS = String.raw`(function () {
     var key = $('login-key').value.trim();
     if (!key) return;
     $('login-key').value = '';
-    signIn(key, $('login-remember').checked).catch(function () { showLogin('The proxy is not reachable.'); });
+    signIn(key).catch(function () { showLogin('The proxy is not reachable.'); });
   });
   $('sign-out').addEventListener('click', function () {
-    sessionStorage.removeItem(KEY_STORE);
+    hadSession = false;
     fetch('/admin/session', { method: 'DELETE', credentials: 'same-origin' }).then(connect, connect);
   });
+  try { sessionStorage.removeItem(LEGACY_KEY_STORE); localStorage.removeItem(LEGACY_KEY_STORE); } catch (e) { /* storage disabled */ }
   setInterval(function () { render(false); }, 250);
   render(true);
   connect();

@@ -24,7 +24,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <form id="login" hidden autocomplete="on">
   <p>This proxy has client keys: sign in with a key that has <code>admin: true</code>.</p>
   <label>Admin key <input id="login-key" name="password" type="password" autocomplete="current-password" required></label>
-  <label class="check"><input id="login-remember" type="checkbox" checked> keep it in this tab, to reconnect by itself after a proxy restart</label>
+  <p class="muted">The key is sent once to start a session (an HttpOnly cookie) and is not kept by this page: when the session ends, sign in again.</p>
   <button type="submit">Sign in</button>
   <p id="login-error" class="error" role="alert"></p>
 </form>
@@ -115,7 +115,6 @@ tr.lost td { color: var(--muted); }
 .badge.streaming, .badge.waiting { background: rgba(88,166,255,.18); color: var(--accent); }
 #login { max-width: 560px; margin: 40px auto; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px; display: grid; gap: 10px; }
 #login input[type=password] { width: 100%; margin-top: 4px; padding: 6px 8px; background: var(--bg); color: var(--text); border: 1px solid var(--line); border-radius: 6px; }
-#login .check { color: var(--muted); }
 .error { color: var(--bad); min-height: 1em; margin: 0; }
 [hidden] { display: none !important; }
 @media (max-width: 900px) { .cards { grid-template-columns: repeat(3, 1fr); } .two { grid-template-columns: 1fr; } }

@@ -4,8 +4,7 @@
  * (src/admin/auth.ts). A strict Content-Security-Policy: same-origin script, style and
  * connections only, nothing inline, no framing.
  */
-import type Router from '@koa/router';
-import type { ProxyState } from '../http/request-context.js';
+import type { RouteTable } from '../http/route-table.js';
 import { DASHBOARD_JS } from './client.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML } from './page.js';
 
@@ -17,15 +16,21 @@ const SECURITY_HEADERS: Record<string, string> = {
   'cache-control': 'no-cache',
 };
 
-/** Register the page and its two assets. */
-export function registerDashboardRoutes(router: Router<ProxyState>): void {
-  const serve = (type: string, body: string) => (ctx: { set(h: Record<string, string>): void; type: string; body: unknown }) => {
-    ctx.set(SECURITY_HEADERS);
-    ctx.type = type;
-    ctx.body = body;
-  };
-  router.get('/dashboard', serve('text/html; charset=utf-8', DASHBOARD_HTML));
-  router.get('/dashboard/', serve('text/html; charset=utf-8', DASHBOARD_HTML));
-  router.get('/dashboard/app.js', serve('text/javascript; charset=utf-8', DASHBOARD_JS));
-  router.get('/dashboard/app.css', serve('text/css; charset=utf-8', DASHBOARD_CSS));
+/** Register the page and its two assets (public: they hold no data). */
+export function registerDashboardRoutes(table: RouteTable): void {
+  const serve = (path: string, type: string, body: string): void =>
+    table.add({
+      methods: ['GET'],
+      path,
+      access: 'public',
+      handler: (ctx) => {
+        ctx.set(SECURITY_HEADERS);
+        ctx.type = type;
+        ctx.body = body;
+      },
+    });
+  serve('/dashboard', 'text/html; charset=utf-8', DASHBOARD_HTML);
+  serve('/dashboard/', 'text/html; charset=utf-8', DASHBOARD_HTML);
+  serve('/dashboard/app.js', 'text/javascript; charset=utf-8', DASHBOARD_JS);
+  serve('/dashboard/app.css', 'text/css; charset=utf-8', DASHBOARD_CSS);
 }

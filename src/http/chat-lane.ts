@@ -44,13 +44,13 @@ async function run(
   res.setHeader('x-request-id', ex.id);
   deps.state.activeRequests++;
   try {
-    gateApi(deps, authenticate, state, req.headers.authorization);
+    gateApi(deps, authenticate, state, req);
     await handle(state, req, res);
   } catch (err) {
     if (state.handled || res.headersSent) {
       failedLate(deps, ex, err, res.statusCode);
     } else {
-      writeRendered(res, failed(deps, ex, err), state.extraHeaders);
+      writeRendered(res, failed(deps, ex, err, req), state.extraHeaders);
     }
   } finally {
     deps.state.activeRequests--;

@@ -2,10 +2,9 @@
  * Operational routes: liveness, readiness, Prometheus metrics (DESIGN.md "Endpoints").
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type Router from '@koa/router';
 import type { AppDeps } from '../deps.js';
 import { AuthenticationError } from '../errors.js';
-import type { ProxyState } from './request-context.js';
+import type { RouteAccess, RouteTable } from './route-table.js';
 
 /** Extra readiness checks (stores, breakers) contributed by other modules. */
 export type ReadinessCheck = () => { name: string; ok: boolean; detail?: unknown };
@@ -17,29 +16,58 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** Register /healthz, /readyz and /metrics. */
-export function registerOpsRoutes(router: Router<ProxyState>, deps: AppDeps, checks: readonly ReadinessCheck[]): void {
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+/** Who may see the readiness details: an admin key (src/features.ts), or anyone when keys are off. */
+export type AdminCheck = (authorization: string | undefined) => boolean;
+
+/**
+ * Register /healthz, /readyz and /metrics. The bare readiness status is public (load balancers
+ * read it); its details (checks, upstream names) need an admin key unless
+ * `server.readyzDetails: public`.
+ */
+export function registerOpsRoutes(table: RouteTable, deps: AppDeps, checks: readonly ReadinessCheck[], isAdmin: AdminCheck | null): void {
+  table.add({
+    methods: ['GET'],
+    path: '/healthz',
+    access: 'public',
+    handler: (ctx) => {
+      ctx.body = { status: 'ok' };
+    },
   });
 
-  router.get('/readyz', (ctx) => {
-    const results = checks.map((c) => c());
-    const ready = !deps.state.draining && results.every((r) => r.ok);
-    ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not_ready', draining: deps.state.draining, checks: results };
+  const detailsForAll = deps.config.server.readyzDetails === 'public' || isAdmin === null;
+  table.add({
+    methods: ['GET'],
+    path: '/readyz',
+    access: 'public',
+    handler: (ctx) => {
+      const results = checks.map((c) => c());
+      const ready = !deps.state.draining && results.every((r) => r.ok);
+      ctx.status = ready ? 200 : 503;
+      const status = ready ? 'ready' : 'not_ready';
+      const details = detailsForAll || isAdmin(ctx.get('authorization') || undefined);
+      ctx.body = details ? { status, draining: deps.state.draining, checks: results } : { status };
+    },
   });
 
   if (deps.config.metrics.enabled) {
     const token = deps.config.metrics.token;
-    router.get('/metrics', async (ctx) => {
-      if (token) {
-        const auth = ctx.get('authorization');
-        const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-        if (!given || !sameSecret(given, token)) throw new AuthenticationError('A valid bearer token is required for /metrics.');
-      }
-      ctx.type = deps.registry.contentType;
-      ctx.body = await deps.registry.metrics();
+    const access: RouteAccess = token
+      ? {
+          guard: (ctx) => {
+            const auth = ctx.get('authorization');
+            const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+            if (!given || !sameSecret(given, token)) throw new AuthenticationError('A valid bearer token is required for /metrics.');
+          },
+        }
+      : 'public';
+    table.add({
+      methods: ['GET'],
+      path: '/metrics',
+      access,
+      handler: async (ctx) => {
+        ctx.type = deps.registry.contentType;
+        ctx.body = await deps.registry.metrics();
+      },
     });
   }
 }

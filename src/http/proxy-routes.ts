@@ -1,14 +1,18 @@
 /**
- * The OpenAI-compatible routes: chat completions, models, and pass-through for the rest of /v1.
- * Each relay takes the raw socket from Koa (`ctx.respond = false`) so nothing buffers a stream.
+ * The OpenAI-compatible routes: chat completions, models, and pass-through for the endpoints
+ * listed in `passthrough.endpoints` (src/config/schema.ts). Each relay takes the raw socket from
+ * Koa (`ctx.respond = false`) so nothing buffers a stream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type Router from '@koa/router';
+import type Koa from 'koa';
 import type { AppDeps, Admission } from '../deps.js';
-import { NotFoundError, InvalidRequestError, ServiceUnavailableError } from '../errors.js';
+import type { PassthroughEndpoint } from '../config/schema.js';
+import { NotFoundError, PermissionDeniedError, ServiceUnavailableError } from '../errors.js';
 import type { Route } from '../upstream/router.js';
 import { UsageTracker } from '../usage/tracker.js';
-import { readJsonObject, readRawBody, requireModel, validateChatBody } from './body.js';
+import { checkModelName, readJsonObject, readRawBody, requireModel, validateChatBody } from './body.js';
+import { forwardedBody } from './forwarded-body.js';
+import type { RouteTable } from './route-table.js';
 import type { ProxyState } from './request-context.js';
 import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../relay/chat.js';
 import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
@@ -29,7 +33,20 @@ function routeFor(deps: AppDeps, model: string): Route {
   return route;
 }
 
-/** Admission (auth'd key's model permission and limits, issue 4), then `request.start`. */
+/**
+ * The caller's key may use `model` (403 otherwise): checked before the model is routed, so no
+ * routing work is done or cached for a name the key may not use.
+ */
+function permit(deps: AppDeps, state: ProxyState, model: string): void {
+  const client = state.client;
+  if (!deps.permit || !client) return;
+  if (model === '' && client.models !== undefined) {
+    throw new PermissionDeniedError(`The API key "${client.name}" may only use the models it is given: name one in "model".`, { param: 'model' });
+  }
+  deps.permit(client, model);
+}
+
+/** Admission (the key's limits), then `request.start`. */
 async function admit(deps: AppDeps, state: ProxyState, route: Route, body: Record<string, unknown>): Promise<Admission | null> {
   const ex = state.ex;
   ex.modelLabel = route.label;
@@ -139,10 +156,11 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
     ex.model = requireModel(json);
     validateChatBody(json);
     ex.stream = json.stream === true;
+    permit(deps, state, ex.model);
     const route = routeFor(deps, ex.model);
     const admission = await admit(deps, state, route, json);
     const r: RelayRequest = {
-      deps, ex, req, res, route, body: json, raw,
+      deps, ex, req, res, route, body: json, raw: forwardedBody(raw, json),
       extraHeaders: admission?.headers ?? {},
       tracker: new UsageTracker(deps.estimator, ex.model, json),
       abort: new Cancel(),
@@ -156,27 +174,32 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
   };
 }
 
-/** Register the /v1 routes. */
-export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, inflight: Inflight): void {
+/**
+ * Which models a pass-through request may reach, by its endpoint's kind (src/config/schema.ts
+ * `passthroughEndpointSchema`): a key restricted by `models` may not use an endpoint that runs
+ * models the proxy cannot see, unless the endpoint allows it; a `body` endpoint checks the model
+ * it names.
+ */
+function permitPassthrough(deps: AppDeps, state: ProxyState, endpoint: PassthroughEndpoint, model: string): void {
+  const client = state.client;
+  if (!deps.permit || !client) return;
+  if (endpoint.model === 'none') return;
+  if (endpoint.model === 'elsewhere') {
+    if (client.models !== undefined && !endpoint.allowRestrictedKeys) {
+      throw new PermissionDeniedError(
+        `The API key "${client.name}" is limited to some models and may not use ${endpoint.path}, which can run other models.`,
+        { code: 'endpoint_not_allowed' },
+      );
+    }
+    if (model === '') return;
+  }
+  permit(deps, state, model);
+}
+
+/** The handler of one pass-through endpoint: the body goes to the model's upstream as it came. */
+function passthrough(deps: AppDeps, inflight: Inflight, endpoint: PassthroughEndpoint): Koa.Middleware<ProxyState> {
   const limit = deps.config.server.maxBodyBytes;
-
-  const chat = chatCompletions(deps, inflight);
-  router.post('/v1/chat/completions', async (ctx) => {
-    await chat(ctx.state, ctx.req, ctx.res);
-    // The relay wrote the response itself (errors before it are Koa's to render).
-    if (ctx.state.handled) ctx.respond = false;
-  });
-
-  router.get('/v1/models', (ctx) => {
-    const created = Math.floor(deps.clock.now() / 1000);
-    ctx.body = {
-      object: 'list',
-      data: deps.router.listModels(SIM_MODELS).map((id) => ({ id, object: 'model', created, owned_by: 'llm-proxy' })),
-    };
-  });
-
-  // Everything else under /v1 goes to the model's upstream as it is.
-  router.all(/^\/v1\/.+/, async (ctx) => {
+  return async (ctx) => {
     const ex = ctx.state.ex;
     const method = ctx.method;
     let raw: Buffer | undefined;
@@ -185,16 +208,14 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
       const type = ctx.get('content-type');
       if (type === '' || /json/i.test(type)) {
         const parsed = await readJsonObject(ctx.req, limit);
-        raw = parsed.raw;
+        raw = forwardedBody(parsed.raw, parsed.json);
         json = parsed.json;
       } else {
         raw = await readRawBody(ctx.req, limit);
       }
     }
-    if (json.model !== undefined && typeof json.model !== 'string') {
-      throw new InvalidRequestError('The "model" parameter must be a string.', { param: 'model' });
-    }
-    ex.model = typeof json.model === 'string' ? json.model : '';
+    ex.model = checkModelName(json.model, { required: false }) ?? '';
+    permitPassthrough(deps, ctx.state, endpoint, ex.model);
     // No model (files, audio uploads, GET …): the catch-all route, if one is configured.
     const route = routeFor(deps, ex.model);
     if (ex.model === '') ex.model = '(none)';
@@ -202,6 +223,7 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
     const admission = await admit(deps, ctx.state, route, json);
     const r = {
       deps, ex, req: ctx.req, res: ctx.res, route, body: json, raw,
+      // The target passed src/http/target.ts and matched a template: a plain path under /v1.
       path: ctx.url.slice('/v1'.length),
       extraHeaders: admission?.headers ?? {},
       tracker: new UsageTracker(deps.estimator, ex.model, json),
@@ -212,5 +234,37 @@ export function registerProxyRoutes(router: Router<ProxyState>, deps: AppDeps, i
       return { reason: 'done', status: ex.status };
     });
     ctx.respond = false;
+  };
+}
+
+/** Register the /v1 routes: every one needs a client key (when keys are on). */
+export function registerProxyRoutes(table: RouteTable, deps: AppDeps, inflight: Inflight): void {
+  const chat = chatCompletions(deps, inflight);
+  table.add({
+    methods: ['POST'],
+    path: '/v1/chat/completions',
+    access: 'api',
+    handler: async (ctx) => {
+      await chat(ctx.state, ctx.req, ctx.res);
+      // The relay wrote the response itself (errors before it are Koa's to render).
+      if (ctx.state.handled) ctx.respond = false;
+    },
   });
+
+  table.add({
+    methods: ['GET'],
+    path: '/v1/models',
+    access: 'api',
+    handler: (ctx) => {
+      const created = Math.floor(deps.clock.now() / 1000);
+      ctx.body = {
+        object: 'list',
+        data: deps.router.listModels(SIM_MODELS).map((id) => ({ id, object: 'model', created, owned_by: 'llm-proxy' })),
+      };
+    },
+  });
+
+  for (const endpoint of deps.config.passthrough.endpoints) {
+    table.add({ methods: endpoint.methods, path: endpoint.path, access: 'api', handler: passthrough(deps, inflight, endpoint) });
+  }
 }

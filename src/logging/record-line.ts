@@ -11,6 +11,7 @@
  */
 import type { RequestRecord } from '../events/types.js';
 import type { GapSummary } from '../events/gaps.js';
+import { clip, ERROR_TEXT_MAX, MODEL_TEXT_MAX } from '../util/clip.js';
 
 /** Characters a JSON string must escape, and lone surrogates (JSON.stringify writes those as `\u` escapes). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -22,6 +23,25 @@ function str(s: string): string {
 
 function strOrNull(s: string | null): string {
   return s === null ? 'null' : str(s);
+}
+
+/** An error text as the record logs it: clipped (src/util/clip.ts), as {@link clippedFields} does. */
+function errorText(s: string | null): string {
+  return s === null ? 'null' : str(clip(s, ERROR_TEXT_MAX));
+}
+
+/**
+ * The caller-influenced texts of a record (its model, its error texts) clipped to bounded lengths,
+ * as every written form of the record carries them (this line, pino's, the admin feed's). Returns
+ * `fields` itself, changed in place, so that the caller's copy keeps its key order.
+ */
+export function clippedFields<T extends Pick<RequestRecord, 'model' | 'error' | 'attempts'>>(fields: T): T {
+  fields.model = clip(fields.model, MODEL_TEXT_MAX);
+  if (fields.error !== null) fields.error = clip(fields.error, ERROR_TEXT_MAX);
+  if (fields.attempts.some((a) => a.error !== null && a.error.length > ERROR_TEXT_MAX)) {
+    fields.attempts = fields.attempts.map((a) => (a.error === null ? a : { ...a, error: clip(a.error, ERROR_TEXT_MAX) }));
+  }
+  return fields;
 }
 
 /** A number as JSON writes it (non-finite as null, as pino does). */
@@ -81,16 +101,16 @@ export function recordLine(r: RequestRecord, level: number, isoTime: string): st
   const { mean, max } = gapSummary(r.interToken);
   let attempts = '';
   for (const a of r.attempts) {
-    attempts += `${attempts === '' ? '' : ','}{"upstream":${str(a.upstream)},"status":${num(a.status)},"error":${strOrNull(a.error)},"durationMs":${num(a.durationMs)}}`;
+    attempts += `${attempts === '' ? '' : ','}{"upstream":${str(a.upstream)},"status":${num(a.status)},"error":${errorText(a.error)},"durationMs":${num(a.durationMs)}}`;
   }
   return (
     `{"level":${level},"time":"${isoTime}","id":${str(r.id)},"method":${str(r.method)},"route":${str(r.route)},"key":${str(r.key)}` +
-    `,"model":${str(r.model)},"modelLabel":${str(r.modelLabel)},"upstream":${strOrNull(r.upstream)},"stream":${r.stream}` +
+    `,"model":${str(clip(r.model, MODEL_TEXT_MAX))},"modelLabel":${str(r.modelLabel)},"upstream":${strOrNull(r.upstream)},"stream":${r.stream}` +
     `,"status":${num(r.status)},"endReason":${str(r.endReason)},"startedAt":${num(r.startedAt)},"upstreamTtfbMs":${num(r.upstreamTtfbMs)}` +
     `,"ttftMs":${num(r.ttftMs)},"durationMs":${num(r.durationMs)},"overheadMs":${num(r.overheadMs)},"chunks":${num(r.chunks)}` +
     `,"bytesOut":${num(r.bytesOut)},"promptTokens":${num(r.promptTokens)},"completionTokens":${num(r.completionTokens)}` +
     `,"tokenSource":${strOrNull(r.tokenSource)},"finishReason":${strOrNull(r.finishReason)},"attempts":[${attempts}]` +
-    `,"error":${strOrNull(r.error)},"interTokenMsMean":${num(mean)},"interTokenMsMax":${num(max)},"tokensPerSecond":${num(tokensPerSecond(r))}` +
+    `,"error":${errorText(r.error)},"interTokenMsMean":${num(mean)},"interTokenMsMax":${num(max)},"tokensPerSecond":${num(tokensPerSecond(r))}` +
     `,"msg":"request"}\n`
   );
 }

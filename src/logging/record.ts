@@ -8,14 +8,17 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.js';
 import type { EndReason, RequestRecord } from '../events/types.js';
 import { lineWriter } from './logger.js';
-import { gapSummary, recordLine, tokensPerSecond } from './record-line.js';
+import { clippedFields, gapSummary, recordLine, tokensPerSecond } from './record-line.js';
 
 export { tokensPerSecond } from './record-line.js';
 
-/** The record as logged: the per-token gaps are summarised, not listed. */
+/**
+ * The record as logged: the per-token gaps are summarised, not listed, and the model and error
+ * texts clipped (a caller chose them; test/security/model-names.test.ts).
+ */
 export function logFields(r: RequestRecord): Record<string, unknown> {
   const { interToken, ...rest } = r;
-  const out: Record<string, unknown> = rest;
+  const out: Record<string, unknown> = clippedFields(rest);
   const gaps = gapSummary(interToken);
   out.interTokenMsMean = gaps.mean;
   out.interTokenMsMax = gaps.max;

@@ -60,6 +60,7 @@ export function defineMetrics(registry: Registry, droppedEvents: () => number) {
     // Issue 7: resilience and abuse limits.
     upstreamUp: gauge('llm_proxy_upstream_up', '1 when an upstream circuit is closed or half-open, 0 when open.', ['upstream']),
     refusals: counter('llm_proxy_refused_total', 'Connections or requests refused by an abuse limit, by reason.', ['reason']),
+    authFailures: counter('llm_proxy_auth_failures_total', 'Requests answered 401: a missing or wrong key, metrics token or admin session.', []),
     // Issue 5: the bus counts drops itself; the counter mirrors it at scrape time.
     eventsDropped: new Counter({
       name: 'llm_proxy_events_dropped_total',

@@ -14,6 +14,7 @@ import { runAttempts, type AttemptOutcome } from './attempts.js';
 import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.js';
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
+import { configSecrets } from '../logging/secrets.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { tailUsage } from '../usage/tail-usage.js';
 import { requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
@@ -93,7 +94,7 @@ async function callUpstream(
     );
     ex.upstreamHeadersAt = headAt ?? deps.clock.monotonic();
     if (!res.ok) {
-      const error = await errorFromUpstream(res, d.upstream);
+      const error = await errorFromUpstream(res, d.upstream, configSecrets(deps.config));
       ex.addAttempt(d.upstream, res.status, error.message, started);
       return { error, retryable: true };
     }
@@ -113,11 +114,23 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
   const upstreamRes = await runAttempts(deps, ex, r.route, r.abort.signal, (d) =>
     callUpstream(r, d, upstreamBody(r, d, false).text, 'application/json', r.abort.signal),
   );
+  // Bounded (`server.maxUpstreamBodyBytes`): the whole answer is held before its head is written,
+  // whether or not the caller reads it, so a larger one is refused with 502, nothing relayed.
+  const limit = deps.config.server.maxUpstreamBodyBytes;
+  const tooLarge = (): UpstreamError =>
+    new UpstreamError(`Upstream "${ex.upstream}" sent a response larger than the limit of ${limit} bytes (server.maxUpstreamBodyBytes).`, {
+      code: 'upstream_response_too_large',
+    });
   let buf: Buffer;
   try {
-    buf = await readAll(upstreamRes);
+    buf = await readAll(upstreamRes, limit, tooLarge);
   } catch (err) {
     if (r.abort.signal.aborted) throw err;
+    if (err instanceof UpstreamError && err.code === 'upstream_response_too_large') {
+      ex.upstreamEndAt = deps.clock.monotonic();
+      ex.addAttempt(ex.upstream ?? '', upstreamRes.status, err.message, ex.upstreamSentAt!);
+      throw err;
+    }
     throw new UpstreamError(`Upstream "${ex.upstream}" broke off its response: ${(err as Error).message}`, { code: 'upstream_disconnected', cause: err });
   }
   ex.upstreamEndAt = deps.clock.monotonic();
@@ -136,7 +149,7 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
     r.tap?.onBody(parsed, ex.upstream);
   }
   const headers: Record<string, string> = {
-    ...relayedHeaders(upstreamRes.headers),
+    ...relayedHeaders(upstreamRes.headers, configSecrets(deps.config)),
     ...r.extraHeaders,
     'content-type': upstreamRes.headers.get('content-type') ?? 'application/json',
     'content-length': String(buf.length),
@@ -185,7 +198,7 @@ class ChatStreamOwner implements RelayOwner {
     const { ex, deps } = this.r;
     ex.openStream();
     return {
-      ...(this.upstreamHeaders ? relayedHeaders(this.upstreamHeaders) : {}),
+      ...(this.upstreamHeaders ? relayedHeaders(this.upstreamHeaders, configSecrets(deps.config)) : {}),
       ...this.r.extraHeaders,
       'x-request-id': ex.id,
       'server-timing': serverTiming(ex, deps.clock.monotonic()),

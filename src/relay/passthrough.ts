@@ -3,8 +3,11 @@
  * `/v1/responses`, files, audio … The body goes to the model's upstream as it came (re-encoded
  * only when a deployment renames the model); the answer streams back without buffering, with
  * backpressure. Usage is read on the side for accounting (issue 3): from a JSON body, or from the
- * events of an SSE body (`usage`, or `response.usage` in the Responses API).
+ * events of an SSE body (`usage`, or `response.usage` in the Responses API). That side read is
+ * bounded: an SSE event larger than `server.maxEventBytes` (an endless line) ends the observing of
+ * its stream, not the relay; a JSON body over MAX_USAGE_BODY is not kept.
  */
+import type { ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { ProxyError } from '../errors.js';
 import { createSseParser, type SseParser } from '../sse/parser.js';
@@ -15,6 +18,7 @@ import { errorFromUpstream, relayedHeaders } from './upstream-response.js';
 import type { UpstreamResponse } from '../upstream/transport.js';
 import { serverTiming } from './server-timing.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
+import { configSecrets } from '../logging/secrets.js';
 
 /** Largest JSON answer kept aside to read its usage. */
 const MAX_USAGE_BODY = 4 * 1024 * 1024;
@@ -42,7 +46,7 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
       );
       ex.upstreamHeadersAt = deps.clock.monotonic();
       if (resp.status >= 400) {
-        const error = await errorFromUpstream(resp, d.upstream);
+        const error = await errorFromUpstream(resp, d.upstream, configSecrets(deps.config));
         ex.addAttempt(d.upstream, resp.status, error.message, started);
         return { error, retryable: true };
       }
@@ -61,7 +65,7 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
   const isJson = type.includes('json');
   ex.stream = isSse;
   const headers: Record<string, string> = {
-    ...relayedHeaders(upstreamRes.headers),
+    ...relayedHeaders(upstreamRes.headers, configSecrets(deps.config)),
     ...r.extraHeaders,
     'x-request-id': ex.id,
     'server-timing': serverTiming(ex, deps.clock.monotonic()),
@@ -83,7 +87,17 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
   if (isSse) {
     res.socket?.setNoDelay(true);
     ex.openStream();
+    const maxEventBytes = deps.config.server.maxEventBytes;
     parser = createSseParser({
+      maxEventBytes,
+      // An event past the limit (an endless line): stop observing this stream — the parser is let
+      // go with what it buffered and nothing more is fed — but keep relaying its bytes unchanged.
+      // Its usage then falls back to the estimate. Once: the parser reports nothing after this.
+      onError: (err) => {
+        if (err.type !== 'max-buffer-size-exceeded') return;
+        parser = null;
+        deps.logger.warn({ requestId: ex.id, maxEventBytes }, 'pass-through SSE event larger than server.maxEventBytes: its stream is relayed but no longer observed (usage estimated)');
+      },
       onEvent: (e) => {
         if (e.data === '[DONE]') return;
         ex.chunks++;
@@ -115,7 +129,7 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
         kept.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
         keptBytes += value.length;
       }
-      if (res.writableNeedDrain) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+      if (res.writableNeedDrain) await drained(res);
       if (clientGone) break;
     }
   } catch (err) {
@@ -138,6 +152,24 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
     }
   }
   if (!res.destroyed) res.end();
+}
+
+/**
+ * Resolves when `res` can take more (`drain`) or is gone (`close`). Both listeners are removed
+ * when either fires: a long stream to a slow reader waits many times on the same response, and
+ * `once` would leave the other listener behind on each wait (MaxListenersExceededWarning).
+ */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Thrown when the caller left mid-relay; the handler records `client_aborted`. */

@@ -1,6 +1,10 @@
 /**
- * Model routing (issue 2, issue 7): a requested model name → its route and deployments, and the
- * bounded metric label for it (issue 3: `model` only takes configured names, else `other`).
+ * Model routing: a requested model name → its route and deployments, and the bounded metric
+ * label for it (`model` only takes configured names, else `other`).
+ *
+ * Callers choose model names, so what the router remembers about them is bounded: configured
+ * names are resolved once at start in their own map; other names a glob route answers are kept in
+ * a least-recently-used cache of {@link GLOB_CACHE_MAX} entries (test/unit/router-lru.test.ts).
  */
 import type { Config, DeploymentConfig, UpstreamConfig } from '../config/schema.js';
 import { compileGlob, matchesGlob } from '../glob.js';
@@ -19,13 +23,24 @@ export interface Route {
   deployments: Deployment[];
 }
 
+/** Most callers' names whose resolution is remembered. */
+export const GLOB_CACHE_MAX = 1_000;
+/**
+ * Longer names are resolved but never remembered. It is the longest model name the API accepts
+ * (MODEL_NAME_MAX in src/http/body.ts), so the cache holds at most ~0.5 MB of names even if a
+ * route forgets to check them.
+ */
+const CACHEABLE_NAME_MAX = 256;
+
 /** Routes models in config order; the first match wins. */
 export class Router {
   private readonly routes: Array<{ match: string; re: RegExp; label?: string; deployments: Deployment[] }>;
+  /** Each exact (non-glob) route by its name. */
   private readonly exact = new Map<string, Route>();
-  /** Label cache for glob matches: bounded by the number of routes, so safe to memoise per name. */
-  private readonly cache = new Map<string, Route | null>();
-  private static readonly CACHE_MAX = 10_000;
+  /** The resolution of every configured name (exact routes, priced models): fixed, never evicted. */
+  private readonly known = new Map<string, Route | null>();
+  /** Resolutions of other names, least recently used evicted first. */
+  private readonly cache = new Lru<string, Route | null>(GLOB_CACHE_MAX);
   private readonly named: Set<string>;
 
   constructor(config: Config) {
@@ -41,26 +56,35 @@ export class Router {
       }
     }
     // Models named in the price table are configured names too: they get their own label even
-    // when a glob routes them (issue 3: `model` takes configured names only).
+    // when a glob routes them (the metric label `model` takes configured names only).
     this.named = new Set(Object.keys(config.metrics.prices));
+    for (const name of [...this.exact.keys(), ...this.named]) this.known.set(name, this.match(name));
   }
 
   /** The route for `model`, or null when none matches (→ 404 model_not_found). */
   resolve(model: string): Route | null {
+    const fixed = this.known.get(model);
+    if (fixed !== undefined) return fixed;
     const hit = this.cache.get(model);
     if (hit !== undefined) return hit;
-    let found: Route | null = null;
+    const found = this.match(model);
+    if (model.length <= CACHEABLE_NAME_MAX) this.cache.set(model, found);
+    return found;
+  }
+
+  /** Names whose resolution the cache holds now, least recently used first (tests). */
+  cachedNames(): string[] {
+    return this.cache.keys();
+  }
+
+  /** The first route matching `model`, uncached. */
+  private match(model: string): Route | null {
     for (const r of this.routes) {
       if (r.re.test(model)) {
-        found =
-          this.exact.get(r.match) ??
-          { match: r.match, label: this.named.has(model) ? model : (r.label ?? r.match), deployments: r.deployments };
-        break;
+        return this.exact.get(r.match) ?? { match: r.match, label: this.named.has(model) ? model : (r.label ?? r.match), deployments: r.deployments };
       }
     }
-    // Callers choose model names, so the cache is capped: past it, resolve without memoising.
-    if (this.cache.size < Router.CACHE_MAX) this.cache.set(model, found);
-    return found;
+    return null;
   }
 
   /** Bounded label for a model, `other` when it routes nowhere. */
@@ -84,5 +108,36 @@ export class Router {
   /** Every distinct upstream name in use. */
   upstreamNames(): string[] {
     return [...new Set(this.routes.flatMap((r) => r.deployments.map((d) => d.upstream)))];
+  }
+}
+
+/**
+ * A map of at most `max` entries that evicts the least recently used: a Map iterates in insertion
+ * order, so a hit is moved to the end (delete, then set) and the first key is the oldest.
+ */
+class Lru<K, V> {
+  private readonly map = new Map<K, V>();
+
+  constructor(private readonly max: number) {}
+
+  /** The value for `key` (now the most recently used), or undefined. */
+  get(key: K): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
+  }
+
+  /** Keys, least recently used first. */
+  keys(): K[] {
+    return [...this.map.keys()];
   }
 }

@@ -1,13 +1,17 @@
 /**
  * Read a whole Node stream into one Buffer, with events rather than an async iterator: no
  * generator and promise per chunk on the request path (issue 6). Shared by the request body
- * (src/http/body.ts) and JSON answers from upstreams (src/relay/upstream-response.ts).
+ * (src/http/body.ts, `server.maxBodyBytes`) and JSON answers from upstreams
+ * (src/relay/upstream-response.ts, `server.maxUpstreamBodyBytes`): both bounded by `limitBytes`.
  */
 import type { Readable } from 'node:stream';
 
 /** What {@link collect} needs besides the stream. */
 export interface CollectOptions {
-  /** Most bytes accepted; past it the read fails with `tooLarge()` and the stream is paused. */
+  /**
+   * Most bytes accepted; past it the read fails with `tooLarge()` and the stream is paused (what
+   * it had read is let go): the caller decides what happens to the connection.
+   */
   limitBytes?: number;
   tooLarge?: () => Error;
   /** Whether the stream ended properly (default: it emitted 'end'); for 'close' without 'end'. */

@@ -2,9 +2,11 @@
  * Issue 5: the dashboard in a real browser — Debian's chromium driven by playwright-core (never a
  * downloaded browser; flags from ../shared/recipes/services.md §3). Keys are configured, so the
  * page signs in first. Traffic goes through the proxy with the OpenAI SDK; the page must show it.
- * Then the proxy is stopped and a new one started on the same port: the page must notice, come
- * back by itself (new instance, sessions forgotten: it signs in again with the key kept in the
- * tab) and show the new traffic. A screenshot is saved to test-artifacts/ (not committed).
+ * The page keeps no copy of the admin key (src/dashboard/client.ts): after sign-in neither
+ * sessionStorage nor localStorage holds it, and a reload still works through the session cookie.
+ * Then the proxy is stopped and a new one started on the same port: the page must notice, and,
+ * the new instance having forgotten every session, ask for the key again; signed in, it shows
+ * the new traffic. A screenshot is saved to test-artifacts/ (not committed).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -50,7 +52,7 @@ describe('dashboard in Debian chromium', function () {
     await proxy?.close();
   });
 
-  it('shows live requests, per-key and per-model totals, and recovers by itself after a restart', async () => {
+  it('shows live requests and totals, keeps no copy of the key, and asks for it again after a restart', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -65,6 +67,13 @@ describe('dashboard in Debian chromium', function () {
     await page.fill('#login-key', ADMIN_KEY);
     await page.click('#login button[type=submit]');
     await waitState(page, 'live');
+    await assertKeyNotStored(page);
+
+    // A reload signs in through the HttpOnly cookie alone.
+    await page.reload();
+    await waitState(page, 'live');
+    assert.equal(await page.isHidden('#login'), true, 'the session cookie is enough after a reload');
+    await assertKeyNotStored(page);
 
     const a = sdk('team-a-key-for-tests');
     const b = sdk('team-b-key-for-tests');
@@ -106,6 +115,11 @@ describe('dashboard in Debian chromium', function () {
     proxy = null;
     await page.waitForFunction(() => document.getElementById('conn')?.getAttribute('data-state') !== 'live');
     proxy = await startOn(port);
+    // The new instance has no session, and the page has no key to sign in with: it asks.
+    await waitState(page, 'login', 20_000);
+    assert.match(await text(page, '#login-error'), /session has ended/);
+    await page.fill('#login-key', ADMIN_KEY);
+    await page.click('#login button[type=submit]');
     await page.waitForFunction(
       (before) => {
         const d = (window as unknown as { __dash: { instance: string; status: string } }).__dash;
@@ -114,7 +128,8 @@ describe('dashboard in Debian chromium', function () {
       firstInstance,
       { timeout: 20_000 },
     );
-    assert.equal(await page.isHidden('#login'), true, 'signed in again by itself, with the key kept in this tab');
+    assert.equal(await page.isHidden('#login'), true, 'signed in again');
+    await assertKeyNotStored(page);
 
     await streamChat(sdk('team-b-key-for-tests'), 'sim-alpha', 'dash-after-restart');
     await waitRowsDone(page, ['dash-after-restart']);
@@ -157,8 +172,19 @@ async function streamChat(client: OpenAI, model: string, id: string, maxTokens?:
   for await (const chunk of stream) void chunk;
 }
 
-function waitState(page: Page, state: string): Promise<unknown> {
-  return page.waitForFunction((s) => document.getElementById('conn')?.getAttribute('data-state') === s, state, { timeout: 10_000 });
+function waitState(page: Page, state: string, timeout = 10_000): Promise<unknown> {
+  return page.waitForFunction((s) => document.getElementById('conn')?.getAttribute('data-state') === s, state, { timeout });
+}
+
+/** Neither web storage of the page holds the admin key (in a name or a value), and the form is empty. */
+async function assertKeyNotStored(page: Page): Promise<void> {
+  const stored = await page.evaluate(() =>
+    [sessionStorage, localStorage].flatMap((store) =>
+      Array.from({ length: store.length }, (_, i) => store.key(i) ?? '').flatMap((k) => [k, store.getItem(k) ?? '']),
+    ),
+  );
+  assert.equal(stored.filter((v) => v.includes(ADMIN_KEY)).length, 0, 'the admin key is in web storage');
+  assert.equal(await page.inputValue('#login-key'), '');
 }
 
 function waitRowsDone(page: Page, ids: string[]): Promise<unknown> {

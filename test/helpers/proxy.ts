@@ -91,6 +91,7 @@ export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestP
     middleware: [...(features.ext.middleware ?? []), ...(opts.ext?.middleware ?? [])],
     routes: [...(features.ext.routes ?? []), ...(opts.ext?.routes ?? [])],
     readiness: [...(features.ext.readiness ?? []), ...(opts.ext?.readiness ?? [])],
+    isAdmin: opts.ext?.isAdmin ?? features.ext.isAdmin ?? null,
   };
   const proxy = await startProxy(deps, ext);
   return {

@@ -168,7 +168,11 @@ describe('cancellation and shutdown', () => {
     const graceMs = 600;
 
     it('lets a stream that ends within shutdownGraceMs finish, ends one that does not with an error frame, and resolves', async () => {
-      proxy = await startProxy(routeUpTo(upstream.baseUrl, { shutdownGraceMs: graceMs }));
+      // The upstream tells the streams apart by a caller header, forwarded by name (forwardHeaders).
+      proxy = await startProxy({
+        ...routeUpTo(upstream.baseUrl, { shutdownGraceMs: graceMs }),
+        upstreams: { up: { type: 'openai', baseUrl: upstream.baseUrl, apiKey: 'sk-upstream-secret', forwardHeaders: ['x-which'] } },
+      });
       const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: 'sk-caller', maxRetries: 0 });
       const finishA = deferred();
       const records = new Map<string, string>();

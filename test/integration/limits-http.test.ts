@@ -758,8 +758,8 @@ describe('keys and rate limits over HTTP (OpenAI SDK as the client)', function (
         /* drain */
       }
       await client.embeddings.create({ model: 'gpt-embed', input: 'x' });
-      // An upstream error passed through (the simulator 404s an unknown path).
-      assert.equal((await post(p, '/v1/no/such/path', CLIENT_KEY, { model: 'gpt-4o' })).status, 404);
+      // An upstream error passed through (the simulator 404s an endpoint it does not serve).
+      assert.equal((await post(p, '/v1/moderations', CLIENT_KEY, { model: 'gpt-4o' })).status, 404);
       assert.equal((await apiError(sdk(p, WRONG_KEY, { maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o', messages }))).status, 401);
       assert.equal((await apiError(client.chat.completions.create({ model: 'o1', messages }))).status, 403);
       assert.equal((await apiError(client.chat.completions.create({ model: 'gpt-4o', messages }))).status, 429); // rpm 4 spent

@@ -87,7 +87,8 @@ describe('rate limits shared across proxy processes (real redis-server)', functi
       writeFileSync(
         configFile,
         stringify({
-          server: { host: '127.0.0.1', port: 8080, shutdownGraceMs: 500 },
+          // /readyz details (the redis check) without an admin key: this test reads them.
+          server: { host: '127.0.0.1', port: 8080, shutdownGraceMs: 500, readyzDetails: 'public' },
           upstreams: { sim: { type: 'sim', sim: { ttftMs: 0, tokenDelayMs: 0, defaultMaxTokens: 4 } } },
           models: [{ match: 'sim-*', upstream: 'sim' }],
           keys: [{ name: 'demo', key: '${DEMO_API_KEY}', models: ['sim-*'], limits: { rpm: RPM } }],

@@ -40,7 +40,7 @@ describe('auth', () => {
 
     it('accepts a plain key', () => {
       const k = store.authenticate(`Bearer ${PLAIN}`);
-      assert.deepEqual(k, { name: 'demo', limits: { rpm: 5, tpm: 20000, maxConcurrent: 2 }, models: ['sim-*'], admin: false });
+      assert.deepEqual(k, { name: 'demo', limits: { rpm: 5, tpm: 20000, maxConcurrent: 2 }, models: ['sim-*'], admin: false, api: true });
     });
 
     it('accepts a key configured by its SHA-256 (hex in either case)', () => {
@@ -93,7 +93,7 @@ describe('auth', () => {
       }
       // the returned key has exactly the public fields, and cannot be changed
       const k = store.authenticate(`Bearer ${PLAIN}`)!;
-      assert.deepEqual(Object.keys(k).sort(), ['admin', 'limits', 'models', 'name']);
+      assert.deepEqual(Object.keys(k).sort(), ['admin', 'api', 'limits', 'models', 'name']);
       assert.ok(Object.isFrozen(k));
     });
 
@@ -122,8 +122,8 @@ describe('auth', () => {
         assert.equal(store.isModelAllowed(ops, 'gpt-4o'), true);
       });
       it('an empty list allows nothing; "*" allows everything', () => {
-        const none: ClientKey = { name: 'n', limits: {}, models: [], admin: false };
-        const all: ClientKey = { name: 'a', limits: {}, models: ['*'], admin: false };
+        const none: ClientKey = { name: 'n', limits: {}, models: [], admin: false, api: true };
+        const all: ClientKey = { name: 'a', limits: {}, models: ['*'], admin: false, api: true };
         assert.equal(store.isModelAllowed(none, 'sim-echo'), false);
         assert.equal(store.isModelAllowed(all, 'anything/at:all'), true);
       });
@@ -169,7 +169,7 @@ describe('auth', () => {
       const { config } = loadConfig({ CONFIG_FILE: 'config/examples/limits.yaml', DEMO_API_KEY: 'sk-demo-test' });
       const store = createKeyStore(config.keys);
       const demo = store.requireKey('Bearer sk-demo-test');
-      assert.deepEqual(demo, { name: 'demo', limits: { rpm: 5, tpm: 20000, maxConcurrent: 2 }, models: ['sim-*'], admin: false });
+      assert.deepEqual(demo, { name: 'demo', limits: { rpm: 5, tpm: 20000, maxConcurrent: 2 }, models: ['sim-*'], admin: false, api: true });
       assert.equal(store.isModelAllowed(demo, 'sim-echo'), true);
       assert.equal(store.isModelAllowed(demo, 'gpt-4o'), false);
       assert.equal(config.rateLimit.redisFailure, 'local');

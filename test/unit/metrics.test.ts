@@ -120,6 +120,7 @@ describe('metrics: the DESIGN.md table', () => {
       llm_proxy_upstream_up: ['gauge', ['upstream']],
       llm_proxy_events_dropped_total: ['counter', []],
       llm_proxy_refused_total: ['counter', ['reason']],
+      llm_proxy_auth_failures_total: ['counter', []],
     };
     const registered = registry.getMetricsAsArray().filter((x) => x.name.startsWith('llm_proxy_'));
     assert.deepEqual(registered.map((x) => x.name).sort(), Object.keys(expected).sort());
@@ -313,7 +314,7 @@ describe('metrics: limiter and resilience hooks', () => {
     assert.equal(await value(registry, 'llm_proxy_upstream_up', { upstream: 'sim' }), 1);
     const F = 'llm_proxy_refused_total';
     assert.deepEqual((await rows(registry, F)).map((r) => [r.labels.reason, r.value]), [
-      ['connections', 0], ['header_size', 0], ['body_size', 0], ['headers_timeout', 0], ['request_timeout', 0], ['stream_duration', 0],
+      ['connections', 0], ['header_size', 0], ['body_size', 0], ['headers_timeout', 0], ['request_timeout', 0], ['stream_duration', 0], ['auth_failures', 0],
     ]);
     m.refused('body_size');
     m.refused('connections');
@@ -366,6 +367,7 @@ describe('metrics: bounded labels', () => {
       llm_proxy_client_aborts_total: L,
       llm_proxy_cost_usd_total: 2 * 3, // only gpt-4o and sim-* have prices
       llm_proxy_overhead_seconds: L,
+      llm_proxy_refused_total: 7, // one series per refusal reason
     };
     for (const [name, n] of counts) {
       assert.ok(n <= (bounds[name] ?? 6), `${name}: ${n} series`);

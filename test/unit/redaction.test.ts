@@ -83,7 +83,7 @@ describe('redaction', () => {
           config: {
             logging: { level: 'debug', content, contentMaxChars: 4000 },
             keys: [
-              { name: 'planted', key: CLIENT_KEY, admin: true },
+              { name: 'planted', key: CLIENT_KEY, admin: true, api: true },
             ],
             upstreams: { echo: { type: 'openai', baseUrl: 'http://echo.test/v1', apiKey: UPSTREAM_KEY } },
             models: [{ match: 'echo-*', upstream: 'echo' }],
