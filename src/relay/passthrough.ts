@@ -7,7 +7,6 @@
  * bounded: an SSE event larger than `server.maxEventBytes` (an endless line) ends the observing of
  * its stream, not the relay; a JSON body over MAX_USAGE_BODY is not kept.
  */
-import type { ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { ProxyError } from '../errors.js';
 import { createSseParser, type SseParser } from '../sse/parser.js';
@@ -19,6 +18,7 @@ import type { UpstreamResponse } from '../upstream/transport.js';
 import { serverTiming } from './server-timing.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import { configSecrets } from '../logging/secrets.js';
+import { drained } from '../util/drained.js';
 
 /** Largest JSON answer kept aside to read its usage. */
 const MAX_USAGE_BODY = 4 * 1024 * 1024;
@@ -154,23 +154,6 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
   if (!res.destroyed) res.end();
 }
 
-/**
- * Resolves when `res` can take more (`drain`) or is gone (`close`). Both listeners are removed
- * when either fires: a long stream to a slow reader waits many times on the same response, and
- * `once` would leave the other listener behind on each wait (MaxListenersExceededWarning).
- */
-function drained(res: ServerResponse): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 /** Thrown when the caller left mid-relay; the handler records `client_aborted`. */
 export class ClientGone extends Error {

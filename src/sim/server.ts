@@ -12,6 +12,7 @@ import { simError, type SimJsonReply, type SimStep } from './reply.js';
 import { simPathOf, simRoute } from './route.js';
 import { sleep } from './sleep.js';
 import type { SimOptions } from './options.js';
+import { drained } from '../util/drained.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -34,19 +35,6 @@ function sendJson(res: http.ServerResponse, reply: SimJsonReply): void {
   res.end(reply.body);
 }
 
-/** Resolve when `res` can take more data, or has closed. */
-function drained(res: http.ServerResponse): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 /** What {@link createSimServer}'s server emits as `'sim-stream-end'` when a stream stops. */
 export interface SimStreamEnd {

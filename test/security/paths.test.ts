@@ -133,6 +133,18 @@ describe('security: pass-through stays inside the API', () => {
     assert.equal(allowed.status, 200);
   });
 
+  it('a restricted key\'s forbidden model names are refused before routing: the router caches none of them', async () => {
+    const names = Array.from({ length: 50 }, (_, i) => `gpt-forbidden-${i}`);
+    for (const model of names) {
+      const res = await requestTarget(proxy.port, 'POST', '/v1/chat/completions', { ...json, ...auth(LIMITED) }, JSON.stringify({ model, messages: [] }));
+      assert.equal(res.status, 403);
+    }
+    const cached = new Set(proxy.deps.router.cachedNames());
+    assert.deepEqual(names.filter((n) => cached.has(n)), [], 'no forbidden name entered the routing cache');
+    await requestTarget(proxy.port, 'POST', '/v1/chat/completions', { ...json, ...auth(APP) }, JSON.stringify({ model: 'gpt-any-1', messages: [] }));
+    assert.ok(proxy.deps.router.cachedNames().includes('gpt-any-1'), 'an allowed name is cached as before');
+  });
+
   it('a configured endpoint may allow restricted keys, and the list replaces the default', async () => {
     const upstream2 = await startRecordingUpstream();
     const p = await startTestProxy({
