@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// pretest: the tests start real Redis, Prometheus and Chromium themselves (issues 3, 4, 5);
+// pretest: the tests start real Redis, Prometheus and Chromium themselves (issues 3, 4, 5), and
+// real line-reading SSE clients (Java okhttp, Python httpx);
 // this makes sure Debian's packages are there. As root it installs what is missing
 // (--no-install-recommends, see ../shared/recipes/services.md §0); otherwise it prints the
 // exact apt command and fails, so a missing service is never silently skipped.
@@ -11,6 +12,12 @@ const missing = [];
 if (!has('redis-server')) missing.push('redis-server');
 if (!has('prometheus')) missing.push('prometheus');
 if (!existsSync('/usr/bin/chromium')) missing.push('chromium');
+// The line-reading clients of test/integration/line-clients.test.ts: okhttp's readUtf8Line()
+// loop (Java: javac, okhttp and okio jars) and httpx's iter_lines() (Debian's /usr/bin/python3).
+const installed = (pkg) =>
+  spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed') === true;
+if (!has('javac')) missing.push('default-jdk-headless');
+for (const pkg of ['libokhttp-java', 'libokio-java', 'python3-httpx']) if (!installed(pkg)) missing.push(pkg);
 
 if (missing.length === 0) process.exit(0);
 const cmd = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`;

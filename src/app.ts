@@ -39,12 +39,11 @@ export interface ProxyApp {
 }
 
 /** Build the app from its dependencies. */
-export function createApp(deps: AppDeps, ext: AppExtensions = {}): ProxyApp {
+export function createApp(deps: AppDeps, ext: AppExtensions = {}, inflight = new Inflight()): ProxyApp {
   const trustProxy = deps.config.server.trustProxy;
   const koa = new Koa<ProxyState>({ proxy: trustProxy });
   // Errors are rendered by requestContext; Koa's default handler would log them again.
   koa.silent = true;
-  const inflight = new Inflight();
   const authenticate = ext.authenticate ?? null;
   // Deny by default: each route says who may call it (src/http/route-table.ts).
   const routes = new RouteTable((ctx, access) => {

@@ -18,8 +18,11 @@ import type { AuthThrottle } from './http/auth-throttle.js';
 /** Headers and settlement of a request admitted by the limiter (issue 4). */
 export interface Admission {
   headers: Record<string, string>;
-  /** Reconcile tokens (null = keep the reservation) and free the concurrency slot; idempotent. */
-  settle(actualTotalTokens: number | null): void;
+  /**
+   * Reconcile tokens (null = keep the reservation) and the budget's spend (priced from `usage`
+   * when given) and free the concurrency slot; idempotent.
+   */
+  settle(actualTotalTokens: number | null, usage?: { promptTokens: number; completionTokens: number }): void;
 }
 
 /** What the admission step needs to know about a request. */
@@ -29,12 +32,16 @@ export interface AdmissionInput {
   /** The request path, e.g. `/v1/embeddings`. */
   route: string;
   model: string;
+  /** The route's metric label (src/upstream/router.ts): a budget prices the model by it when the model has no price of its own. */
+  label?: string;
   upstream: string;
   body: Record<string, unknown>;
 }
 
 /** Health bookkeeping per upstream (issue 7's circuit breaker). */
 export interface UpstreamHealth extends HealthView {
+  /** A reloaded configuration's breaker settings, upstreams and routes (state kept by name). */
+  reconfigure(next: { failureThreshold: number; cooldownMs: number; upstreams: readonly string[]; routes: ReadonlyArray<{ match: string; upstreams: readonly string[] }> }): void;
   success(upstream: string): void;
   failure(upstream: string): void;
   begin(upstream: string): void;

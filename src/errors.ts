@@ -1,6 +1,6 @@
 /**
  * One error hierarchy for the whole proxy, rendered in one place ({@link toOpenAIError}) into
- * OpenAI's shape `{"error":{"message","type","param","code"}}` (DESIGN.md "Errors").
+ * OpenAI's shape `{"error":{"message","type","param","code"}}` (README "Errors").
  * Pure: imports nothing from the app.
  */
 
@@ -98,6 +98,17 @@ export class RateLimitError extends ProxyError {
   }
 }
 
+/**
+ * 429 `insufficient_quota`: a spend budget (README "Budgets") cannot pay for the request. OpenAI
+ * answers an exhausted account the same way, and `x-should-retry: false` keeps the OpenAI SDKs
+ * from retrying: waiting seconds does not help, only the budget's next period does.
+ */
+export class InsufficientQuotaError extends ProxyError {
+  constructor(message: string, headers: Record<string, string> = {}) {
+    super(429, 'insufficient_quota', message, { code: 'insufficient_quota', headers: { ...headers, 'x-should-retry': 'false' } });
+  }
+}
+
 /** 429 for a client address past its limit of failed authentications (src/http/auth-throttle.ts). */
 export class AuthThrottledError extends ProxyError {
   constructor(message: string, retryAfterMs: number) {
@@ -160,7 +171,7 @@ export function toOpenAIError(err: unknown): RenderedError {
 
 /**
  * Is `value` already an OpenAI-shaped error body (`{"error":{"message":...}}`)? Such bodies from
- * an upstream pass through unchanged (DESIGN.md "Errors").
+ * an upstream keep their four fields, scrubbed of secrets (src/relay/upstream-response.ts).
  */
 export function isOpenAIErrorBody(value: unknown): value is OpenAIErrorBody {
   if (typeof value !== 'object' || value === null) return false;
@@ -170,7 +181,8 @@ export function isOpenAIErrorBody(value: unknown): value is OpenAIErrorBody {
 
 /**
  * A non-2xx answer from the upstream, passed to the caller with the same status. An OpenAI-shaped
- * body passes through unchanged; anything else is wrapped into that shape (issue 2).
+ * body keeps its four fields (scrubbed); anything else is wrapped into that shape
+ * (src/relay/upstream-response.ts, test/security/forwarding.test.ts).
  */
 export class UpstreamStatusError extends ProxyError {
   private readonly upstreamBody: OpenAIErrorBody;

@@ -37,6 +37,8 @@ const REFUSAL_REASONS: readonly RefusalReason[] = ['connections', 'header_size',
 export interface LimiterObserver {
   /** Remaining budget of `key` for `limit` after an admission (→ llm_proxy_rate_limit_remaining). */
   remaining(key: string, limit: RateLimitKind, n: number): void;
+  /** A budget's spend and limit in USD (→ llm_proxy_budget_spent_usd, llm_proxy_budget_limit_usd). */
+  budget(name: string, spentUsd: number, limitUsd: number): void;
   /** One store operation failed (Redis unreachable); call for each, also when served locally. */
   storeFailure(): void;
   /** The store answers again. */
@@ -56,6 +58,12 @@ export interface ProxyMetrics {
   refused(reason: RefusalReason): void;
   /** A request answered 401 (a missing or wrong key, token or session). */
   authFailed(): void;
+  /** A reloaded configuration's names (label bounds), prices and budgets. */
+  reconfigure(config: Config): void;
+  /** A configuration reload ended: `success` (swapped), `unchanged`, or `error` (refused). */
+  configReloaded(result: 'success' | 'unchanged' | 'error'): void;
+  /** The configuration in use now, by digest (`llm_proxy_config_info`). */
+  configLoaded(digest: string): void;
   /** Where `llm_proxy_events_dropped_total` reads its value at scrape time (the bus). */
   eventsDroppedFrom(source: (() => number) | null): void;
 }
@@ -81,7 +89,8 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
     upstream: new LabelBound(Object.keys(config.upstreams), SPARE_LABEL_VALUES),
     route: new LabelBound([], SPARE_LABEL_VALUES),
   };
-  const prices = new Map(Object.entries(config.metrics.prices));
+  let prices = new Map(Object.entries(config.metrics.prices));
+  let configDigest: string | null = null;
   const c = {
     requests: new Children((...v) => d.requests.labels(...v)),
     duration: new Children((...v) => d.duration.labels(...v)),
@@ -97,7 +106,10 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
     remaining: new Children((...v) => d.remaining.labels(...v)),
   };
   d.storeUp.set(1);
+  const budgetNames = new Set(Object.keys(config.budgets));
+  for (const [name, b] of Object.entries(config.budgets)) d.budgetLimit.labels(name).set(b.usd);
   for (const reason of REFUSAL_REASONS) d.refusals.labels(reason).inc(0); // known series start at 0
+  for (const result of ['success', 'unchanged', 'error']) d.configReloads.labels(result).inc(0);
 
   const recordTokens = (r: RequestRecord, model: string, key: string): void => {
     if (r.promptTokens === null && r.completionTokens === null) return;
@@ -127,6 +139,11 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
 
   const limiter: LimiterObserver = {
     remaining: (key, limit, n) => c.remaining.get2(bound.key.get(key), limit).set(n),
+    budget: (name, spent, limit) => {
+      if (!budgetNames.has(name)) return; // names come from config; anything else is not a series
+      d.budgetSpent.labels(name).set(spent);
+      d.budgetLimit.labels(name).set(limit);
+    },
     storeFailure: () => {
       d.storeErrors.inc();
       d.storeUp.set(0);
@@ -142,6 +159,22 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
     limiterObserver: () => limiter,
     setUpstreamUp: (upstream, up) => d.upstreamUp.labels(bound.upstream.get(upstream)).set(up ? 1 : 0),
     refused: (reason) => d.refusals.labels(REFUSAL_REASONS.includes(reason) ? reason : OTHER).inc(),
+    reconfigure: (next) => {
+      bound.model.know(next.models.map((r) => r.label ?? r.match));
+      bound.key.know(next.keys.map((k) => k.name));
+      bound.upstream.know(Object.keys(next.upstreams));
+      prices = new Map(Object.entries(next.metrics.prices));
+      for (const [name, b] of Object.entries(next.budgets)) {
+        budgetNames.add(name);
+        d.budgetLimit.labels(name).set(b.usd);
+      }
+    },
+    configReloaded: (result) => d.configReloads.labels(result).inc(),
+    configLoaded: (digest) => {
+      if (configDigest !== null && configDigest !== digest) d.configInfo.remove(configDigest);
+      configDigest = digest;
+      d.configInfo.labels(digest).set(1);
+    },
     authFailed: () => d.authFailures.inc(),
     eventsDroppedFrom: (source) => {
       droppedSource = source;
@@ -167,7 +200,7 @@ export function attachMetrics(bus: EventBus, m: ProxyMetrics): () => void {
   };
 }
 
-const NOOP_LIMITER: LimiterObserver = Object.freeze({ remaining: () => {}, storeFailure: () => {}, storeRecovered: () => {} });
+const NOOP_LIMITER: LimiterObserver = Object.freeze({ remaining: () => {}, budget: () => {}, storeFailure: () => {}, storeRecovered: () => {} });
 
 /** Metrics that record nothing: for `metrics.enabled: false`, benchmarks, and other modules' tests. */
 export const noopMetrics: ProxyMetrics = Object.freeze({
@@ -179,5 +212,8 @@ export const noopMetrics: ProxyMetrics = Object.freeze({
   setUpstreamUp: () => {},
   refused: () => {},
   authFailed: () => {},
+  reconfigure: () => {},
+  configReloaded: () => {},
+  configLoaded: () => {},
   eventsDroppedFrom: () => {},
 });

@@ -38,7 +38,12 @@ export interface AdminAccessOptions {
   sessionTtlMs?: number;
   /** Most sessions held; the oldest is forgotten first. Default 1000. */
   maxSessions?: number;
+  /** The session table, shared by the checks of successive configurations (a reload keeps sessions). */
+  sessions?: SessionTable;
 }
+
+/** Open sessions by token digest. */
+export type SessionTable = Map<string, { name: string; expiresAt: number }>;
 
 /** An admin caller. */
 export interface AdminCaller {
@@ -53,7 +58,7 @@ const digest = (token: string): string => createHash('sha256').update(token, 'ut
 
 /** Admin authentication: Bearer key or session cookie. */
 export class AdminAccess {
-  private readonly sessions = new Map<string, { name: string; expiresAt: number }>();
+  readonly sessions: SessionTable;
   private readonly ttlMs: number;
   private readonly maxSessions: number;
 
@@ -62,6 +67,7 @@ export class AdminAccess {
     private readonly clock: Clock,
     opts: AdminAccessOptions = {},
   ) {
+    this.sessions = opts.sessions ?? new Map();
     this.ttlMs = opts.sessionTtlMs ?? 12 * 3600_000;
     this.maxSessions = opts.maxSessions ?? 1000;
   }

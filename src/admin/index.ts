@@ -8,7 +8,7 @@ import type { RouteTable } from '../http/route-table.js';
 import { registerDashboardRoutes } from '../dashboard/routes.js';
 import { AdminAccess, type AdminKeyCheck } from './auth.js';
 import { AdminFeed, type FeedOptions } from './feed.js';
-import { registerAdminRoutes } from './routes.js';
+import { registerAdminRoutes, type ConfigReload } from './routes.js';
 
 export { AdminFeed } from './feed.js';
 export { AdminAccess } from './auth.js';
@@ -19,6 +19,11 @@ export interface AdminFeature {
   access: AdminAccess;
   /** Add the admin and dashboard routes (an `AppExtensions.routes` entry). */
   register(table: RouteTable): void;
+  /**
+   * The routes for a reloaded configuration's keys: the same feed, and the same sessions (a
+   * reload signs nobody out; a session of a removed key stops working with its key).
+   */
+  registerFor(keys: AdminKeyCheck): (table: RouteTable) => void;
   close(): void;
 }
 
@@ -28,6 +33,8 @@ export interface AdminFeatureOptions {
   keys?: AdminKeyCheck;
   /** Feed tunables beyond config `admin.*` (tests). */
   feed?: Partial<FeedOptions>;
+  /** `POST /admin/config/reload`: absent when the app cannot reload (no configuration source). */
+  reload?: ConfigReload;
 }
 
 /** Build the feed (subscribed to the bus at once) and the routes. */
@@ -39,13 +46,15 @@ export function createAdminFeature(deps: AppDeps, opts: AdminFeatureOptions = {}
   });
   feed.start();
   const access = new AdminAccess(opts.keys ?? createKeyStore(deps.config.keys), deps.clock);
+  const routesWith = (a: AdminAccess) => (table: RouteTable): void => {
+    registerAdminRoutes(table, { feed, access: a, logger: deps.logger, reload: opts.reload });
+    registerDashboardRoutes(table);
+  };
   return {
     feed,
     access,
-    register(table) {
-      registerAdminRoutes(table, feed, access, deps.logger);
-      registerDashboardRoutes(table);
-    },
+    register: routesWith(access),
+    registerFor: (keys) => routesWith(new AdminAccess(keys, deps.clock, { sessions: access.sessions })),
     close: () => feed.close(),
   };
 }

@@ -1,11 +1,12 @@
 /**
- * The admin HTTP routes (issue 5): `GET /admin/events` (the live feed) and `/admin/session`
- * (sign-in for browsers, see ./auth.ts). Errors before the stream starts are thrown and rendered
- * by the request context in OpenAI's shape, like every other error.
+ * The admin HTTP routes: `GET /admin/events` (the live feed), `/admin/session` (sign-in for
+ * browsers, see ./auth.ts) and `POST /admin/config/reload`. Errors before the stream starts are
+ * thrown and rendered by the request context in OpenAI's shape, like every other error.
  */
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { ServiceUnavailableError } from '../errors.js';
+import { InvalidRequestError, ServiceUnavailableError } from '../errors.js';
+import type { ReloadOutcome, ReloadTrigger } from '../config/diff.js';
 import type { ProxyState } from '../http/request-context.js';
 import type { RouteTable } from '../http/route-table.js';
 import type { AdminAccess } from './auth.js';
@@ -16,7 +17,18 @@ import type { AdminFeed } from './feed.js';
  * this browser signed in?) and `DELETE /admin/session` (forget this browser's session) are
  * public: they read or clear only the caller's own cookie.
  */
-export function registerAdminRoutes(table: RouteTable, feed: AdminFeed, access: AdminAccess, logger: Logger): void {
+/** Reload the configuration from its source (the wiring's reloader). */
+export type ConfigReload = (trigger: ReloadTrigger) => Promise<ReloadOutcome>;
+
+/** What the admin routes work with. */
+export interface AdminRouteDeps {
+  feed: AdminFeed;
+  access: AdminAccess;
+  logger: Logger;
+  reload?: ConfigReload | undefined;
+}
+
+export function registerAdminRoutes(table: RouteTable, { feed, access, logger, reload }: AdminRouteDeps): void {
   const admin = { guard: (ctx: Koa.ParameterizedContext<ProxyState>) => void access.require(ctx) };
   table.add({
     methods: ['GET'],
@@ -71,4 +83,26 @@ export function registerAdminRoutes(table: RouteTable, feed: AdminFeed, access: 
       ctx.status = 204;
     },
   });
+
+  if (reload) {
+    // 200 with what changed (and what waits for a restart), or 400 listing every problem; the
+    // running configuration is untouched then (README "Change the configuration live").
+    table.add({
+      methods: ['POST'],
+      path: '/admin/config/reload',
+      access: admin,
+      handler: async (ctx) => {
+        const caller = access.require(ctx);
+        const out = await reload('api');
+        if (!out.ok) {
+          throw new InvalidRequestError(`The configuration was not reloaded (${out.problems.length} problem${out.problems.length === 1 ? '' : 's'}): ${out.problems.join('; ')}`, {
+            code: 'invalid_config',
+          });
+        }
+        logger.info({ admin: caller.name, digest: out.digest }, 'configuration reload requested');
+        ctx.set('cache-control', 'no-store');
+        ctx.body = { status: out.changed.length === 0 ? 'unchanged' : 'reloaded', ...out };
+      },
+    });
+  }
 }

@@ -31,6 +31,8 @@ export interface ClientKey {
   readonly limits: LimitsConfig;
   /** Model globs this key may use; undefined = all models. */
   readonly models: readonly string[] | undefined;
+  /** The spend budget this key draws on (config `budgets`), if any. */
+  readonly budget?: string | undefined;
   /** May read /admin/events and the dashboard's data. */
   readonly admin: boolean;
   /** May call the API (/v1). Config `api`, defaulting to `!admin`. */
@@ -110,6 +112,7 @@ export function createKeyStore(keys: readonly ClientKeyConfig[]): KeyStore {
         name: k.name,
         limits: k.limits,
         models: k.models === undefined ? undefined : Object.freeze([...k.models]),
+        ...(k.budget !== undefined ? { budget: k.budget } : {}),
         admin: k.admin,
         api: k.api ?? !k.admin,
       }),

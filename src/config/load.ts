@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
+import { budgetProblems } from './budgets.js';
 
 /** Raised when the configuration cannot be used; `problems` lists each one. */
 export class ConfigError extends Error {
@@ -33,13 +34,22 @@ export function defaultConfigPath(): string {
 
 type Env = Record<string, string | undefined>;
 
-/** Replace `${VAR}` and `${VAR:-fallback}` in every string of a parsed YAML tree. */
+/**
+ * Replace `${VAR}` and `${VAR:-fallback}` in every string of a parsed YAML tree.
+ *
+ * `${VAR}` with VAR not defined at all is a problem naming the variable and the config path: an
+ * empty string there would start an upstream with no `Authorization` header, or a key with no
+ * secret, and every later error would name neither (test/integration/config.test.ts). A variable
+ * defined as the empty string is set. `${VAR:-}` (empty allowed) and `${VAR:-default}` keep the
+ * shell's meaning: the fallback stands in for an unset or empty variable.
+ */
 export function interpolate(value: unknown, env: Env, problems: string[], where = ''): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
       const v = env[name];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
+      if (fallback !== undefined) return v !== undefined && v !== '' ? v : fallback;
+      if (v !== undefined) return v;
+      problems.push(`${where || '(top level)'}: environment variable ${name} is not set (write \${${name}:-} to allow it empty)`);
       return '';
     });
   }
@@ -137,7 +147,22 @@ function rawReferenceProblems(raw: Record<string, unknown>): string[] {
   return out;
 }
 
-function deepFreeze<T>(o: T): T {
+/**
+ * An upstream switched off by `enabledIfEnv` (all its variables unset) is not used, so an unset
+ * `${VAR}` inside it is no problem: `apiKey: ${OPENAI_API_KEY}` with
+ * `enabledIfEnv: [OPENAI_API_KEY]` is the way to say "only when the key is there".
+ */
+function underDisabledUpstream(problem: string, raw: Record<string, unknown>, env: Env): boolean {
+  const name = /^upstreams\.([^.[:]+)[.:[]/.exec(problem)?.[1];
+  const ups = raw.upstreams;
+  if (name === undefined || ups === null || typeof ups !== 'object') return false;
+  const u = (ups as Record<string, unknown>)[name];
+  const vars = u !== null && typeof u === 'object' ? (u as { enabledIfEnv?: unknown }).enabledIfEnv : undefined;
+  return Array.isArray(vars) && vars.length > 0 && !vars.some((v) => typeof v === 'string' && (env[v] ?? '') !== '');
+}
+
+/** Freeze `o` and everything under it: a configuration is read by every request and changed by none. */
+export function deepFreeze<T>(o: T): T {
   if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);
     for (const v of Object.values(o as object)) deepFreeze(v);
@@ -152,8 +177,10 @@ function deepFreeze<T>(o: T): T {
 export function buildConfig(rawInput: unknown, env: Env = process.env, source = 'inline'): LoadedConfig {
   const problems: string[] = [];
   const notes: string[] = [];
-  const raw = (interpolate(rawInput ?? {}, env, problems) ?? {}) as Record<string, unknown>;
+  const unset: string[] = [];
+  const raw = (interpolate(rawInput ?? {}, env, unset) ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['the file must hold a YAML mapping']);
+  problems.push(...unset.filter((p) => !underDisabledUpstream(p, raw, env)));
   applyEnvOverrides(raw, env, problems);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
@@ -165,6 +192,7 @@ export function buildConfig(rawInput: unknown, env: Env = process.env, source = 
     throw new ConfigError(source, problems);
   }
   const config = resolveUpstreams(parsed.data, env, problems, notes);
+  problems.push(...budgetProblems(config));
   if (problems.length) throw new ConfigError(source, problems);
   return { config: deepFreeze(config), source, notes };
 }

@@ -161,6 +161,8 @@ export const clientKeySchema = z
     /** Model globs this key may use; absent = all. */
     models: z.array(z.string().min(1)).optional(),
     limits: limitsSchema.default({}),
+    /** The spend budget (a name in top-level `budgets`) this key draws on; keys may share one. */
+    budget: z.string().min(1).optional(),
     /** May read /admin/events and /dashboard data. */
     admin: z.boolean().default(false),
     /**
@@ -217,7 +219,17 @@ export const metricsSchema = z
     token: z.string().optional(),
     /** USD per million tokens, by model name. */
     prices: z
-      .record(z.string(), z.object({ prompt: z.number().nonnegative(), completion: z.number().nonnegative() }).strict())
+      .record(
+        z.string(),
+        z
+          .object({
+            prompt: z.number().nonnegative(),
+            completion: z.number().nonnegative(),
+            /** Cached prompt tokens' price: accepted, not applied yet (README "Budgets": cached tokens are not tracked). */
+            cachedPrompt: z.number().nonnegative().optional(),
+          })
+          .strict(),
+      )
       .default({}),
   })
   .strict()
@@ -311,6 +323,17 @@ export const passthroughSchema = z
   .strict()
   .prefault({});
 
+/** Live reload (README "Change the configuration live"). SIGHUP and the admin endpoint always work. */
+export const reloadSchema = z
+  .object({
+    /** Also reload when the configuration file changes on disk. */
+    watch: z.boolean().default(false),
+    /** Changes closer together than this are one reload (editors write a file in several steps). */
+    debounceMs: positiveMs.default(250),
+  })
+  .strict()
+  .prefault({});
+
 /** The whole configuration file. */
 export const configSchema = z
   .object({
@@ -325,6 +348,14 @@ export const configSchema = z
     resilience: resilienceSchema,
     admin: adminSchema,
     passthrough: passthroughSchema,
+    reload: reloadSchema,
+    /** Spend budgets in USD per UTC period, by name (README "Budgets"); keys name one in `budget`. */
+    budgets: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only'),
+        z.object({ usd: z.number().positive(), period: z.enum(['day', 'week', 'month', 'total']) }).strict(),
+      )
+      .default({}),
   })
   .strict();
 

@@ -30,8 +30,13 @@ export class AuthThrottle {
   private readonly windows = new Map<string, Window>();
   private readonly maxAddresses: number;
 
-  constructor(private readonly opts: AuthThrottleOptions) {
+  constructor(private opts: AuthThrottleOptions) {
     this.maxAddresses = opts.maxAddresses ?? 10_000;
+  }
+
+  /** A reloaded configuration's limit and window; the counts so far are kept. */
+  configure(next: { max: number; windowMs: number }): void {
+    this.opts = { ...this.opts, ...next };
   }
 
   /** Throws a 429 when `address` is over its failure limit; free when it has none. */

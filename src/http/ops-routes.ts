@@ -5,6 +5,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { AppDeps } from '../deps.js';
 import { AuthenticationError } from '../errors.js';
 import type { RouteAccess, RouteTable } from './route-table.js';
+import { configDigest } from '../config/diff.js';
 
 /** Extra readiness checks (stores, breakers) contributed by other modules. */
 export type ReadinessCheck = () => { name: string; ok: boolean; detail?: unknown };
@@ -35,6 +36,8 @@ export function registerOpsRoutes(table: RouteTable, deps: AppDeps, checks: read
   });
 
   const detailsForAll = deps.config.server.readyzDetails === 'public' || isAdmin === null;
+  // Which configuration this instance serves: operators compare it across instances after a reload.
+  const config = configDigest(deps.config);
   table.add({
     methods: ['GET'],
     path: '/readyz',
@@ -45,7 +48,7 @@ export function registerOpsRoutes(table: RouteTable, deps: AppDeps, checks: read
       ctx.status = ready ? 200 : 503;
       const status = ready ? 'ready' : 'not_ready';
       const details = detailsForAll || isAdmin(ctx.get('authorization') || undefined);
-      ctx.body = details ? { status, draining: deps.state.draining, checks: results } : { status };
+      ctx.body = details ? { status, config, draining: deps.state.draining, checks: results } : { status, config };
     },
   });
 

@@ -52,9 +52,9 @@ async function admit(deps: AppDeps, state: ProxyState, route: Route, body: Recor
   ex.modelLabel = route.label;
   let admission: Admission | null = null;
   if (deps.admit) {
-    admission = await deps.admit({ client: state.client ?? null, route: ex.route, model: ex.model, upstream: route.deployments[0]!.upstream, body });
+    admission = await deps.admit({ client: state.client ?? null, route: ex.route, model: ex.model, label: route.label, upstream: route.deployments[0]!.upstream, body });
     state.extraHeaders = admission.headers;
-    ex.onEnd(() => admission!.settle(ex.usage ? ex.usage.promptTokens + ex.usage.completionTokens : null));
+    ex.onEnd(() => admission!.settle(ex.usage ? ex.usage.promptTokens + ex.usage.completionTokens : null, ex.usage ?? undefined));
   }
   deps.bus.emit('request.start', { id: ex.id, method: ex.method, route: ex.route, key: ex.key, model: ex.model, stream: ex.stream, at: deps.clock.now() });
   return admission;
@@ -185,7 +185,8 @@ function permitPassthrough(deps: AppDeps, state: ProxyState, endpoint: Passthrou
   if (!deps.permit || !client) return;
   if (endpoint.model === 'none') return;
   if (endpoint.model === 'elsewhere') {
-    if (client.models !== undefined && !endpoint.allowRestrictedKeys) {
+    // A budgeted key is restricted too: the proxy cannot price what it cannot see.
+    if ((client.models !== undefined || client.budget !== undefined) && !endpoint.allowRestrictedKeys) {
       throw new PermissionDeniedError(
         `The API key "${client.name}" is limited to some models and may not use ${endpoint.path}, which can run other models.`,
         { code: 'endpoint_not_allowed' },

@@ -97,7 +97,9 @@ export type Authenticate = (authorization: string | undefined) => ClientKey | nu
  * the API key check (401) when keys are on.
  */
 export function gateApi(deps: AppDeps, authenticate: Authenticate | null, state: ProxyState, req: IncomingMessage): void {
-  if (deps.state.draining) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'draining' });
+  // `Connection: close` so the caller's next request opens a new connection, which a load
+  // balancer sends to another instance (test/integration/shutdown-drain.test.ts).
+  if (deps.state.draining) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'server_shutdown', headers: { connection: 'close' } });
   deps.authThrottle.check(clientAddress(req, deps.config.server.trustProxy));
   const client = authenticate?.(req.headers.authorization) ?? null;
   if (client) {

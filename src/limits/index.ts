@@ -9,6 +9,7 @@ export {
   type RateLimiter,
   type RateLimiterDeps,
 } from './limiter.js';
+export type { SpendUsage } from './budget-policy.js';
 export { reservationTokens, CONCURRENCY_RETRY_MS } from './policy.js';
 export { formatResetDuration } from './format.js';
 export { createRedisClient, redisReady, type RedisClientOptions } from './redis-client.js';

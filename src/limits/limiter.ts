@@ -19,12 +19,17 @@ import { ServiceUnavailableError } from '../errors.js';
 import { viewBucket, wholeRemaining } from './gcra.js';
 import { createMemoryStore } from './memory-store.js';
 import { createPlanner, rateLimitHeaders, refusalError, type Plan } from './policy.js';
+import { NANO_PER_USD } from './budget-math.js';
+import { budgetDelta, budgetError, budgetRefused, createBudgetPlanner, plannedBudgetHeaders, type PlannedBudget, type SpendUsage } from './budget-policy.js';
 import { createRedisStore, newInstanceId } from './redis-store.js';
 import type { AdmitInput, AdmitOutput, LimitStore } from './store.js';
 
 export interface AdmissionRequest {
-  key: { name: string; limits: LimitsConfig };
+  /** `budget`: the spend budget the key draws on (budget-policy.ts), if any. */
+  key: { name: string; limits: LimitsConfig; budget?: string | undefined };
   model: string;
+  /** The route's metric label: where a model without a price of its own finds one (budgets). */
+  label?: string;
   upstream: string;
   /** Estimated prompt (input) tokens. */
   estimatedTokens: number;
@@ -43,9 +48,10 @@ export interface Admission {
   reservedTokens: number;
   /**
    * Reconcile the token reservation with the real total tokens (null = keep the reservation) and
+   * the budget's reservation with the cost of `usage` (see budget-policy.ts `budgetDelta`), and
    * release the concurrency slot; idempotent (second call no-op). Fire and forget: never throws.
    */
-  settle(actualTotalTokens: number | null): void;
+  settle(actualTotalTokens: number | null, usage?: SpendUsage): void;
 }
 
 export type LimitName = 'requests' | 'tokens' | 'concurrency';
@@ -55,6 +61,8 @@ export interface LimiterObserver {
   rateLimited?(key: string, limit: LimitName): void;
   /** What is left of `key`'s own limit after an admission or settle (may be negative: token debt). */
   remaining?(key: string, limit: LimitName, remaining: number): void;
+  /** A budget's spend (reservations included) and limit in USD, after each admission and settle. */
+  budget?(name: string, spentUsd: number, limitUsd: number): void;
   /** Redis became unreachable (once per outage). */
   storeFailure?(err: Error): void;
   /** Redis is answering again (once per outage). */
@@ -63,6 +71,12 @@ export interface LimiterObserver {
 
 export interface RateLimiter {
   admit(req: AdmissionRequest): Promise<Admission>;
+  /**
+   * Admission under another configuration's limits and budgets, over the same stores: what a
+   * configuration reload uses, so every key keeps what it has used (nothing resets) while each
+   * request is admitted by the configuration it started on. Redis settings stay the first ones.
+   */
+  forConfig(config: Config): (req: AdmissionRequest) => Promise<Admission>;
   /** for tests and /readyz: false while a given Redis is unreachable */
   storeHealthy(): boolean;
   /**
@@ -91,6 +105,11 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
   const { config, clock, redis, observer = {}, log } = deps;
   const rl = config.rateLimit;
   const plan = createPlanner(rl);
+  const planBudget = createBudgetPlanner(config);
+  type Planner = typeof plan;
+  type BudgetPlanner = typeof planBudget;
+  const reportBudget = (b: PlannedBudget, spent: number): void =>
+    observer.budget?.(b.name, spent / NANO_PER_USD, b.charge.limit / NANO_PER_USD);
   const memory = createMemoryStore(clock);
   const instanceId = newInstanceId();
   let seq = 0;
@@ -165,47 +184,65 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
     }
   };
 
-  return {
-    async admit(req) {
-      const p = plan(req);
-      if (p.buckets.length === 0 && p.slots.length === 0) return { ...NOOP_ADMISSION, reservedTokens: p.reservedTokens };
-      const slotId = `${instanceId}:${++seq}`;
-      const [out, store] = await admitInStore({ buckets: p.buckets, slots: p.slots, slotId });
-      if (!out.admitted) {
-        const { error } = refusalError(p, req.model, out);
-        observer.rateLimited?.(req.key.name, error.type as LimitName);
-        reportRemaining(req.key.name, p, out.tats, out.inUse, out.now);
-        throw error;
+  const admitWith = async (plan: Planner, planBudget: BudgetPlanner, req: AdmissionRequest): Promise<Admission> => {
+    const p = plan(req);
+    const b = planBudget({ ...req, budget: req.key.budget, label: req.label ?? req.model }, clock.now());
+    if (p.buckets.length === 0 && p.slots.length === 0 && !b) return { ...NOOP_ADMISSION, reservedTokens: p.reservedTokens };
+    const slotId = `${instanceId}:${++seq}`;
+    const [out, store] = await admitInStore({ buckets: p.buckets, slots: p.slots, slotId, ...(b ? { budgets: [b.charge] } : {}) });
+    if (!out.admitted) {
+      // An empty budget is told first: no wait makes the request pass before its next period.
+      if (b && budgetRefused(b, out.spent[0]!)) {
+        reportBudget(b, out.spent[0]!);
+        throw budgetError(b, out.spent[0]!);
       }
+      const { error } = refusalError(p, req.model, out);
+      observer.rateLimited?.(req.key.name, error.type as LimitName);
       reportRemaining(req.key.name, p, out.tats, out.inUse, out.now);
-      let settled = false;
-      return {
-        headers: rateLimitHeaders(p.buckets, out.tats, out.now),
-        reservedTokens: p.reservedTokens,
-        settle(actualTotalTokens) {
-          if (settled) return;
-          settled = true;
-          const actual = actualTotalTokens !== null && Number.isFinite(actualTotalTokens) ? Math.max(0, Math.ceil(actualTotalTokens)) : null;
-          const delta = actual === null ? 0 : actual - p.reservedTokens;
-          // Only token buckets are corrected, and only when the usage differs from the reservation.
-          const corrected: Plan = { ...p, buckets: delta === 0 ? [] : p.buckets.filter((b) => b.kind === 'tokens') };
-          if (corrected.buckets.length === 0 && corrected.slots.length === 0) return;
-          store
-            .settle({
-              buckets: corrected.buckets.map((b) => ({ id: b.id, capacity: b.capacity, delta })),
-              slots: p.slots.map((s) => s.id),
-              slotId,
-            })
-            .then((res) => {
-              if (store === remote) markUp();
-              reportRemaining(req.key.name, corrected, res.tats, res.inUse, res.now);
-            })
-            .catch((err: unknown) => {
-              // The Redis slot's lease runs out on its own; the token correction is lost.
-              markDown(err as Error);
-            });
-        },
-      };
+      throw error;
+    }
+    reportRemaining(req.key.name, p, out.tats, out.inUse, out.now);
+    if (b) reportBudget(b, out.spent[0]!);
+    let settled = false;
+    const headers = rateLimitHeaders(p.buckets, out.tats, out.now);
+    return {
+      headers: b ? { ...headers, ...plannedBudgetHeaders(b, out.spent[0]!) } : headers,
+      reservedTokens: p.reservedTokens,
+      settle(actualTotalTokens, usage) {
+        if (settled) return;
+        settled = true;
+        const actual = actualTotalTokens !== null && Number.isFinite(actualTotalTokens) ? Math.max(0, Math.ceil(actualTotalTokens)) : null;
+        const delta = actual === null ? 0 : actual - p.reservedTokens;
+        const spendDelta = b ? budgetDelta(b, actual, usage) : 0;
+        // Only token buckets are corrected, and only when the usage differs from the reservation.
+        const corrected: Plan = { ...p, buckets: delta === 0 ? [] : p.buckets.filter((x) => x.kind === 'tokens') };
+        if (corrected.buckets.length === 0 && corrected.slots.length === 0 && spendDelta === 0) return;
+        store
+          .settle({
+            buckets: corrected.buckets.map((x) => ({ id: x.id, capacity: x.capacity, delta })),
+            slots: p.slots.map((s) => s.id),
+            slotId,
+            ...(b && spendDelta !== 0 ? { budgets: [{ id: b.charge.id, delta: spendDelta, expireAt: b.charge.expireAt }] } : {}),
+          })
+          .then((res) => {
+            if (store === remote) markUp();
+            reportRemaining(req.key.name, corrected, res.tats, res.inUse, res.now);
+            if (b && spendDelta !== 0) reportBudget(b, res.spent[0]!);
+          })
+          .catch((err: unknown) => {
+            // The Redis slot's lease runs out on its own; the token correction is lost.
+            markDown(err as Error);
+          });
+      },
+    };
+  };
+
+  return {
+    admit: (req) => admitWith(plan, planBudget, req),
+    forConfig(next) {
+      const p = createPlanner(next.rateLimit);
+      const b = createBudgetPlanner(next);
+      return (req) => admitWith(p, b, req);
     },
     storeHealthy() {
       return !redis || (healthy && redis.status === 'ready');

@@ -5,6 +5,7 @@
  * Uses the injected clock's monotonic time, so wall-clock jumps do not refill or drain buckets.
  * Every operation is synchronous, hence atomic. Memory stays bounded: bucket and slot ids come
  * from configured names (keys, models, upstreams), and a bucket that is full again is deleted.
+ * Budget spend is kept per period and forgotten when the process ends (README "Budgets").
  */
 import type { Clock } from '../clock.js';
 import { adjust, charge } from './gcra.js';
@@ -18,6 +19,14 @@ export interface MemoryStore extends LimitStore {
 export function createMemoryStore(clock: Clock): MemoryStore {
   const tats = new Map<string, number>();
   const slots = new Map<string, number>();
+  /** Budget spend per period id, with the period's end (wall ms; null = never). */
+  const spend = new Map<string, { nano: number; expireAt: number | null }>();
+
+  /** Drop ended periods, so memory holds one entry per budget (plus a period being settled). */
+  const sweep = (wall: number): void => {
+    for (const [id, e] of spend) if (e.expireAt !== null && e.expireAt <= wall) spend.delete(id);
+  };
+  const spentOf = (id: string): number => spend.get(id)?.nano ?? 0;
 
   const setTat = (id: string, tat: number, now: number): void => {
     if (tat > now) tats.set(id, tat);
@@ -29,12 +38,17 @@ export function createMemoryStore(clock: Clock): MemoryStore {
     const current = input.buckets.map((b) => tats.get(b.id) ?? 0);
     const inUse = input.slots.map((s) => slots.get(s.id) ?? 0);
     const charged = input.buckets.map((b, i) => charge(current[i]!, now, b.capacity, b.cost));
-    const admitted = charged.every((c) => c.ok) && input.slots.every((s, i) => inUse[i]! < s.max);
-    if (!admitted) return { admitted, now, tats: current, inUse };
+    const budgets = input.budgets ?? [];
+    if (budgets.length > 0) sweep(clock.now());
+    const spent = budgets.map((b) => spentOf(b.id));
+    const admitted =
+      charged.every((c) => c.ok) && input.slots.every((s, i) => inUse[i]! < s.max) && budgets.every((b, i) => spent[i]! + b.cost <= b.limit);
+    if (!admitted) return { admitted, now, tats: current, inUse, spent };
+    budgets.forEach((b, i) => spend.set(b.id, { nano: spent[i]! + b.cost, expireAt: b.expireAt }));
     const after = charged.map((c) => (c.ok ? c.tat : 0));
     input.buckets.forEach((b, i) => setTat(b.id, after[i]!, now));
     input.slots.forEach((s, i) => slots.set(s.id, inUse[i]! + 1));
-    return { admitted, now, tats: after, inUse: inUse.map((n) => n + 1) };
+    return { admitted, now, tats: after, inUse: inUse.map((n) => n + 1), spent: budgets.map((b, i) => spent[i]! + b.cost) };
   };
 
   const settleSync = (input: SettleInput): SettleOutput => {
@@ -50,7 +64,14 @@ export function createMemoryStore(clock: Clock): MemoryStore {
       else slots.set(id, n);
       return n;
     });
-    return { now, tats: after, inUse };
+    const spent = (input.budgets ?? []).map((b) => {
+      // A period that ended meanwhile is gone: its correction has nothing left to correct.
+      if (b.expireAt !== null && b.expireAt <= clock.now()) return 0;
+      const nano = spentOf(b.id) + b.delta;
+      spend.set(b.id, { nano, expireAt: b.expireAt });
+      return nano;
+    });
+    return { now, tats: after, inUse, spent };
   };
 
   return {

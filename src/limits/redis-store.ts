@@ -15,7 +15,10 @@
  *   P:{rl}:<scope>:<name>:tokens     same for tokens; with debt the TTL is longer than a minute
  *   P:{rl}:<scope>:<name>:slots      sorted set, member = slot id (instance id + counter),
  *                                    score = lease expiry in server ms; PEXPIRE lease + 1 s
- * with <scope> `key`, `model` or `upstream` and <name> URI-encoded. A bucket key that is full
+ * with <scope> `key`, `model` or `upstream` and <name> URI-encoded.
+ *   P:{rl}:budget:<name>:<period start, YYYY-MM-DD or `total`>   string, whole nano-dollars spent
+ *                                    (reservations included), PEXPIREAT the period's end
+ *                                    (budget-math.ts); `total` never expires, so it survives restarts. A bucket key that is full
  * again has expired (absent = full), so idle keys vanish on their own.
  *
  * Concurrency slots are leases: each slot lives `leaseMs` (rateLimit.concurrencyLeaseMs) unless
@@ -43,10 +46,11 @@ local WINDOW, EPS = ${WINDOW_MS}, ${EPSILON_MS}
 local function fmt(x) return string.format('%.17g', x) end`;
 
 /**
- * KEYS: nb bucket keys, then ns slot-set keys.
- * ARGV: nb, ns, slot id, lease ms, now override, then (capacity, cost) per bucket, then max per slot set.
- * Returns { admitted 0|1, now, TAT per bucket..., in-use per slot set... } (numbers as exact strings:
- * Redis would truncate a Lua number reply to an integer).
+ * KEYS: nb bucket keys, then ns slot-set keys, then the budget keys (the rest).
+ * ARGV: nb, ns, slot id, lease ms, now override, then (capacity, cost) per bucket, then max per slot
+ * set, then (limit, cost, expire-at ms or '') per budget (whole nano-dollars, budget-math.ts).
+ * Returns { admitted 0|1, now, TAT per bucket..., in-use per slot set..., spent per budget... }
+ * (TATs as exact strings: Redis would truncate a Lua number reply to an integer; spend is whole).
  */
 export const ADMIT_LUA = `${PREAMBLE}
 local nb, ns = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -68,6 +72,13 @@ for j = 1, ns do
   inUse[j] = n
   if n >= max then ok = 0 end
 end
+local nbud, spent = #KEYS - nb - ns, {}
+for k = 1, nbud do
+  local base = 5 + 2 * nb + ns + 3 * (k - 1)
+  local s = tonumber(redis.call('GET', KEYS[nb + ns + k])) or 0
+  spent[k] = s
+  if s + tonumber(ARGV[base + 2]) > tonumber(ARGV[base + 1]) then ok = 0 end
+end
 if ok == 1 then
   for i = 1, nb do
     redis.call('SET', KEYS[i], fmt(nexts[i]), 'PX', math.ceil(nexts[i] - now) + 1000)
@@ -78,16 +89,24 @@ if ok == 1 then
     redis.call('PEXPIRE', KEYS[nb + j], lease + 1000)
     inUse[j] = inUse[j] + 1
   end
+  for k = 1, nbud do
+    local base, key = 5 + 2 * nb + ns + 3 * (k - 1), KEYS[nb + ns + k]
+    spent[k] = redis.call('INCRBY', key, ARGV[base + 2])
+    if ARGV[base + 3] ~= '' then redis.call('PEXPIREAT', key, ARGV[base + 3]) end
+  end
 end
 local out = { ok, fmt(now) }
 for i = 1, nb do out[#out + 1] = fmt(tats[i]) end
 for j = 1, ns do out[#out + 1] = inUse[j] end
+for k = 1, nbud do out[#out + 1] = spent[k] end
 return out`;
 
 /**
- * KEYS: nb token-bucket keys, then ns slot-set keys.
- * ARGV: nb, ns, slot id, now override, then (capacity, delta) per bucket.
- * Returns { now, TAT per bucket..., in-use per slot set... }.
+ * KEYS: nb token-bucket keys, then ns slot-set keys, then the budget keys (the rest).
+ * ARGV: nb, ns, slot id, now override, then (capacity, delta) per bucket, then (delta, expire-at
+ * ms or '') per budget. Returns { now, TAT per bucket..., in-use per slot set..., spent per budget... }.
+ * A budget whose period ended meanwhile is gone: the correction recreates it already expired
+ * (PEXPIREAT in the past deletes), and its spend reads 0.
  */
 export const SETTLE_LUA = `${PREAMBLE}
 local nb, ns = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -110,6 +129,13 @@ for j = 1, ns do
   redis.call('ZREM', key, slotId)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now))
   out[#out + 1] = redis.call('ZCARD', key)
+end
+for k = 1, #KEYS - nb - ns do
+  local base, key = 4 + 2 * nb + 2 * (k - 1), KEYS[nb + ns + k]
+  local v = redis.call('INCRBY', key, ARGV[base + 1])
+  if ARGV[base + 2] ~= '' then redis.call('PEXPIREAT', key, ARGV[base + 2]) end
+  if redis.call('EXISTS', key) == 0 then v = 0 end
+  out[#out + 1] = v
 end
 return out`;
 
@@ -185,10 +211,13 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions): RedisSt
     async admit(input: AdmitInput): Promise<AdmitOutput> {
       const nb = input.buckets.length;
       const ns = input.slots.length;
+      const budgets = input.budgets ?? [];
+      const nbud = budgets.length;
       const reply = await cmd.llmProxyRateLimitAdmit(
-        nb + ns,
+        nb + ns + nbud,
         ...input.buckets.map((b) => keyOf(b.id)),
         ...input.slots.map((s) => keyOf(s.id)),
+        ...budgets.map((b) => keyOf(b.id)),
         nb,
         ns,
         input.slotId,
@@ -196,6 +225,7 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions): RedisSt
         nowArg(),
         ...input.buckets.flatMap((b) => [b.capacity, b.cost]),
         ...input.slots.map((s) => s.max),
+        ...budgets.flatMap((b) => [b.limit, b.cost, b.expireAt ?? '']),
       );
       const admitted = Number(reply[0]) === 1;
       if (admitted && ns > 0) open.set(input.slotId, input.slots.map((s) => s.id));
@@ -204,6 +234,7 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions): RedisSt
         now: Number(reply[1]),
         tats: reply.slice(2, 2 + nb).map(Number),
         inUse: reply.slice(2 + nb, 2 + nb + ns).map(Number),
+        spent: reply.slice(2 + nb + ns, 2 + nb + ns + nbud).map(Number),
       };
     },
     async settle(input: SettleInput): Promise<SettleOutput> {
@@ -211,20 +242,24 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions): RedisSt
       open.delete(input.slotId);
       const nb = input.buckets.length;
       const ns = input.slots.length;
+      const budgets = input.budgets ?? [];
       const reply = await cmd.llmProxyRateLimitSettle(
-        nb + ns,
+        nb + ns + budgets.length,
         ...input.buckets.map((b) => keyOf(b.id)),
         ...input.slots.map((id) => keyOf(id)),
+        ...budgets.map((b) => keyOf(b.id)),
         nb,
         ns,
         input.slotId,
         nowArg(),
         ...input.buckets.flatMap((b) => [b.capacity, b.delta]),
+        ...budgets.flatMap((b) => [b.delta, b.expireAt ?? '']),
       );
       return {
         now: Number(reply[0]),
         tats: reply.slice(1, 1 + nb).map(Number),
         inUse: reply.slice(1 + nb, 1 + nb + ns).map(Number),
+        spent: reply.slice(1 + nb + ns, 1 + nb + ns + budgets.length).map(Number),
       };
     },
     async close() {

@@ -20,9 +20,22 @@ export interface SlotTake {
   max: number;
 }
 
+/**
+ * One spend budget to charge at admission (budget-math.ts): refused when `spent + cost > limit`.
+ * Amounts are whole nano-dollars; `expireAt` (wall-clock ms) is the period's end, null for `total`.
+ */
+export interface BudgetCharge {
+  id: string;
+  limit: number;
+  cost: number;
+  expireAt: number | null;
+}
+
 export interface AdmitInput {
   buckets: readonly BucketCharge[];
   slots: readonly SlotTake[];
+  /** Spend budgets (at most one today: a key names one); absent = none. */
+  budgets?: readonly BudgetCharge[];
   /** Unique per admission; names the slot in stores that keep slot members (Redis). */
   slotId: string;
 }
@@ -35,6 +48,8 @@ export interface AdmitOutput {
   tats: number[];
   /** Per slot set, in input order: slots in use after taking ours when admitted, before when refused. */
   inUse: number[];
+  /** Per budget, in input order: spent after charging when admitted, before when refused. */
+  spent: number[];
 }
 
 /** One token bucket to correct at settle time: `delta` units (negative = refund). */
@@ -49,6 +64,8 @@ export interface SettleInput {
   /** Slot set ids to release this admission's slot from. */
   slots: readonly string[];
   slotId: string;
+  /** Budgets to correct by `delta` nano-dollars (negative = refund); absent = none. */
+  budgets?: ReadonlyArray<{ id: string; delta: number; expireAt: number | null }>;
 }
 
 export interface SettleOutput {
@@ -57,6 +74,8 @@ export interface SettleOutput {
   tats: number[];
   /** Per slot set, in input order: slots still in use after the release. */
   inUse: number[];
+  /** Per budget, in input order: spent after the correction. */
+  spent: number[];
 }
 
 export interface LimitStore {

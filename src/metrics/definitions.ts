@@ -56,6 +56,12 @@ export function defineMetrics(registry: Registry, droppedEvents: () => number) {
     // Issue 4: limiter.
     remaining: gauge('llm_proxy_rate_limit_remaining', 'Remaining budget of a key after its last admission, by limit.', ['key', 'limit']),
     storeErrors: counter('llm_proxy_limiter_store_errors_total', 'Limiter store operations that failed (Redis unreachable); limits fell back as configured.', []),
+    // Spend budgets (README "Budgets"): label values are configured budget names only.
+    budgetSpent: gauge('llm_proxy_budget_spent_usd', "A budget's spend in its current period (open requests' reservations included), as this instance last saw it.", ['budget']),
+    budgetLimit: gauge('llm_proxy_budget_limit_usd', "A budget's limit per period.", ['budget']),
+    // Live configuration (README "Change the configuration live").
+    configReloads: counter('llm_proxy_config_reloads_total', 'Configuration reloads, by result (success, unchanged, error).', ['result']),
+    configInfo: gauge('llm_proxy_config_info', 'The configuration in use, by digest (1); compare it across instances.', ['digest']),
     storeUp: gauge('llm_proxy_limiter_store_up', '1 while the limiter store answers, 0 after a failure until it recovers.', []),
     // Issue 7: resilience and abuse limits.
     upstreamUp: gauge('llm_proxy_upstream_up', '1 when an upstream circuit is closed or half-open, 0 when open.', ['upstream']),

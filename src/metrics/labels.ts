@@ -14,11 +14,20 @@ export const OTHER = 'other';
  */
 export class LabelBound {
   private readonly seen: Set<string>;
-  private readonly max: number;
+  private max: number;
 
   constructor(known: Iterable<string>, spare: number) {
     this.seen = new Set(known);
     this.max = this.seen.size + spare;
+  }
+
+  /** Configured names added by a configuration reload: always their own value, spares kept. */
+  know(values: Iterable<string>): void {
+    for (const v of values) {
+      if (this.seen.has(v)) continue;
+      this.seen.add(v);
+      this.max++;
+    }
   }
 
   get(value: string): string {

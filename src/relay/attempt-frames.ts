@@ -5,7 +5,7 @@
  */
 import { createFrameSplitter, type FrameSplitter, type FrameSplitterOptions } from '../sse/frames.js';
 import type { SseEvent } from '../sse/parser.js';
-import { DONE_FRAME, encodeData, encodeEvent } from '../sse/encoder.js';
+import { DONE_FRAME, encodeRelayed, joinLines } from '../sse/encoder.js';
 import { ProxyError, UpstreamError } from '../errors.js';
 import { trimmed, type ByteObserver, type StreamObserver, type TrimTail } from './observer.js';
 
@@ -13,6 +13,12 @@ import { trimmed, type ByteObserver, type StreamObserver, type TrimTail } from '
 export interface RelayAttempt {
   readonly upstreamName: string;
   feed(chunk: Buffer): void;
+  /**
+   * The upstream closed the body cleanly: a last event it did not end with a blank line is relayed
+   * when it is whole (`wholeAtEnd` in src/sse/frames.ts: a final `data: [DONE]` then counts as
+   * received); an event cut short is dropped, and without [DONE] the stream stays a truncation.
+   */
+  end(): void;
   /** [DONE], an oversized event, or a stop: nothing more to read. */
   done(): boolean;
   sawDone(): boolean;
@@ -69,6 +75,12 @@ class Attempt implements RelayAttempt, FrameSplitterOptions {
     this.splitter.feed(chunk);
   }
 
+  end(): void {
+    if (this.done()) return;
+    const tail = this.splitter.end();
+    if (tail !== null && tail !== 'cut') this.onEvent(tail);
+  }
+
   done(): boolean {
     return this.sawDone_ || this.parseError_ !== null || this.sink.stopped();
   }
@@ -102,7 +114,7 @@ class Attempt implements RelayAttempt, FrameSplitterOptions {
     sink.commit();
     sink.markDataSent();
     if (out === data) sink.writeBytes(buf, frameStart, pe + 2);
-    else if (typeof out === 'string') sink.write(encodeData(out));
+    else if (typeof out === 'string') sink.write(encodeRelayed({ data: out }));
     else {
       sink.writeBytes(buf, frameStart, pe - out.cut - out.keep);
       sink.writeBytes(buf, pe - out.keep, pe + 2);
@@ -119,13 +131,16 @@ class Attempt implements RelayAttempt, FrameSplitterOptions {
       sink.write(DONE_FRAME);
       return;
     }
-    const out = this.observer.onEvent(e.data, sink.now());
+    // One `data:` line per event (src/sse/encoder.ts): the observer sees the payload as the caller
+    // will, so what it trims or re-encodes is that one line.
+    const data = joinLines(e.data);
+    const out = this.observer.onEvent(data, sink.now());
     if (out === null) return;
-    const payload = typeof out === 'string' ? out : trimmed(e.data, out);
+    const payload = typeof out === 'string' ? out : trimmed(data, out);
     sink.commit();
     sink.markDataSent();
-    // Canonical frame: the payload byte-for-byte; a named event keeps its name.
-    sink.write(e.event === undefined || e.event === 'message' ? encodeData(payload) : encodeEvent({ event: e.event, data: payload }));
+    // Canonical frame: the payload on one line; a named event keeps its name (the id is dropped).
+    sink.write(encodeRelayed(e.event === undefined || e.event === 'message' ? { data: payload } : { event: e.event, data: payload }));
     sink.afterEvent(this.observer.sawFirstToken === true);
   }
 

@@ -309,6 +309,12 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
   /** How the body's read ended, as a {@link PumpResult}; the upstream connection kept or closed. */
   private pumped(att: RelayAttempt, res: UpstreamResponse, direct: DirectRead | null, readError: unknown): PumpResult {
     const { upstreamName } = att;
+    if (readError === null && !att.done()) {
+      // The body ended cleanly: a last event the upstream ended with its close, not a blank line.
+      this.out.begin();
+      att.end();
+      this.out.flush();
+    }
     const sawDone = att.sawDone();
     const parseError = att.parseError();
     if (sawDone && parseError === null && this.stopReason === null) {

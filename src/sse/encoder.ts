@@ -4,6 +4,25 @@
 
 export const DONE_FRAME = 'data: [DONE]\n\n';
 
+// Relayed upstream events go out with their data on ONE line (encodeRelayed), because the clients
+// of an OpenAI-compatible API read `data:` lines, not events: a plain line reader (okhttp's
+// `readUtf8Line()` loop, httpx's `iter_lines()`) parses each `data: ` line as JSON, so an event
+// spread over several lines reaches it as pieces that do not parse (test/integration/line-clients.test.ts).
+//
+// The rule, for every payload: each line break (CR, LF or CRLF; the parser hands over LF only)
+// becomes ONE SPACE.
+// - JSON: a raw line break can only be whitespace between tokens (a JSON string cannot hold a raw
+//   control character), and a space is whitespace too, so the JSON value is unchanged and a JSON
+//   text stays JSON. Removing the break instead would be just as exact for valid JSON, but would
+//   glue tokens: `1` LF `2` (not JSON) would become `12` (JSON) — a space never changes whether
+//   a text is JSON.
+// - Not JSON: the same rule, nothing else. Its lines are joined with a space and relayed as text,
+//   as a one-line non-JSON payload is: the caller's client decides. (Wrapping it as a JSON string
+//   would hand a chunk-parsing client a string where it expects an object, and hide that the
+//   upstream sent something else.)
+// The standard itself joins data lines with LF (HTML "dispatch the event"), so a browser's
+// EventSource sees a space where the upstream had a line break: in JSON the same value.
+
 // CR, LF and CRLF all end a line in an event stream, so each is a line break inside a value.
 const LINE_END = /\r\n|\r|\n/;
 
@@ -50,6 +69,22 @@ export function encodeEvent(e: { data: string; event?: string; id?: string; retr
     head += `retry: ${retry}\n`;
   }
   return head + encodeData(data);
+}
+
+/** `text` with each line break (CR, LF or CRLF) replaced by one space: see the rule above. */
+export function joinLines(text: string): string {
+  if (!hasLineEnd(text)) return text;
+  return text.split(LINE_END).join(' ');
+}
+
+/**
+ * The frame a relayed upstream event goes out as: `event:` and `id:` when the upstream sent them,
+ * then exactly one `data:` line (its lines joined by {@link joinLines}) and a blank line. LF only.
+ */
+export function encodeRelayed(e: { data: string; event?: string; id?: string }): string {
+  const data = joinLines(e.data);
+  if (e.event === undefined && e.id === undefined) return `data: ${data}\n\n`;
+  return encodeEvent({ data, event: e.event, id: e.id });
 }
 
 /** ': <text>\n\n'; a multi-line comment gets one ':' line per line. Dispatches nothing at the client. */

@@ -1,4 +1,4 @@
-// A byte-level front for the SSE parser (issue 6): the relay's hot path without decoding and
+// A byte-level front for the SSE parser: the relay's hot path without decoding and
 // re-encoding what it forwards unchanged. Pure: no I/O, imports nothing from the app.
 //
 // OpenAI-compatible upstreams send almost nothing but frames of one shape, `data: <json>\n\n`.
@@ -20,6 +20,12 @@
 // dispatches). `data: P\n\n` where P has no LF is one field line, `data`, whose value is P (one
 // leading space removed), then the dispatching blank line: the event's data is P, its type the
 // default. bench/sse-parser.bench.ts measures this front against the parser alone.
+//
+// The end of the stream: the standard discards a last block that no blank line ended. A relay that
+// knows the upstream closed cleanly can see more: `end()` returns that block's event when its data
+// is complete on its own (`wholeAtEnd`: `[DONE]`, or a whole JSON object or array, which no further
+// line could have extended into valid JSON), and 'cut' when it is not (the stream broke inside an
+// event, which the caller must learn as a truncation).
 import { isUtf8 } from 'node:buffer';
 import { createSseParser, type SseEvent, type SseParser } from './parser.js';
 
@@ -38,6 +44,10 @@ export interface FrameSplitterHandlers {
    * the parser sees a frame when it ends, so a last, unfinished frame gives no notice).
    */
   onError?(err: Error & { type: string }): void;
+  /** Comments (only for a handler that wants them: the parser skips slicing their text otherwise). */
+  onComment?(text: string): void;
+  /** `retry:` fields with a valid value (likewise optional). */
+  onRetry?(ms: number): void;
 }
 
 /** Options: the same limit as the parser's. */
@@ -46,9 +56,35 @@ export interface FrameSplitterOptions extends FrameSplitterHandlers {
   maxEventBytes?: number;
 }
 
-/** Feed it the bytes as read, in any split. */
+/**
+ * What {@link FrameSplitter.end} found after the last dispatched event: nothing pending (null), a last
+ * event whose data is whole (see the file's header), or 'cut' (an event was pending, incomplete).
+ */
+export type StreamTail = SseEvent | 'cut' | null;
+
+/** Feed it the bytes as read, in any split; `end` when the upstream closed the stream cleanly. */
 export interface FrameSplitter {
   feed(chunk: Uint8Array): void;
+  /** The stream ended: what was pending (see {@link StreamTail}). Nothing fed after it is parsed. */
+  end(): StreamTail;
+}
+
+/**
+ * Whether a last event's data, which no blank line ended, is complete as it stands: `[DONE]`, or a
+ * JSON object or array (after its closing bracket only whitespace may follow, so no line the
+ * upstream might still have sent could have made it another valid text). A bare JSON scalar could
+ * be the prefix of a longer one (`1` of `12`), so it does not count; nor does any other text.
+ */
+export function wholeAtEnd(data: string): boolean {
+  if (data === '[DONE]') return true;
+  const first = data.trimStart().charCodeAt(0);
+  if (first !== 0x7b && first !== 0x5b) return false; // `{` or `[`
+  try {
+    JSON.parse(data);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const LF = 0x0a;
@@ -88,8 +124,11 @@ class Splitter implements FrameSplitter {
   private standard(): SseParser {
     // A parser made mid-stream must not take a U+FEFF at an event boundary for the stream's BOM.
     const opts = this.opts;
+    const { onComment, onRetry } = opts;
     this.parser ??= createSseParser({
       onEvent: (e) => opts.onEvent(e),
+      onComment: onComment && ((text) => opts.onComment?.(text)),
+      onRetry: onRetry && ((ms) => opts.onRetry?.(ms)),
       onError: (err) => {
         if (err.type === 'max-buffer-size-exceeded') this.stopped = true;
         opts.onError?.(err);
@@ -146,6 +185,18 @@ class Splitter implements FrameSplitter {
       pos = j + 2;
     }
     return pos;
+  }
+
+  end(): StreamTail {
+    if (this.stopped) return null;
+    // What is pending goes to the parser, which finishes the block the way a blank line would.
+    if (this.pending !== null) this.handOver();
+    const parser = this.parser;
+    this.stopped = true;
+    if (parser === null) return null;
+    const e = parser.end();
+    if (e === null) return null;
+    return wholeAtEnd(e.data) ? e : 'cut';
   }
 
   feed(chunk: Uint8Array): void {

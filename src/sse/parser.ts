@@ -36,7 +36,17 @@ export interface SseParserOptions {
   atStreamStart?: boolean;
 }
 
-export interface SseParser { feed(chunk: Uint8Array | string): void; reset(): void }
+export interface SseParser {
+  feed(chunk: Uint8Array | string): void;
+  /**
+   * The stream ended (the upstream closed it cleanly): returns the event its last block would have
+   * dispatched had a blank line followed, or null if no data was pending. The standard discards that
+   * block; whether it counts is the caller's decision (src/sse/frames.ts, `wholeAtEnd`). Nothing fed
+   * after this is parsed, until reset().
+   */
+  end(): SseEvent | null;
+  reset(): void;
+}
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -60,7 +70,8 @@ export function createSseParser(opts: SseParserOptions): SseParser {
   const startsStream = opts.atStreamStart ?? true;
   let atStreamStart = startsStream; // no non-empty text seen yet: a leading U+FEFF is still to be stripped
   let skipLeadingLf = false;   // the previous text ended in CR, so an LF starting the next one is its pair
-  let stopped = false;         // overflowed; input is ignored until reset()
+  let stopped = false;         // overflowed (or ended); input is ignored until reset()
+  let tail: SseEvent | null | undefined; // while end() runs: where the last block's event goes
 
   const inner = createParser({
     onEvent(m: EventSourceMessage) {
@@ -71,7 +82,8 @@ export function createSseParser(opts: SseParserOptions): SseParser {
           { type: 'max-buffer-size-exceeded' }));
         return;
       }
-      onEvent(toSseEvent(m));
+      if (tail !== undefined) tail = toSseEvent(m);
+      else onEvent(toSseEvent(m));
     },
     // Passed only when wanted: the library skips slicing comment text when it has no callback.
     onComment: onComment && ((text: string) => { if (!stopped) onComment(text); }),
@@ -122,6 +134,21 @@ export function createSseParser(opts: SseParserOptions): SseParser {
       const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
       if (text.length > 0) feedText(text);
     },
+    end(): SseEvent | null {
+      if (stopped) return null;
+      // A UTF-8 sequence cut by the end decodes to U+FFFD, as the standard's decoder does at end of input.
+      const rest = decoder.decode();
+      if (rest.length > 0) feedText(rest);
+      if (stopped) return null;
+      // Two line ends: the first ends a line left unfinished, the second is the blank line that
+      // dispatches. (After a trailing CR, which feedText already turned into LF, the first is the blank line.)
+      tail = null;
+      inner.feed('\n\n');
+      const e = stopped ? null : (tail as SseEvent | null); // set by onEvent during the feed
+      tail = undefined;
+      stopped = true;
+      return e;
+    },
     reset(): void {
       inner.reset();
       disarmLibraryBomCheck();
@@ -129,6 +156,7 @@ export function createSseParser(opts: SseParserOptions): SseParser {
       atStreamStart = startsStream;
       skipLeadingLf = false;
       stopped = false;
+      tail = undefined;
     },
   };
 }

@@ -13,7 +13,7 @@
  * that broke mid-way; any other answer (2xx, a 400) shows the upstream is alive and is a success.
  *
  * Reports every change to `llm_proxy_upstream_up{upstream}` (1 closed or half-open, 0 open) and
- * gives /readyz a check (see {@link CircuitBreaker.readiness}).
+ * gives /readyz a check that fails only when every upstream is open (see {@link CircuitBreaker.readiness}).
  */
 import type { Clock } from '../clock.js';
 import type { UpstreamHealth } from '../deps.js';
@@ -57,8 +57,18 @@ export interface CircuitSnapshot {
 export class CircuitBreaker implements UpstreamHealth {
   private readonly circuits = new Map<string, Circuit>();
 
-  constructor(private readonly opts: BreakerOptions) {
+  constructor(private opts: BreakerOptions) {
     for (const u of opts.upstreams ?? []) this.circuit(u);
+  }
+
+  /**
+   * A reloaded configuration's thresholds, upstreams and routes. Circuits are kept by upstream
+   * name: an upstream that stays keeps its state (a reload is not a recovery); a new one starts
+   * closed.
+   */
+  reconfigure(next: Pick<BreakerOptions, 'failureThreshold' | 'cooldownMs' | 'upstreams' | 'routes'>): void {
+    this.opts = { ...this.opts, ...next };
+    for (const u of next.upstreams ?? []) this.circuit(u);
   }
 
   private circuit(upstream: string): Circuit {
@@ -153,17 +163,24 @@ export class CircuitBreaker implements UpstreamHealth {
   }
 
   /**
-   * The /readyz check. Readiness answers "should traffic come to this instance?", so it stays ok
-   * while every route has at least one deployment that may take a request (closed, half-open
-   * with its probe free, or open past its cool-down); it fails only while some route has every
-   * deployment open and cooling down — that route can only answer errors from here. The detail
-   * lists each upstream's state and the routes without a usable deployment.
+   * The /readyz check. Readiness answers "should traffic come to this instance?", and a load
+   * balancer that reads 503 takes the WHOLE instance out, so it fails only while no upstream a
+   * route reaches may take a request (every circuit open and cooling down): then every route
+   * can only answer errors from here. While some upstream is usable the instance still serves
+   * the routes that reach it, and the other routes' callers get a fast 503
+   * `upstream_circuit_open` with Retry-After, as they would from any instance sharing those
+   * upstreams.
+   * A deployment counts usable when closed, half-open (its probe decides), or open past its
+   * cool-down (the next request probes it). The detail lists each upstream's state and the
+   * routes without a usable deployment (test/integration/failover.test.ts "circuit breaker").
    */
   readonly readiness: ReadinessCheck = () => {
-    const unavailableRoutes = (this.opts.routes ?? [])
-      .filter((r) => r.upstreams.length > 0 && !r.upstreams.some((u) => this.allows(u) || this.state(u) === 'half_open'))
-      .map((r) => r.match);
-    return { name: 'upstreams', ok: unavailableRoutes.length === 0, detail: { upstreams: this.snapshot(), unavailableRoutes } };
+    const usable = (u: string): boolean => this.allows(u) || this.state(u) === 'half_open';
+    const unavailableRoutes = (this.opts.routes ?? []).filter((r) => r.upstreams.length > 0 && !r.upstreams.some(usable)).map((r) => r.match);
+    // The upstreams some route reaches: one no route sends to cannot serve anything anyway.
+    const routed = this.opts.routes ? new Set(this.opts.routes.flatMap((r) => r.upstreams)) : new Set(this.circuits.keys());
+    const ok = routed.size === 0 || [...routed].some(usable);
+    return { name: 'upstreams', ok, detail: { upstreams: this.snapshot(), unavailableRoutes } };
   };
 }
 

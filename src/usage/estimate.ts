@@ -1,14 +1,18 @@
 /**
- * Token estimation for when the upstream sends no `usage` (issue 3): some OpenAI-compatible
+ * Token estimation for when the upstream sends no `usage`: some OpenAI-compatible
  * servers ignore `stream_options.include_usage`, and a stream cut by the client or the upstream
  * never reaches its usage chunk. Counts use gpt-tokenizer's BPE tables (o200k_base / cl100k_base),
  * so text counts are exact for OpenAI models (chat framing follows OpenAI's published rule of
  * thumb) and an approximation for other model families.
  *
- * Pure apart from loading the tables: each encoding is loaded on first use (o200k_base ≈175 ms
- * and ≈70 MB RSS, cl100k_base ≈80 ms and ≈20 MB, measured here), once per process and
- * synchronously. So nothing runs on import, and a proxy whose upstreams always report usage
- * never pays for it.
+ * Pure apart from loading the tables: each encoding is loaded on first use, once per process and
+ * synchronously (o200k_base ≈175–530 ms and ≈70 MB RSS, cl100k_base ≈80–180 ms and ≈20 MB:
+ * `require` of gpt-tokenizer's encoding module, timed with performance.now() and
+ * process.memoryUsage().rss). Nothing runs on import, and a proxy whose upstreams always report
+ * usage never pays for it: src/main.ts preloads only when a network upstream is configured
+ * (test/integration/idle-memory.test.ts). The load is one `require`, so it cannot be cut into
+ * setImmediate slices, and loading in a worker would not help: the counts are needed
+ * synchronously on this thread (admission, UsageTracker.final()).
  */
 import { createRequire } from 'node:module';
 
@@ -31,7 +35,8 @@ export interface TokenEstimator {
   countPrompt(body: Record<string, unknown>, model: string): number;
   /**
    * Load the tables now (for `model`'s encoding, or both) instead of on the first estimate, which
-   * would otherwise block that request for up to ≈175 ms. Call it at start-up if estimates are likely.
+   * would otherwise block the event loop for 0.1–0.5 s during that request. Call it at start-up
+   * when estimates are likely, before listening (src/main.ts); both cost ≈90 MB RSS.
    */
   preload(model?: string): void;
 }

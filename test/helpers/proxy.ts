@@ -7,7 +7,10 @@ import nock from 'nock';
 import { buildConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { buildDeps, startProxy, type BuildOptions, type RunningProxy } from '../../src/server.js';
-import { extensionsFor } from '../../src/features.js';
+import { extensionsFor, type Features } from '../../src/features.js';
+import { createReloader, type Reloader } from '../../src/reload.js';
+import type { ConfigReload } from '../../src/admin/routes.js';
+import type { ReloadOutcome } from '../../src/config/diff.js';
 import type { AppExtensions } from '../../src/app.js';
 
 /** A running test proxy. */
@@ -18,6 +21,8 @@ export interface TestProxy extends RunningProxy {
   logs: string[];
   /** Parsed log records. */
   records(): Array<Record<string, unknown>>;
+  /** Reload with `config` (merged over the base, like startTestProxy's) as the new file, or the same one. */
+  reload(config?: Record<string, unknown>, env?: Record<string, string | undefined>): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
 
@@ -75,7 +80,10 @@ export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestP
   // (the default) does not use: while nock is on, the proxy talks through node:http unless the
   // test chose a client itself. Tests with real upstream servers use the default client.
   const base = nock.isActive() ? merge(baseConfig(), { server: { upstreamClient: 'node' } }) : baseConfig();
-  const { config } = buildConfig(merge(base, opts.config ?? {}), opts.env ?? {});
+  // What reload() reads: the test's stand-in for the config file and the environment.
+  let source = { raw: merge(base, opts.config ?? {}), env: opts.env ?? {} };
+  const load = () => buildConfig(source.raw, source.env);
+  const { config } = load();
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -85,23 +93,38 @@ export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestP
   });
   const logger = opts.logger ?? createLogger({ level: config.logging.level, destination: sink, redactPaths: config.logging.redactPaths });
   const deps = buildDeps(config, { ...opts, logger });
-  const features = opts.features === false ? { ext: {}, close: async () => undefined } : await extensionsFor(deps);
-  const ext: AppExtensions = {
-    authenticate: opts.ext?.authenticate ?? features.ext.authenticate,
-    middleware: [...(features.ext.middleware ?? []), ...(opts.ext?.middleware ?? [])],
-    routes: [...(features.ext.routes ?? []), ...(opts.ext?.routes ?? [])],
-    readiness: [...(features.ext.readiness ?? []), ...(opts.ext?.readiness ?? [])],
-    isAdmin: opts.ext?.isAdmin ?? features.ext.isAdmin ?? null,
-  };
-  const proxy = await startProxy(deps, ext);
-  return {
-    ...proxy,
+  let reloader: Reloader | null = null;
+  const reload: ConfigReload = (trigger) => reloader!.reload(trigger);
+  const features: Features =
+    opts.features === false
+      ? { ext: {}, reconfigure: async () => ({}), close: async () => undefined }
+      : await extensionsFor(deps, { reload });
+  // The test's own extensions join the features' ones, for every configuration.
+  const withTest = (fx: AppExtensions): AppExtensions => ({
+    authenticate: opts.ext?.authenticate ?? fx.authenticate,
+    middleware: [...(fx.middleware ?? []), ...(opts.ext?.middleware ?? [])],
+    routes: [...(fx.routes ?? []), ...(opts.ext?.routes ?? [])],
+    readiness: [...(fx.readiness ?? []), ...(opts.ext?.readiness ?? [])],
+    isAdmin: opts.ext?.isAdmin ?? fx.isAdmin ?? null,
+  });
+  const proxy = await startProxy(deps, withTest(features.ext));
+  reloader = createReloader({
+    running: proxy,
+    features: { ...features, reconfigure: async (next) => withTest(await features.reconfigure(next)) },
+    load,
+  });
+  // The running proxy's getters (app, deps) must stay live across reloads: extend, do not copy.
+  return Object.assign(proxy, {
     baseURL: `${proxy.url}/v1`,
     logs,
     records: () => logs.map((l) => JSON.parse(l) as Record<string, unknown>),
+    reload: (next?: Record<string, unknown>, env?: Record<string, string | undefined>) => {
+      source = { raw: next === undefined ? source.raw : merge(base, next), env: env ?? source.env };
+      return reloader!.reload('test');
+    },
     close: async () => {
       await proxy.shutdown();
       await features.close();
     },
-  };
+  });
 }

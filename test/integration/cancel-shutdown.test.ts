@@ -244,8 +244,8 @@ describe('cancellation and shutdown', () => {
         await call.write(frame(finishChunk()) + DONE);
         await call.end();
       });
-      // New connections are refused once the server stops listening, so the new request comes on
-      // a connection that is busy with a stream: HTTP/1.1 pipelining.
+      // The new request comes on a connection that is busy with a stream: HTTP/1.1 pipelining
+      // (new connections get the same 503: test/integration/shutdown-drain.test.ts).
       const sock = net.connect(proxy.port, '127.0.0.1');
       let text = '';
       sock.setEncoding('utf8');
@@ -279,7 +279,8 @@ describe('cancellation and shutdown', () => {
       const body = responses[1]!.slice(responses[1]!.indexOf('\r\n\r\n') + 4);
       const e = (JSON.parse(body) as { error: Record<string, unknown> }).error;
       assert.equal(e.type, 'server_error');
-      assert.equal(e.code, 'draining');
+      assert.equal(e.code, 'server_shutdown');
+      assert.match(responses[1]!, /\r\nconnection: close\r\n/i, 'the draining answer ends its connection');
     });
 
     it('no new connections are accepted once shutdown began', async () => {

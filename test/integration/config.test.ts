@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nock from 'nock';
 import OpenAI from 'openai';
-import { buildConfig, ConfigError } from '../../src/config/load.js';
+import { buildConfig, ConfigError, loadConfig } from '../../src/config/load.js';
 import { simText } from '../../src/sim/text.js';
 import { within } from '../helpers/upstream.js';
 
@@ -61,6 +61,46 @@ describe('configuration', () => {
       assert.ok(err.problems.some((p) => p.includes('unknown upstream "nope"')), err.message);
     });
 
+    describe('${VAR} interpolation', () => {
+      const upstream = (apiKey: string): Record<string, unknown> => ({
+        upstreams: { default: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey } },
+        models: [{ match: '*', upstream: 'default' }],
+      });
+
+      it('an unset ${VAR} is a problem naming the variable and where it is used, listed with the others', () => {
+        const err = configError(() =>
+          buildConfig({ ...upstream('${PROVIDER_KEY}'), keys: [{ name: 'k', key: 'prefix-${CLIENT_SECRET}' }], server: { port: 'x' } }, {}),
+        );
+        const missing = err.problems.filter((p) => p.includes('is not set'));
+        assert.equal(missing.length, 2, err.message);
+        assert.match(missing[0]!, /^upstreams\.default\.apiKey: .*PROVIDER_KEY/);
+        assert.match(missing[1]!, /^keys\[0\]\.key: .*CLIENT_SECRET/);
+        assert.ok(err.problems.some((p) => p.startsWith('server.port')), `listed with the other problems:\n${err.message}`);
+      });
+
+      it('a variable set to the empty string is set; ${VAR:-} and ${VAR:-default} allow unset', () => {
+        assert.equal(buildConfig(upstream('${PROVIDER_KEY}'), { PROVIDER_KEY: '' }).config.upstreams.default!.apiKey, '');
+        assert.equal(buildConfig(upstream('${PROVIDER_KEY:-}'), {}).config.upstreams.default!.apiKey, '');
+        assert.equal(buildConfig(upstream('${PROVIDER_KEY:-sk-x}'), {}).config.upstreams.default!.apiKey, 'sk-x');
+        assert.equal(buildConfig(upstream('${PROVIDER_KEY}'), { PROVIDER_KEY: 'sk-y' }).config.upstreams.default!.apiKey, 'sk-y');
+      });
+
+      it('an upstream switched off by enabledIfEnv may use an unset ${VAR}', () => {
+        const cfg = upstream('${PROVIDER_KEY}');
+        (cfg.upstreams as { default: Record<string, unknown> }).default.enabledIfEnv = ['PROVIDER_KEY'];
+        cfg.models = [];
+        assert.deepEqual(buildConfig(cfg, {}).config.upstreams, {});
+      });
+
+      it('the shipped configs load with no env, or only the env their comments and the README give', () => {
+        assert.ok(loadConfig({}).config.upstreams.sim, 'config/default.yaml serves out of the box');
+        const limits = path.join(ROOT, 'config/examples/limits.yaml');
+        const err = configError(() => loadConfig({ CONFIG_FILE: limits }));
+        assert.ok(err.problems.some((p) => p.startsWith('keys[0].key:') && p.includes('DEMO_API_KEY')), err.message);
+        assert.ok(loadConfig({ CONFIG_FILE: limits, DEMO_API_KEY: 'sk-demo-change-me', ADMIN_KEY: 'sk-admin-change-me' }).config.keys.length >= 1);
+      });
+    });
+
     it('a good config is frozen and env overrides apply', () => {
       const { config } = buildConfig({ upstreams: { sim: { type: 'sim' } }, models: [{ match: 'sim-*', upstream: 'sim' }] }, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
       assert.equal(config.server.port, 0);
@@ -110,6 +150,15 @@ describe('configuration', () => {
       const text = p.out() + p.err();
       assert.match(text, /invalid configuration/);
       for (const where of ['server.port', 'server.keepAliveMs', 'upstreams.x.type', 'logging.level']) assert.ok(text.includes(where), `names ${where}:\n${text}`);
+    });
+
+    it('exits with code 1 and names an unset ${VAR} and where it is used', async () => {
+      const file = path.join(tmp, 'unset-var.yaml');
+      writeFileSync(file, ['upstreams:', '  default:', '    baseUrl: http://127.0.0.1:9/v1', '    apiKey: ${PROXY_TEST_UNSET_KEY}', 'models:', '  - match: "*"', '    upstream: default', ''].join('\n'));
+      const p = run({ CONFIG_FILE: file });
+      assert.equal(await within(15_000, p.exited, 'main.ts to exit'), 1);
+      assert.match(p.err(), /invalid configuration/);
+      assert.match(p.err(), /upstreams\.default\.apiKey: environment variable PROXY_TEST_UNSET_KEY is not set/);
     });
 
     it('exits with code 1 on a YAML syntax error and on a missing file', async () => {

@@ -301,6 +301,23 @@ describe('failover (integration)', () => {
       await allReleased(p, [a, b]);
     });
 
+    it('a route whose only upstream is open does not take the instance out: /readyz 200, details show it open', async () => {
+      a.script(status(503));
+      const cfg = routeConfig(a.baseUrl, b.baseUrl, { resilience: { breaker: { failureThreshold: 1, cooldownMs: 10_000 } } });
+      (cfg.models as unknown[]).push({ match: 'only-a', upstream: 'a' });
+      const p = (proxy = await startTestProxy({ config: cfg }));
+      assert.equal((await chat(p.url, chatBody('only-a'))).status, 503);
+      assert.equal(await upState(p, 'a'), 'open');
+      const ready = await readyz(p);
+      assert.equal(ready.status, 200, 'b still serves fo-model from this instance');
+      const upstreams = ready.body.checks.find((c) => c.name === 'upstreams')!;
+      assert.equal(upstreams.ok, true);
+      assert.equal(upstreams.detail.upstreams.a!.state, 'open');
+      assert.equal(upstreams.detail.upstreams.b!.state, 'closed');
+      assert.deepEqual((upstreams.detail as unknown as { unavailableRoutes: string[] }).unavailableRoutes, ['only-a']);
+      assert.equal((await chat(p.url, chatBody(MODEL))).status, 200);
+    });
+
     it('a failed probe re-opens the circuit', async () => {
       a.script(status(500));
       const p = await start(a.baseUrl, { resilience: { breaker: { failureThreshold: 1, cooldownMs: 300 } } });
@@ -314,7 +331,7 @@ describe('failover (integration)', () => {
       assert.equal(a.requests.length, 2, 'open again: no traffic');
     });
 
-    it('every circuit of the route open: 503 at once with Retry-After, no upstream asked, /readyz not ready; a probe after the cool-down', async () => {
+    it('every circuit open: 503 at once with Retry-After, no upstream asked, /readyz not ready; a probe after the cool-down', async () => {
       a.script(status(503));
       b.script(status(503));
       const p = await start(a.baseUrl, { resilience: { breaker: { failureThreshold: 1, cooldownMs: 1_500 } } });

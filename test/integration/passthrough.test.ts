@@ -197,7 +197,7 @@ describe('pass-through with a real upstream', () => {
     await proxy.close();
   });
 
-  it('relays the upstream bytes of a streamed /v1/completions unchanged and unbuffered, query string kept', async () => {
+  it('relays a streamed /v1/completions unbuffered in canonical frames, query string kept', async () => {
     const release = deferred();
     const first = 'data: {"choices":[{"text":"Hel"}]}\r\n\r\n';
     const rest = ': comment\n\ndata: {"choices":[{"text":"lo"}]}\n\ndata: [DONE]\n\n';
@@ -212,14 +212,15 @@ describe('pass-through with a real upstream', () => {
       await call.end();
     })();
     const sse = await openSse(`${proxy.url}/v1/completions?api-version=2024-01-01`, { body: { model: 'up-1', prompt: 'x', stream: true } });
-    // A pass-through relays bytes, not canonical frames: the CRLF frame arrives as sent.
+    // A pass-through re-frames like the chat relay: the CRLF frame arrives with LF line ends.
+    const canonical = first.replaceAll('\r\n', '\n');
     await within(5000, new Promise<void>((resolve) => {
-      const check = (): void => (sse.text() === first ? resolve() : void sse.res.once('data', () => setImmediate(check)));
+      const check = (): void => (sse.text() === canonical ? resolve() : void sse.res.once('data', () => setImmediate(check)));
       check();
     }), 'the first event while the upstream holds');
     release.resolve();
     await within(5000, sse.ended, 'the end of the stream');
     await served;
-    assert.equal(sse.text(), first + rest);
+    assert.equal(sse.text(), canonical + rest, 'comments kept, LF frames as they came');
   });
 });

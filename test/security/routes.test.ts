@@ -243,9 +243,10 @@ describe('security: readiness details', () => {
       proxy = await startTestProxy({ config: config(upstream) });
       const anon = await rawRequest(`${proxy.url}/readyz`);
       assert.equal(anon.status, 200);
-      assert.deepEqual(anon.json(), { status: 'ready' });
+      assert.deepEqual(Object.keys(anon.json()).sort(), ['config', 'status'], 'status and the config digest only');
+      assert.equal(anon.json().status, 'ready');
       const app = await rawRequest(`${proxy.url}/readyz`, { headers: { authorization: `Bearer ${APP}` } });
-      assert.deepEqual(app.json(), { status: 'ready' }, 'an API key is not enough');
+      assert.equal(app.json().checks, undefined, 'an API key is not enough');
       const admin = await rawRequest(`${proxy.url}/readyz`, { headers: { authorization: `Bearer ${ADMIN}` } });
       const detail = admin.json<{ status: string; checks: Array<{ name: string }> }>();
       assert.equal(detail.status, 'ready');

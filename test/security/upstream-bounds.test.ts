@@ -3,8 +3,9 @@
  * proxy hold memory without bound, and a long stream to a slow reader leaks no listeners.
  *
  * 1. Pass-through SSE (`/v1/completions`) with an endless line (no newline, ever): past
- *    `server.maxEventBytes` the proxy stops observing the stream (usage estimated, one warn log
- *    line) but still relays every byte, in order, with backpressure; its heap stays flat.
+ *    `server.maxEventBytes` the proxy ends the stream with an error frame (it re-frames events, and
+ *    cannot re-frame one it will not hold; a line-reading client could not hold it either), stops
+ *    reading the upstream (usage estimated, one warn log line); its heap stays flat.
  * 2. A non-streaming chat answer over `server.maxUpstreamBodyBytes` (with or without
  *    Content-Length): 502 `upstream_response_too_large`, the upstream's connection closed before it
  *    wrote everything; an answer under the cap is relayed byte for byte.
@@ -208,27 +209,30 @@ describe('security: upstream bounds (an upstream cannot crash the proxy)', funct
       await up?.close();
     });
 
-    it('relays every byte in order, stops observing past maxEventBytes (one warn line), the heap stays flat', async () => {
+    it('ends the stream with an error frame past maxEventBytes, stops reading the upstream (one warn line), the heap stays flat', async () => {
       const record = nextRequestRecord(proxy, (r) => r.route === '/v1/completions', 120_000);
       let callerRes: http.IncomingMessage | undefined;
       const { result: got, maxGrowth } = await heapGrowthDuring(100 * MiB, async (abort) => {
         abort.catch(() => callerRes?.destroy());
         return post(`${proxy.url}/v1/completions`, { model: 'up-1', prompt: 'x', stream: true }, (res) => (callerRes = res));
       });
-      const served = await up.served[0]!;
-      console.log(`      endless line: ${(got.bytes / MiB).toFixed(1)} MiB relayed; heap growth max ${(maxGrowth / MiB).toFixed(1)} MiB`);
+      const served = await within(20_000, up.served[0]!, 'the upstream to see its connection closed');
+      console.log(`      endless line: the upstream wrote ${(served.written / MiB).toFixed(1)} MiB before its connection closed; heap growth max ${(maxGrowth / MiB).toFixed(1)} MiB`);
       assert.equal(got.status, 200);
-      assert.ok(served.finished, 'the upstream wrote all of it');
-      assert.equal(served.written, FIRST.length + LINE_START.length + TOTAL);
-      assert.equal(got.bytes, served.written, 'the caller received every byte the upstream wrote');
-      assert.equal(got.hash, served.hash, 'in order, unchanged');
-      assert.ok(got.head.startsWith(FIRST.toString('latin1') + 'data: xxxx'), 'the first event, then the long line');
+      assert.ok(served.cutShort && !served.finished, 'the proxy stopped reading and closed the upstream connection');
+      assert.ok(served.written < FIRST.length + LINE_START.length + TOTAL, 'the upstream did not get to write it all');
+      assert.ok(got.head.startsWith(FIRST.toString('latin1')), 'the first event as it came');
+      const rest = got.head.slice(FIRST.length);
+      assert.ok(rest.startsWith('data: {"error":') && rest.endsWith('\n\n') && rest.indexOf('\n') === rest.length - 2, `then one error frame: ${rest}`);
+      const error = (JSON.parse(rest.slice('data: '.length)) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'upstream_event_too_large');
+      assert.match(error.message, new RegExp(`${64 * KiB} bytes`));
       assert.ok(got.complete, 'the response ended properly');
 
       const rec = await record;
       assert.equal(rec.status, 200);
-      assert.equal(rec.endReason, 'done');
-      assert.equal(rec.bytesOut, served.written);
+      assert.match(String(rec.error), /larger than/);
+      assert.equal(rec.bytesOut, got.bytes);
       assert.equal(rec.tokenSource, 'estimated', 'usage from that stream falls back to the estimate');
       const warns = proxy.records().filter((l) => l.level === 40 && /maxEventBytes/.test(String(l.msg)));
       assert.equal(warns.length, 1, 'logged once');

@@ -166,7 +166,7 @@ describe('auth', () => {
 
   describe('config/examples/limits.yaml', () => {
     it('loads, and its demo key is DEMO_API_KEY with the documented models and limits', () => {
-      const { config } = loadConfig({ CONFIG_FILE: 'config/examples/limits.yaml', DEMO_API_KEY: 'sk-demo-test' });
+      const { config } = loadConfig({ CONFIG_FILE: 'config/examples/limits.yaml', DEMO_API_KEY: 'sk-demo-test', ADMIN_KEY: 'sk-admin-test' });
       const store = createKeyStore(config.keys);
       const demo = store.requireKey('Bearer sk-demo-test');
       assert.deepEqual(demo, { name: 'demo', limits: { rpm: 5, tpm: 20000, maxConcurrent: 2 }, models: ['sim-*'], admin: false, api: true });
@@ -175,7 +175,7 @@ describe('auth', () => {
       assert.equal(config.rateLimit.redisFailure, 'local');
     });
     it('does not load without DEMO_API_KEY', () => {
-      assert.throws(() => loadConfig({ CONFIG_FILE: 'config/examples/limits.yaml' }), /keys\.0: key "demo": give exactly one/);
+      assert.throws(() => loadConfig({ CONFIG_FILE: 'config/examples/limits.yaml', ADMIN_KEY: 'sk-admin-test' }), /keys\[0\]\.key: environment variable DEMO_API_KEY is not set/);
     });
   });
 });

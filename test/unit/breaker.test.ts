@@ -175,19 +175,20 @@ describe('circuit breaker', () => {
   });
 
   describe('readiness', () => {
-    it('is ok while every route has a usable deployment, and lists each upstream', () => {
+    it('is ok while any upstream is usable, and lists each upstream and the routes left without one', () => {
       const { b, clock } = make(1, 1000);
       let r = b.readiness();
       assert.equal(r.ok, true);
       assert.equal(r.name, 'upstreams');
-      attempt(b, 'b', false); // route m still has a; solo has a
+      attempt(b, 'a', false); // route solo has only a: it cannot be served, but m still can (b)
       r = b.readiness();
-      assert.equal(r.ok, true);
+      assert.equal(r.ok, true, 'one open circuit does not take the instance out');
       const detail = r.detail as { upstreams: Record<string, { state: string; retryInMs?: number }>; unavailableRoutes: string[] };
-      assert.equal(detail.upstreams.b!.state, 'open');
-      assert.equal(detail.upstreams.b!.retryInMs, 1000);
-      assert.equal(detail.upstreams.a!.state, 'closed');
-      attempt(b, 'a', false); // now no route has a usable deployment
+      assert.equal(detail.upstreams.a!.state, 'open');
+      assert.equal(detail.upstreams.a!.retryInMs, 1000);
+      assert.equal(detail.upstreams.b!.state, 'closed');
+      assert.deepEqual(detail.unavailableRoutes, ['solo']);
+      attempt(b, 'b', false); // every upstream open: nothing can be served from here
       r = b.readiness();
       assert.equal(r.ok, false);
       assert.deepEqual((r.detail as { unavailableRoutes: string[] }).unavailableRoutes, ['m', 'solo']);
@@ -198,7 +199,7 @@ describe('circuit breaker', () => {
     });
 
     it('is contributed only by a breaker', () => {
-      const plain: UpstreamHealth = { allows: () => true, success() {}, failure() {}, begin() {}, end() {} };
+      const plain: UpstreamHealth = { allows: () => true, success() {}, failure() {}, begin() {}, end() {}, reconfigure() {} };
       assert.equal(breakerReadiness(plain).length, 0);
       assert.equal(breakerReadiness(make().b).length, 1);
     });

@@ -117,10 +117,14 @@ describe('metrics: the DESIGN.md table', () => {
       llm_proxy_rate_limit_remaining: ['gauge', ['key', 'limit']],
       llm_proxy_limiter_store_errors_total: ['counter', []],
       llm_proxy_limiter_store_up: ['gauge', []],
+      llm_proxy_budget_spent_usd: ['gauge', ['budget']],
+      llm_proxy_budget_limit_usd: ['gauge', ['budget']],
       llm_proxy_upstream_up: ['gauge', ['upstream']],
       llm_proxy_events_dropped_total: ['counter', []],
       llm_proxy_refused_total: ['counter', ['reason']],
       llm_proxy_auth_failures_total: ['counter', []],
+      llm_proxy_config_reloads_total: ['counter', ['result']],
+      llm_proxy_config_info: ['gauge', ['digest']],
     };
     const registered = registry.getMetricsAsArray().filter((x) => x.name.startsWith('llm_proxy_'));
     assert.deepEqual(registered.map((x) => x.name).sort(), Object.keys(expected).sort());

@@ -1,7 +1,10 @@
+// @ts-check
 /**
- * The dashboard's script (issue 5), served as `/dashboard/app.js`: plain ES2017 for the browser,
- * no libraries, no build step. Kept as a string so it ships in `dist/` with the rest of the
- * code; it must not contain a backtick or a dollar-brace (it lives in a template literal).
+ * The dashboard's script, served as it is at `/dashboard/app.js` (src/dashboard/routes.ts): plain
+ * JavaScript for the browser, no libraries, no build step. The types are JSDoc, checked by
+ * `tsc -p tsconfig.browser.json` (part of `npm run typecheck` and `pretest`); the event payloads
+ * are typed from the server's own definitions (src/events/types.ts), so a renamed field fails
+ * the check instead of showing blanks.
  *
  * How it connects:
  * 1. `GET /admin/session` says whether the proxy needs an admin key and whether this browser
@@ -21,26 +24,114 @@
  * Totals count `request.end` events since the page opened (deduplicated by event id).
  * `window.__dash` exposes the state for tests.
  */
-export const DASHBOARD_JS = String.raw`(function () {
+
+/**
+ * @typedef {import('../../events/types.js').LifecycleEvents} LifecycleEvents
+ * @typedef {import('../../events/types.js').RequestRecord} RequestRecord
+ * @typedef {'live' | 'connecting' | 'reconnecting' | 'offline' | 'login'} ConnState
+ * @typedef {'waiting' | 'streaming' | 'ended' | 'lost'} Phase
+ */
+/**
+ * A request in flight as `feed.hello` lists it (src/admin/feed.ts, `ActiveRequest`).
+ * @typedef {{ id: string, key: string, model: string, stream: boolean, at: number, streaming: boolean, ttftMs: number | null }} ActiveRequest
+ */
+/**
+ * `feed.hello`: the fields of src/admin/feed.ts `hello()` this page reads.
+ * @typedef {{ instance: string, now: number, active: ActiveRequest[] }} Hello
+ */
+/**
+ * `request.end` as the feed publishes it (src/logging/record.ts `feedFields`): the record's
+ * fields this page reads, plus the computed `tokensPerSecond`.
+ * @typedef {Pick<RequestRecord, 'id' | 'key' | 'model' | 'stream' | 'status' | 'endReason' | 'startedAt' | 'ttftMs' | 'durationMs' | 'bytesOut' | 'promptTokens' | 'completionTokens' | 'tokenSource'> & { tokensPerSecond?: number | null }} EndEvent
+ */
+/**
+ * One line of the requests table: what `request.start` said, then what `request.end` adds.
+ * @typedef {{ id: string, phase?: Phase, failed?: boolean } & Partial<Omit<EndEvent, 'id'>>} Row
+ */
+/** @typedef {{ requests: number, errors: number, prompt: number, completion: number, ttfts: number[] }} Totals */
+/** @typedef {{ tokens: number, errors: number, streams: number | null }} Bucket */
+/**
+ * @typedef {object} DashState
+ * @property {ConnState} status
+ * @property {string | null} instance
+ * @property {number} restarts
+ * @property {number} opens
+ * @property {number} events
+ * @property {string} lastEventId
+ * @property {number} skewMs
+ * @property {Row[]} rows
+ * @property {Map<string, Row>} byId
+ * @property {Map<string, Row>} active
+ * @property {Set<string>} streams
+ * @property {Set<string>} seen
+ * @property {string[]} seenOrder
+ * @property {{ requests: number, errors: number, prompt: number, completion: number }} total
+ * @property {Map<string, Totals>} byKey
+ * @property {Map<string, Totals>} byModel
+ * @property {number[]} ttfts
+ * @property {Map<number, Bucket>} buckets
+ * @property {number} missed
+ * @property {number} rateLimited
+ * @property {number} upstreamFailures
+ * @property {number} openedAt
+ */
+/**
+ * Every event name the page listens to, with its payload.
+ * @typedef {{
+ *   'feed.hello': Hello,
+ *   'feed.gap': { missed?: number },
+ *   'request.start': LifecycleEvents['request.start'],
+ *   'request.first_token': LifecycleEvents['request.first_token'],
+ *   'stream.open': LifecycleEvents['stream.open'],
+ *   'stream.close': LifecycleEvents['stream.close'],
+ *   'request.rate_limited': LifecycleEvents['request.rate_limited'],
+ *   'upstream.failed': LifecycleEvents['upstream.failed'],
+ *   'request.end': EndEvent,
+ * }} FeedEvents
+ * @typedef {keyof FeedEvents} FeedEventName
+ */
+
+(function () {
   'use strict';
   // Where earlier versions of this page kept the raw key: removed on load, never written.
   var LEGACY_KEY_STORE = 'llmProxyAdminKey';
   var MAX_ROWS = 100, MAX_SEEN = 5000, CHART_SECONDS = 60, TTFT_WINDOW = 200;
+  /** @type {FeedEventName[]} */
   var NAMES = ['feed.hello', 'feed.gap', 'request.start', 'request.first_token', 'stream.open', 'stream.close',
     'request.rate_limited', 'upstream.failed', 'request.end'];
+  /** @type {Record<ConnState, string>} */
   var LABELS = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', offline: 'offline · retrying', login: 'sign-in required' };
 
+  /** @type {DashState} */
   var S = {
     status: 'connecting', instance: null, restarts: 0, opens: 0, events: 0, lastEventId: '', skewMs: 0,
     rows: [], byId: new Map(), active: new Map(), streams: new Set(), seen: new Set(), seenOrder: [],
     total: { requests: 0, errors: 0, prompt: 0, completion: 0 }, byKey: new Map(), byModel: new Map(),
     ttfts: [], buckets: new Map(), missed: 0, rateLimited: 0, upstreamFailures: 0, openedAt: Date.now()
   };
-  window.__dash = S;
+  /** @type {Window & { __dash?: DashState }} */ (window).__dash = S;
 
-  var es = null, retryTimer = null, backoff = 500, dirty = true, hadSession = false;
-  function $(id) { return document.getElementById(id); }
+  /** @type {EventSource | null} */
+  var es = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  var retryTimer = null;
+  var backoff = 500, dirty = true, hadSession = false;
 
+  /**
+   * The element with this id, checked to be of the expected kind: the page and this script
+   * change together, and a mismatch should fail loudly, not render nothing.
+   * @template {HTMLElement} T
+   * @param {string} id
+   * @param {{ new (): T }} [kind]
+   * @returns {T}
+   */
+  function $(id, kind) {
+    var el = document.getElementById(id);
+    if (!(el instanceof (kind || HTMLElement))) throw new Error('dashboard: no element #' + id);
+    return /** @type {T} */ (el);
+  }
+
+  /** @param {ConnState} s */
   function setStatus(s) {
     S.status = s;
     var el = $('conn');
@@ -51,11 +142,11 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   // ---- connection ----------------------------------------------------------------------
   function connect() {
-    clearTimeout(retryTimer);
+    if (retryTimer) clearTimeout(retryTimer);
     retryTimer = null;
     fetch('/admin/session', { credentials: 'same-origin', cache: 'no-store' })
       .then(function (r) { if (!r.ok) throw new Error('session ' + r.status); return r.json(); })
-      .then(function (s) {
+      .then(/** @param {{ authRequired: boolean, authenticated: boolean }} s */ function (s) {
         $('sign-out').hidden = !s.authRequired;
         if (!s.authRequired || s.authenticated) {
           if (s.authRequired) hadSession = true;
@@ -69,6 +160,10 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   // The key lives only in this call's argument and the request built from it; nothing below
   // refers to it, so it is gone once the request is sent.
+  /**
+   * @param {string} key
+   * @returns {Promise<void>}
+   */
   function signIn(key) {
     return fetch('/admin/session', { method: 'POST', credentials: 'same-origin', cache: 'no-store', headers: { authorization: 'Bearer ' + key } })
       .then(function (r) {
@@ -80,13 +175,16 @@ export const DASHBOARD_JS = String.raw`(function () {
           return open();
         }
         if (r.status === 401 || r.status === 403) {
-          return r.json().then(function (b) { showLogin(b && b.error ? b.error.message : 'Sign-in failed.'); },
+          return r.json().then(
+            /** @param {{ error?: { message?: string } } | null} b */
+            function (b) { showLogin(b && b.error && b.error.message ? b.error.message : 'Sign-in failed.'); },
             function () { showLogin('Sign-in failed.'); });
         }
         throw new Error('sign-in ' + r.status);
       });
   }
 
+  /** @param {string} message */
   function showLogin(message) {
     if (es) { es.close(); es = null; }
     setStatus('login');
@@ -132,9 +230,14 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
 
   // ---- events ----------------------------------------------------------------------------
+  /**
+   * @param {FeedEventName} name
+   * @param {MessageEvent<string>} e
+   */
   function onEvent(name, e) {
-    var d;
-    try { d = JSON.parse(e.data); } catch (err) { return; }
+    /** @type {unknown} */
+    var data;
+    try { data = JSON.parse(e.data); } catch (err) { return; }
     S.events++;
     var fresh = true;
     if (e.lastEventId && name !== 'feed.hello' && name !== 'feed.gap') {
@@ -142,33 +245,47 @@ export const DASHBOARD_JS = String.raw`(function () {
       fresh = remember(e.lastEventId);
     }
     if (!fresh) return;
+    dispatch(name, data);
+    dirty = true;
+  }
+
+  /**
+   * The feed's JSON is trusted to match its event name (same proxy, same version).
+   * @param {FeedEventName} name
+   * @param {unknown} data
+   */
+  function dispatch(name, data) {
+    /** @template {FeedEventName} K @param {K} _k @returns {FeedEvents[K]} */
+    function as(_k) { return /** @type {FeedEvents[K]} */ (data); }
     switch (name) {
-      case 'feed.hello': hello(d); break;
-      case 'feed.gap': S.missed += d.missed || 0; break;
-      case 'request.start': start(d); break;
+      case 'feed.hello': hello(as(name)); break;
+      case 'feed.gap': S.missed += as(name).missed || 0; break;
+      case 'request.start': start(as(name)); break;
       case 'request.first_token': {
+        var d = as(name);
         var r = S.byId.get(d.id);
         if (r && r.phase !== 'ended') { r.ttftMs = d.ttftMs; r.phase = 'streaming'; }
         break;
       }
-      case 'stream.open': S.streams.add(d.id); break;
-      case 'stream.close': S.streams.delete(d.id); break;
+      case 'stream.open': S.streams.add(as(name).id); break;
+      case 'stream.close': S.streams.delete(as(name).id); break;
       case 'request.rate_limited': S.rateLimited++; break;
       case 'upstream.failed': S.upstreamFailures++; break;
-      case 'request.end': end(d); break;
+      case 'request.end': end(as(name)); break;
     }
-    dirty = true;
   }
 
   // Event ids already handled (a replay never repeats one, but a page must not count twice).
+  /** @param {string} id */
   function remember(id) {
     if (S.seen.has(id)) return false;
     S.seen.add(id);
     S.seenOrder.push(id);
-    if (S.seenOrder.length > MAX_SEEN) S.seen.delete(S.seenOrder.shift());
+    if (S.seenOrder.length > MAX_SEEN) S.seen.delete(/** @type {string} */ (S.seenOrder.shift()));
     return true;
   }
 
+  /** @param {Hello} d */
   function hello(d) {
     if (S.instance && S.instance !== d.instance) S.restarts++;
     S.instance = d.instance;
@@ -186,23 +303,29 @@ export const DASHBOARD_JS = String.raw`(function () {
     S.rows.forEach(function (r) { if (r.phase !== 'ended' && !S.active.has(r.id)) r.phase = 'lost'; });
   }
 
+  /** @param {LifecycleEvents['request.start']} d */
   function start(d) {
     var row = addRow({ id: d.id, key: d.key, model: d.model, stream: d.stream, startedAt: d.at, phase: 'waiting', ttftMs: null });
     S.active.set(d.id, row);
   }
 
+  /**
+   * @param {Row} row
+   * @returns {Row}
+   */
   function addRow(row) {
     var old = S.byId.get(row.id);
     if (old && old.phase !== 'ended') { Object.assign(old, row, { phase: old.phase === 'lost' ? row.phase : old.phase }); return old; }
     S.rows.unshift(row);
     S.byId.set(row.id, row);
     while (S.rows.length > MAX_ROWS) {
-      var gone = S.rows.pop();
+      var gone = /** @type {Row} */ (S.rows.pop());
       if (S.byId.get(gone.id) === gone) S.byId.delete(gone.id);
     }
     return row;
   }
 
+  /** @param {EndEvent} d */
   function end(d) {
     var row = S.byId.get(d.id);
     if (!row || row.phase === 'ended') row = addRow({ id: d.id });
@@ -222,6 +345,12 @@ export const DASHBOARD_JS = String.raw`(function () {
     spread(d, failed);
   }
 
+  /**
+   * @param {Map<string, Totals>} map
+   * @param {string} name
+   * @param {EndEvent} d
+   * @param {boolean} failed
+   */
   function tally(map, name, d, failed) {
     var t = map.get(name);
     if (!t) { t = { requests: 0, errors: 0, prompt: 0, completion: 0, ttfts: [] }; map.set(name, t); }
@@ -234,11 +363,19 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   // Completion tokens spread evenly over the seconds the answer was generated in (server time
   // moved to this browser's clock), so the chart shows throughput, not end times.
+  /**
+   * @param {number} sec
+   * @returns {Bucket}
+   */
   function bucket(sec) {
     var b = S.buckets.get(sec);
     if (!b) { b = { tokens: 0, errors: 0, streams: null }; S.buckets.set(sec, b); }
     return b;
   }
+  /**
+   * @param {EndEvent} d
+   * @param {boolean} failed
+   */
   function spread(d, failed) {
     var endAt = (d.startedAt || Date.now() - S.skewMs) + (d.durationMs || 0) + S.skewMs;
     if (failed) bucket(Math.floor(endAt / 1000)).errors++;
@@ -258,16 +395,30 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
 
   // ---- rendering -------------------------------------------------------------------------
+  /**
+   * @param {number[]} arr
+   * @param {number} p
+   * @returns {number | null}
+   */
   function pct(arr, p) {
     if (!arr.length) return null;
     var s = arr.slice().sort(function (a, b) { return a - b; });
     return s[Math.min(s.length - 1, Math.floor(p * s.length))];
   }
+  /**
+   * @param {number | null | undefined} n
+   * @param {number} [digits]
+   */
   function fmt(n, digits) {
     if (n == null || isNaN(n)) return '–';
     if (digits != null) return Number(n).toFixed(digits);
     return Math.round(n).toLocaleString('en-US');
   }
+  /**
+   * @param {HTMLTableRowElement} tr
+   * @param {string | number | null | undefined} text
+   * @param {string} [cls]
+   */
   function cell(tr, text, cls) {
     var td = document.createElement('td');
     if (cls) td.className = cls;
@@ -275,6 +426,11 @@ export const DASHBOARD_JS = String.raw`(function () {
     tr.appendChild(td);
     return td;
   }
+  /**
+   * @param {HTMLTableCellElement} td
+   * @param {string} text
+   * @param {string} cls
+   */
   function badge(td, text, cls) {
     var span = document.createElement('span');
     span.className = 'badge ' + cls;
@@ -299,12 +455,17 @@ export const DASHBOARD_JS = String.raw`(function () {
     $('feed-note').textContent = S.missed ? S.missed + ' feed events missed (buffer overrun)' : '';
   }
 
+  /**
+   * @param {string} id
+   * @param {Map<string, Totals>} map
+   */
   function renderTotals(id, map) {
-    var tbody = $(id).tBodies[0];
-    var names = Array.from(map.keys()).sort(function (a, b) { return map.get(b).requests - map.get(a).requests; });
+    var tbody = $(id, HTMLTableElement).tBodies[0];
+    if (!tbody) return;
+    var entries = Array.from(map.entries()).sort(function (a, b) { return b[1].requests - a[1].requests; });
     var frag = document.createDocumentFragment();
-    names.forEach(function (name) {
-      var t = map.get(name), tr = document.createElement('tr');
+    entries.forEach(function (entry) {
+      var name = entry[0], t = entry[1], tr = document.createElement('tr');
       tr.setAttribute('data-name', name);
       cell(tr, name);
       cell(tr, fmt(t.requests), 'n requests');
@@ -319,7 +480,8 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
 
   function renderRequests() {
-    var tbody = $('requests-table').tBodies[0];
+    var tbody = $('requests-table', HTMLTableElement).tBodies[0];
+    if (!tbody) return;
     var frag = document.createDocumentFragment();
     S.rows.forEach(function (r) {
       var tr = document.createElement('tr');
@@ -332,8 +494,8 @@ export const DASHBOARD_JS = String.raw`(function () {
       cell(tr, r.stream == null ? '' : r.stream ? 'stream' : 'json', 'mode');
       cell(tr, r.phase === 'ended' ? r.status : '', 'n status');
       var reason = cell(tr, '', 'end');
-      if (r.phase === 'ended') badge(reason, r.endReason, r.endReason);
-      else badge(reason, r.phase === 'lost' ? 'unknown' : r.phase, r.phase);
+      if (r.phase === 'ended') badge(reason, String(r.endReason), String(r.endReason));
+      else badge(reason, r.phase === 'lost' ? 'unknown' : String(r.phase), String(r.phase));
       cell(tr, fmt(r.ttftMs), 'n ttft');
       cell(tr, r.phase === 'ended' ? fmt(r.durationMs) : '', 'n duration');
       var tok = r.phase === 'ended' && r.promptTokens != null ? (r.promptTokens + ' + ' + r.completionTokens + (r.tokenSource === 'estimated' ? ' est' : '')) : '';
@@ -346,13 +508,14 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
 
   function renderChart() {
-    var canvas = $('chart');
+    var canvas = $('chart', HTMLCanvasElement);
     var dpr = window.devicePixelRatio || 1;
     var w = canvas.clientWidth, h = canvas.clientHeight;
     if (!w || !h) return;
     if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
     if (canvas.height !== Math.round(h * dpr)) canvas.height = Math.round(h * dpr);
     var g = canvas.getContext('2d');
+    if (!g) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
     var now = Math.floor(Date.now() / 1000);
@@ -401,6 +564,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     g.fillText(maxStreams + ' streams', w - 70, 10);
   }
 
+  /** @param {boolean} force */
   function render(force) {
     if (dirty || force) {
       dirty = false;
@@ -415,9 +579,10 @@ export const DASHBOARD_JS = String.raw`(function () {
   // ---- start -----------------------------------------------------------------------------
   $('login').addEventListener('submit', function (ev) {
     ev.preventDefault();
-    var key = $('login-key').value.trim();
+    var input = $('login-key', HTMLInputElement);
+    var key = input.value.trim();
     if (!key) return;
-    $('login-key').value = '';
+    input.value = '';
     signIn(key).catch(function () { showLogin('The proxy is not reachable.'); });
   });
   $('sign-out').addEventListener('click', function () {
@@ -429,4 +594,3 @@ export const DASHBOARD_JS = String.raw`(function () {
   render(true);
   connect();
 })();
-`;
