@@ -12,7 +12,8 @@ import type { AppDeps, Admission, AdmissionInput } from './deps.js';
 import { createKeyStore, type ClientKey, type KeyStore } from './auth/keys.js';
 import { createRateLimiter, createRedisClient, redisReady, type AdmissionRequest, type RateLimiter } from './limits/index.js';
 import type { Authenticate } from './http/request-context.js';
-import type { ReadinessCheck } from './http/ops-routes.js';
+import { withBudgetEvents } from './events/bus.js';
+import type { ReadinessCheck } from './util/readiness.js';
 
 /** What access control decides under one configuration. */
 export interface AccessView {
@@ -79,7 +80,7 @@ export async function createAccess(deps: AppDeps): Promise<Access> {
     if (redis && !(await redisReady(redis, 2000))) {
       deps.logger.warn('Redis is not answering at start-up: limits are per instance until it does');
     }
-    limiter = createRateLimiter({ config, clock: deps.clock, redis, observer: deps.metrics.limiterObserver(), log: deps.logger });
+    limiter = createRateLimiter({ config, clock: deps.clock, redis, observer: withBudgetEvents(deps.metrics.limiterObserver(), deps.bus, () => deps.clock.now()), log: deps.logger });
     return limiter;
   };
 

@@ -7,9 +7,9 @@ import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import type { EventBus } from './events/bus.js';
-import type { Router } from './upstream/router.js';
+import type { ModelRouter } from './upstream/router.js';
 import type { UpstreamClient } from './upstream/client.js';
-import type { HealthView } from './upstream/selection.js';
+import type { UpstreamHealth } from './upstream/breaker.js';
 import type { TokenEstimator } from './usage/estimate.js';
 import type { ClientKey } from './auth/keys.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -22,7 +22,7 @@ export interface Admission {
    * Reconcile tokens (null = keep the reservation) and the budget's spend (priced from `usage`
    * when given) and free the concurrency slot; idempotent.
    */
-  settle(actualTotalTokens: number | null, usage?: { promptTokens: number; completionTokens: number }): void;
+  settle(actualTotalTokens: number | null, usage?: { promptTokens: number; completionTokens: number; cachedPromptTokens?: number }): void;
 }
 
 /** What the admission step needs to know about a request. */
@@ -38,18 +38,11 @@ export interface AdmissionInput {
   body: Record<string, unknown>;
 }
 
-/** Health bookkeeping per upstream (issue 7's circuit breaker). */
-export interface UpstreamHealth extends HealthView {
-  /** A reloaded configuration's breaker settings, upstreams and routes (state kept by name). */
-  reconfigure(next: { failureThreshold: number; cooldownMs: number; upstreams: readonly string[]; routes: ReadonlyArray<{ match: string; upstreams: readonly string[] }> }): void;
-  success(upstream: string): void;
-  failure(upstream: string): void;
-  begin(upstream: string): void;
-  end(upstream: string): void;
-}
-
-/** Counts the proxy keeps about itself, read by /readyz and metrics. */
-export interface ProxyState {
+/**
+ * Counts the proxy keeps about itself, read by /readyz and metrics. (ProxyStatus, not ProxyState:
+ * that name is Koa's per-request state in src/http/request-context.ts.)
+ */
+export interface ProxyStatus {
   draining: boolean;
   activeRequests: number;
 }
@@ -60,11 +53,11 @@ export interface AppDeps {
   logger: Logger;
   clock: Clock;
   bus: EventBus;
-  router: Router;
+  router: ModelRouter;
   upstream: UpstreamClient;
   registry: Registry;
   health: UpstreamHealth;
-  state: ProxyState;
+  state: ProxyStatus;
   /** The metrics (a no-op set when metrics are off). */
   metrics: ProxyMetrics;
   /** Token counting when the upstream gives no usage (issue 3). */

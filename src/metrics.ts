@@ -78,7 +78,8 @@ const SPARE_LABEL_VALUES = 64;
  * Cost: `llm_proxy_cost_usd_total` uses `config.metrics.prices`, looked up by the model the
  * caller asked for (`record.model`) and then by its label (`record.modelLabel`, so a route's glob
  * or `label` can carry one price); the series is always labelled with `modelLabel`. Estimated
- * tokens are priced like reported ones.
+ * tokens are priced like reported ones; cached prompt tokens (`record.cachedTokens`) at the
+ * price's `cachedPrompt`.
  */
 export function createMetrics(registry: Registry, config: Config): ProxyMetrics {
   let droppedSource: (() => number) | null = null;
@@ -119,7 +120,12 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
     c.tokens.get4(model, key, 'prompt', source).inc(prompt);
     c.tokens.get4(model, key, 'completion', source).inc(completion);
     const price = prices.get(r.model) ?? prices.get(r.modelLabel);
-    if (price !== undefined) c.cost.get2(model, key).inc((prompt * price.prompt + completion * price.completion) / 1e6);
+    if (price === undefined) return;
+    // Cached prompt tokens (part of the prompt) at `cachedPrompt`, as budgets price them
+    // (costNano in src/limits/budget-math.ts; test/unit/metrics.test.ts).
+    const cached = r.cachedTokens === undefined ? 0 : Math.min(prompt, r.cachedTokens);
+    const promptCost = cached === 0 ? prompt * price.prompt : (prompt - cached) * price.prompt + cached * (price.cachedPrompt ?? price.prompt);
+    c.cost.get2(model, key).inc((promptCost + completion * price.completion) / 1e6);
   };
 
   const recordRequest = (r: RequestRecord): void => {

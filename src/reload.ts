@@ -15,7 +15,7 @@ import { configDigest, diffConfig, keepRestartOnly, type ReloadOutcome, type Rel
 import type { AppDeps } from './deps.js';
 import type { Features } from './features.js';
 import { breakerShape, type RunningProxy } from './server.js';
-import { Router } from './upstream/router.js';
+import { ModelRouter } from './upstream/router.js';
 
 /** What the reloader works on. */
 export interface ReloaderOptions {
@@ -58,7 +58,7 @@ export function createReloader({ running, features, load }: ReloaderOptions): Re
       return { ok: true, digest, changed: [], restartRequired: diff.restartRequired };
     }
     const config = deepFreeze(keepRestartOnly(current.config, loaded.config));
-    const next: AppDeps = { ...current, config, router: new Router(config), admit: null, permit: null };
+    const next: AppDeps = { ...current, config, router: new ModelRouter(config), admit: null, permit: null };
     let ext;
     try {
       // Everything that can fail is built before anything shared changes.

@@ -15,7 +15,7 @@ import { createLogger } from './logging/logger.js';
 import { attachRequestLog } from './logging/record.js';
 import { attachMetrics, createMetrics, noopMetrics } from './metrics.js';
 import { createUpstreamClient, type FetchLike } from './upstream/client.js';
-import { Router } from './upstream/router.js';
+import { ModelRouter } from './upstream/router.js';
 import { createSimFetch } from './sim/handler.js';
 import { createTokenEstimator } from './usage/estimate.js';
 import { CircuitBreaker } from './upstream/breaker.js';
@@ -55,7 +55,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
     logger,
     clock,
     bus,
-    router: new Router(config),
+    router: new ModelRouter(config),
     upstream: createUpstreamClient({
       fetch: opts.fetch,
       simFetch: (u) => createSimFetch({ ttftMs: u.sim.ttftMs, tokenDelayMs: u.sim.tokenDelayMs, defaultMaxTokens: u.sim.defaultMaxTokens }) as FetchLike,

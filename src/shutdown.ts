@@ -4,10 +4,7 @@
  * frame.
  */
 
-import type { Canceller } from './util/cancel.js';
-
-/** Reason attached to aborts caused by shutdown (vs. a caller that left). */
-export const SHUTDOWN = new Error('server shutdown');
+import { SHUTDOWN, type Canceller } from './util/cancel.js';
 
 /** Relays in flight. */
 export class Inflight {

@@ -18,6 +18,16 @@
  * - What a caller chose (a model name) and error texts are clipped before they are kept
  *   (src/util/clip.ts), so the ring and the snapshot are bounded in bytes, not only in count.
  *
+ * Events of the feed's own, besides the bus's lifecycle events:
+ * - `budget.update` `{budget, spentUsd, limitUsd, at}`: a spend budget after an admission or settle
+ *   (the bus event of the same name, from src/events/bus.ts `withBudgetEvents`), coalesced to at
+ *   most one per budget per `budgetCoalesceMs`, always the latest value; `feed.hello` lists the
+ *   latest of every budget seen (test/integration/feed-budgets.test.ts).
+ * - `stream.progress` `{at, intervalMs, chunks, streams}`: every `progressMs` while streams are open,
+ *   the content chunks (≈ tokens) written to callers in that interval. The feed samples each open
+ *   stream's counter (`stream.open`'s `chunksWritten`) on its own timer, so the relay does nothing
+ *   per token for it; a stream's last chunks are counted at its `request.end`.
+ *
  * Ids are `<instance>-<n>`: `n` counts events from 1 in this process, `instance` changes at every
  * start. A `Last-Event-ID` from this instance resumes after `n`; one from another instance (the
  * proxy restarted) replays everything this instance still holds; no id means live events only.
@@ -26,7 +36,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
-import type { LifecycleEventName, LifecycleEvents, RequestRecord } from '../events/types.js';
+import type { BudgetUpdate, LifecycleEventName, LifecycleEvents, RequestRecord, StreamProgress } from '../events/types.js';
 import { encodeComment, encodeEvent } from '../sse/encoder.js';
 import { feedFields } from '../logging/record.js';
 import { clip, ERROR_TEXT_MAX, MODEL_TEXT_MAX } from '../util/clip.js';
@@ -58,7 +68,12 @@ export interface FeedOptions {
   maxConnections?: number;
   /** A connection blocked this long is closed. */
   stallMs?: number;
+  /** Least time between two `budget.update` events of one budget. */
+  budgetCoalesceMs?: number;
+  /** Period of `stream.progress` while streams are open. */
+  progressMs?: number;
 }
+
 
 /** A request in flight, as the `feed.hello` snapshot lists it. */
 export interface ActiveRequest {
@@ -101,6 +116,14 @@ interface RingEvent {
 
 const SNAPSHOT_MAX = 500;
 const ACTIVE_MAX = 10_000;
+/** Budgets come from config; a bound all the same. */
+const BUDGETS_MAX = 1_000;
+
+/** An open stream's chunk counter and what the last sample read of it. */
+interface OpenStream {
+  read: () => number;
+  seen: number;
+}
 
 /**
  * A bus event's payload with its `model` and `error` texts clipped: a copy when one was too long
@@ -128,13 +151,23 @@ export class AdminFeed {
   private readonly active = new Map<string, ActiveRequest>();
   private readonly opts: Required<FeedOptions>;
   private unsubscribe: (() => void) | null = null;
+  /** Latest value of each budget, and those not published since they changed. */
+  private readonly budgets = new Map<string, BudgetUpdate>();
+  private readonly budgetsPending = new Set<string>();
+  private budgetTimer: NodeJS.Timeout | null = null;
+  private lastBudgetFlush = -Infinity;
+  private readonly streams = new Map<string, OpenStream>();
+  /** Chunks of streams that ended since the last progress sample. */
+  private endedChunks = 0;
+  private progressTimer: NodeJS.Timeout | null = null;
+  private lastProgressAt = 0;
 
   constructor(
     private readonly bus: EventBus,
     private readonly clock: Clock,
     opts: FeedOptions,
   ) {
-    this.opts = { retryMs: 1000, maxQueue: 10_000, maxBufferedBytes: 256 * 1024, maxConnections: 32, stallMs: 60_000, ...opts };
+    this.opts = { retryMs: 1000, maxQueue: 10_000, maxBufferedBytes: 256 * 1024, maxConnections: 32, stallMs: 60_000, budgetCoalesceMs: 250, progressMs: 1000, ...opts };
     this.startedAt = clock.now();
     this.instance = `${this.startedAt.toString(36)}${randomBytes(3).toString('hex')}`;
     this.ring = new RingBuffer<RingEvent>(opts.bufferSize);
@@ -142,13 +175,24 @@ export class AdminFeed {
 
   /** Subscribe to the bus (queued: the relay never waits for the feed). */
   start(): void {
-    this.unsubscribe ??= this.bus.subscribeQueued(FEED_EVENTS, (name, payload) => this.onLifecycle(name, payload), { maxQueue: this.opts.maxQueue });
+    if (this.unsubscribe) return;
+    const offQueued = this.bus.subscribeQueued(FEED_EVENTS, (name, payload) => this.onLifecycle(name, payload), { maxQueue: this.opts.maxQueue });
+    // Inline, and only a Map write (and at most one timer armed): it runs inside the limiter's
+    // admission and settle; the publishing happens on the timer.
+    const offBudget = this.bus.on('budget.update', (u) => this.onBudget(u));
+    this.unsubscribe = () => {
+      offQueued();
+      offBudget();
+    };
   }
 
   /** Unsubscribe and end every connection. */
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.budgetTimer) clearTimeout(this.budgetTimer);
+    this.budgetTimer = null;
+    this.stopProgress();
     for (const c of this.conns) {
       this.drop(c);
       c.res.end();
@@ -214,9 +258,80 @@ export class AdminFeed {
   }
 
   private onLifecycle(name: LifecycleEventName, payload: unknown): void {
-    const data = name === 'request.end' ? feedFields(payload as RequestRecord) : clipped(payload);
+    let data: unknown;
+    if (name === 'request.end') {
+      data = feedFields(payload as RequestRecord);
+      this.streamEnded(payload as RequestRecord);
+    } else if (name === 'stream.open') {
+      const p = payload as LifecycleEvents['stream.open'];
+      if (p.chunksWritten) this.streamOpened(p.id, p.chunksWritten);
+      // Without the counter's closure: the ring must not keep the exchange alive.
+      data = clipped({ id: p.id, model: p.model, modelLabel: p.modelLabel });
+    } else {
+      data = clipped(payload);
+    }
     this.track(name, data);
     this.publish(name, data);
+  }
+
+  private onBudget(u: BudgetUpdate): void {
+    if (!this.budgets.has(u.budget) && this.budgets.size >= BUDGETS_MAX) return;
+    this.budgets.set(u.budget, u);
+    this.budgetsPending.add(u.budget);
+    if (this.budgetTimer !== null) return;
+    const wait = Math.max(0, this.lastBudgetFlush + this.opts.budgetCoalesceMs - this.clock.monotonic());
+    this.budgetTimer = setTimeout(() => this.flushBudgets(), wait);
+    this.budgetTimer.unref();
+  }
+
+  /** Publish the latest value of every budget that changed since the last flush. */
+  private flushBudgets(): void {
+    this.budgetTimer = null;
+    this.lastBudgetFlush = this.clock.monotonic();
+    for (const name of this.budgetsPending) {
+      const u = this.budgets.get(name);
+      if (u) this.publish('budget.update', { ...u });
+    }
+    this.budgetsPending.clear();
+  }
+
+  private streamOpened(id: string, read: () => number): void {
+    if (this.streams.size >= ACTIVE_MAX) return;
+    this.streams.set(id, { read, seen: 0 });
+    if (this.progressTimer === null) {
+      this.lastProgressAt = this.clock.monotonic();
+      this.progressTimer = setInterval(() => this.sampleProgress(), this.opts.progressMs);
+      this.progressTimer.unref();
+    }
+  }
+
+  /** A stream's chunks since the last sample are counted in the next one (from its final record). */
+  private streamEnded(r: RequestRecord): void {
+    const s = this.streams.get(r.id);
+    if (!s) return;
+    this.streams.delete(r.id);
+    this.endedChunks += Math.max(0, r.chunks - s.seen);
+  }
+
+  /** One `stream.progress`; the timer stops once no stream is open and everything is counted. */
+  private sampleProgress(): void {
+    let chunks = this.endedChunks;
+    this.endedChunks = 0;
+    for (const s of this.streams.values()) {
+      const n = s.read();
+      chunks += Math.max(0, n - s.seen);
+      s.seen = n;
+    }
+    const now = this.clock.monotonic();
+    const progress: StreamProgress = { at: this.clock.now(), intervalMs: Math.round(now - this.lastProgressAt), chunks, streams: this.streams.size };
+    this.lastProgressAt = now;
+    this.publish('stream.progress', progress);
+    if (this.streams.size === 0) this.stopProgress();
+  }
+
+  private stopProgress(): void {
+    if (this.progressTimer) clearInterval(this.progressTimer);
+    this.progressTimer = null;
   }
 
   /** Keep the in-flight set for the hello snapshot. */
@@ -257,6 +372,7 @@ export class AdminFeed {
       oldestId: this.ring.size > 0 ? this.idFor(this.ring.oldestSeq) : null,
       bufferSize: this.ring.capacity,
       active: [...this.active.values()].slice(-SNAPSHOT_MAX),
+      budgets: [...this.budgets.values()],
       droppedByBus: this.bus.dropped,
       missed: this.stats.missed,
     };

@@ -1,4 +1,4 @@
-import type { LifecycleEventName, LifecycleEvents } from './types.js';
+import type { BudgetUpdate, LifecycleEventName, LifecycleEvents } from './types.js';
 
 /** A synchronous listener: runs inline, must be cheap (metrics). */
 export type Listener<K extends LifecycleEventName> = (payload: LifecycleEvents[K]) => void;
@@ -93,4 +93,26 @@ export class EventBus {
     );
     return () => offs.forEach((off) => off());
   }
+}
+
+/** The one method of a limiter observer that {@link withBudgetEvents} extends. */
+interface BudgetObserver {
+  budget(name: string, spentUsd: number, limitUsd: number): void;
+}
+
+/**
+ * `observer`, whose `budget` also publishes `budget.update` on `bus` (when anyone listens), so the
+ * live feed sees spend without src/limits knowing of the feed (wired in src/access.ts).
+ */
+export function withBudgetEvents<O extends BudgetObserver>(observer: O, bus: EventBus, now: () => number): O {
+  return {
+    ...observer,
+    budget: (name: string, spentUsd: number, limitUsd: number): void => {
+      observer.budget(name, spentUsd, limitUsd);
+      if (bus.has('budget.update')) {
+        const update: BudgetUpdate = { budget: name, spentUsd, limitUsd, at: now() };
+        bus.emit('budget.update', update);
+      }
+    },
+  };
 }

@@ -60,6 +60,8 @@ export interface RequestRecord {
   error: string | null;
   /** Gaps between successive content chunks, summarised (feeds the log line and the inter-token histogram). */
   interToken: GapSummary;
+  /** Of `promptTokens`, those served from the upstream's prompt cache; present only when above 0. */
+  cachedTokens?: number;
   /** Present only with content logging on (issue 5); never published on the live feed. */
   content?: { request?: unknown; response?: unknown };
 }
@@ -71,8 +73,35 @@ export interface LifecycleEvents {
   'request.end': RequestRecord;
   'request.rate_limited': { id: string; key: string; limit: string; model: string; retryAfterMs: number; at: number };
   'upstream.failed': { id: string; upstream: string; status: number | null; error: string; at: number };
-  'stream.open': { id: string; model: string; modelLabel: string };
+  /**
+   * `chunksWritten` reads the exchange's content-chunk counter: the live feed samples it once a
+   * second to publish tokens per second while streams run (src/admin/feed.ts `stream.progress`),
+   * so the relay does no per-token work for it. A function, so JSON never carries it.
+   */
+  'stream.open': { id: string; model: string; modelLabel: string; chunksWritten?: () => number };
   'stream.close': { id: string; model: string; modelLabel: string };
+  /** A spend budget's spend (reservations included) and limit, after an admission or settle (src/limits/limiter.ts). */
+  'budget.update': BudgetUpdate;
+}
+
+/** `budget.update`; the live feed coalesces these (test/integration/feed-budgets.test.ts). */
+export interface BudgetUpdate {
+  budget: string;
+  spentUsd: number;
+  limitUsd: number;
+  at: number;
 }
 
 export type LifecycleEventName = keyof LifecycleEvents;
+
+/**
+ * `stream.progress`, an event of the live feed itself (src/admin/feed.ts), not of the bus: content
+ * chunks (≈ tokens) written to callers in the last `intervalMs`.
+ */
+export interface StreamProgress {
+  at: number;
+  intervalMs: number;
+  chunks: number;
+  /** Streams open at `at`. */
+  streams: number;
+}

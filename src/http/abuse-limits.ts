@@ -25,7 +25,7 @@ import type { Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { HttpStatusError, ProxyError, ServiceUnavailableError, toOpenAIError } from '../errors.js';
 import type { ProxyMetrics, RefusalReason } from '../metrics.js';
-import { writeJsonError } from './write-error.js';
+import { writeJsonError } from '../util/write-error.js';
 
 type ServerConfig = Config['server'];
 

@@ -15,7 +15,7 @@ import type { AppDeps } from '../deps.js';
 import type { Inflight } from '../shutdown.js';
 import { chatCompletions } from './proxy-routes.js';
 import { exchangeFor, failed, failedLate, gateApi, type Authenticate, type ProxyState } from './request-context.js';
-import { writeRendered } from './write-error.js';
+import { writeRendered } from '../util/write-error.js';
 
 const PATH = '/v1/chat/completions';
 

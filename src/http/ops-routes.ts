@@ -8,7 +8,7 @@ import type { RouteAccess, RouteTable } from './route-table.js';
 import { configDigest } from '../config/diff.js';
 
 /** Extra readiness checks (stores, breakers) contributed by other modules. */
-export type ReadinessCheck = () => { name: string; ok: boolean; detail?: unknown };
+import type { ReadinessCheck } from '../util/readiness.js';
 
 /** Constant-time comparison of two secrets of any length. */
 function sameSecret(a: string, b: string): boolean {

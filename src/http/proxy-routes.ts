@@ -16,9 +16,8 @@ import type { RouteTable } from './route-table.js';
 import type { ProxyState } from './request-context.js';
 import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../relay/chat.js';
 import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
-import { writeJsonError } from './write-error.js';
+import { writeJsonError } from '../util/write-error.js';
 import type { Inflight } from '../shutdown.js';
-import { SIM_MODELS } from '../sim/models.js';
 import { contentForLog } from '../logging/content.js';
 import { scrubErrors } from '../logging/secrets.js';
 import { createUpstreamTap } from '../logging/tap.js';
@@ -132,7 +131,7 @@ function finishOwned(deps: AppDeps, r: RelayRequest, release: () => void, { reas
   // also hands the whole token reservation back to the limiter. A caller that left is billed.
   ex.usage =
     status >= 400 && reason !== 'client_aborted'
-      ? { promptTokens: 0, completionTokens: 0, source: 'upstream' }
+      ? { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0, source: 'upstream' }
       : r.tracker.final();
   // Issue 5: an upstream's error text may echo the caller's body; content logging is off by
   // default and its messages and answer are scrubbed and truncated.
@@ -230,10 +229,7 @@ function passthrough(deps: AppDeps, inflight: Inflight, endpoint: PassthroughEnd
       tracker: new UsageTracker(deps.estimator, ex.model, json),
       abort: new Cancel(),
     };
-    await owned(deps, inflight, ctx.state, r, async () => {
-      await relayPassthrough(r);
-      return { reason: 'done', status: ex.status };
-    });
+    await owned(deps, inflight, ctx.state, r, async () => ({ reason: await relayPassthrough(r), status: ex.status }));
     ctx.respond = false;
   };
 }
@@ -260,7 +256,7 @@ export function registerProxyRoutes(table: RouteTable, deps: AppDeps, inflight: 
       const created = Math.floor(deps.clock.now() / 1000);
       ctx.body = {
         object: 'list',
-        data: deps.router.listModels(SIM_MODELS).map((id) => ({ id, object: 'model', created, owned_by: 'llm-proxy' })),
+        data: deps.router.listModels().map((id) => ({ id, object: 'model', created, owned_by: 'llm-proxy' })),
       };
     },
   });

@@ -15,6 +15,8 @@ export type BudgetPeriod = 'day' | 'week' | 'month' | 'total';
 export interface TokenPrice {
   prompt: number;
   completion: number;
+  /** Prompt tokens served from the upstream's prompt cache; `prompt` when not given. */
+  cachedPrompt?: number | undefined;
 }
 
 export const NANO_PER_USD = 1e9;
@@ -56,11 +58,21 @@ export function priceOf(prices: ReadonlyMap<string, TokenPrice>, model: string, 
   return prices.get(model) ?? prices.get(label);
 }
 
-/** The cost of tokens in whole nano-dollars, rounded up. */
-export function costNano(price: TokenPrice, promptTokens: number, completionTokens: number): number {
-  const raw = Math.max(0, promptTokens) * price.prompt * 1000 + Math.max(0, completionTokens) * price.completion * 1000;
-  // Products like 3 × 0.1 × 1000 land a hair above a whole number; don't round that up.
-  return Math.ceil(raw - 1e-6);
+/**
+ * The cost of tokens in whole nano-dollars, rounded up. `cachedPromptTokens` are part of
+ * `promptTokens` (as OpenAI's `prompt_tokens_details.cached_tokens` are) and cost `cachedPrompt`
+ * each instead of `prompt`; clamped to the prompt, so an odd count never makes a negative cost.
+ */
+export function costNano(price: TokenPrice, promptTokens: number, completionTokens: number, cachedPromptTokens = 0): number {
+  const prompt = Math.max(0, promptTokens);
+  const cached = Math.min(prompt, Math.max(0, cachedPromptTokens));
+  const raw =
+    (prompt - cached) * price.prompt * 1000 +
+    (cached === 0 ? 0 : cached * (price.cachedPrompt ?? price.prompt) * 1000) +
+    Math.max(0, completionTokens) * price.completion * 1000;
+  // Products like 3 × 0.1 × 1000 land a hair above a whole number; don't round that up. (A zero
+  // cost would come out as -0: max makes it 0, test/unit/budget-math.test.ts.)
+  return Math.max(0, Math.ceil(raw - 1e-6));
 }
 
 /** Nano-dollars as a USD string with six decimals (a millionth of a dollar), e.g. `12.345678`. */

@@ -41,6 +41,8 @@ export interface PlannedBudget {
 export interface SpendUsage {
   promptTokens: number;
   completionTokens: number;
+  /** Of `promptTokens`, those served from the upstream's prompt cache (src/usage/chunk.ts); 0 if absent. */
+  cachedPromptTokens?: number | undefined;
 }
 
 /**
@@ -83,14 +85,15 @@ export function createBudgetPlanner(config: Pick<Config, 'budgets' | 'metrics' |
 }
 
 /**
- * The correction at settle time, in nano-dollars: the real cost minus the reservation. With the
- * usage split unknown (`actualTotal` only), every token is priced at the dearer of the two prices,
- * so the budget is never under-charged; null keeps the reservation.
+ * The correction at settle time, in nano-dollars: the real cost minus the reservation, cached
+ * prompt tokens at the price's `cachedPrompt`. With the usage split unknown (`actualTotal` only),
+ * every token is priced at the dearest of the prices, so the budget is never under-charged; null
+ * keeps the reservation.
  */
 export function budgetDelta(b: PlannedBudget, actualTotal: number | null, usage: SpendUsage | undefined): number {
-  if (usage) return costNano(b.price, usage.promptTokens, usage.completionTokens) - b.charge.cost;
+  if (usage) return costNano(b.price, usage.promptTokens, usage.completionTokens, usage.cachedPromptTokens ?? 0) - b.charge.cost;
   if (actualTotal === null) return 0;
-  const dearest = Math.max(b.price.prompt, b.price.completion);
+  const dearest = Math.max(b.price.prompt, b.price.completion, b.price.cachedPrompt ?? 0);
   return costNano({ prompt: dearest, completion: dearest }, actualTotal, 0) - b.charge.cost;
 }
 

@@ -110,7 +110,8 @@ export function recordLine(r: RequestRecord, level: number, isoTime: string): st
     `,"ttftMs":${num(r.ttftMs)},"durationMs":${num(r.durationMs)},"overheadMs":${num(r.overheadMs)},"chunks":${num(r.chunks)}` +
     `,"bytesOut":${num(r.bytesOut)},"promptTokens":${num(r.promptTokens)},"completionTokens":${num(r.completionTokens)}` +
     `,"tokenSource":${strOrNull(r.tokenSource)},"finishReason":${strOrNull(r.finishReason)},"attempts":[${attempts}]` +
-    `,"error":${errorText(r.error)},"interTokenMsMean":${num(mean)},"interTokenMsMax":${num(max)},"tokensPerSecond":${num(tokensPerSecond(r))}` +
+    `,"error":${errorText(r.error)}${r.cachedTokens === undefined ? '' : `,"cachedTokens":${num(r.cachedTokens)}`}` +
+    `,"interTokenMsMean":${num(mean)},"interTokenMsMax":${num(max)},"tokensPerSecond":${num(tokensPerSecond(r))}` +
     `,"msg":"request"}\n`
   );
 }

@@ -17,7 +17,7 @@
  * Every attempt is in the exchange's record: the attempt function records what it saw, and an
  * attempt that ended without recording (aborted, or a path that forgot) is recorded here.
  */
-import type { AppDeps } from '../deps.js';
+import type { RelayDeps } from './relay-deps.js';
 import { ProxyError, ServiceUnavailableError, UpstreamError, UpstreamStatusError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import type { Deployment, Route } from '../upstream/router.js';
@@ -46,7 +46,7 @@ export function isUpstreamFailure(err: ProxyError): boolean {
 
 /** Run `attempt` over the route's deployments until one succeeds or the budget is spent. */
 export async function runAttempts<T>(
-  deps: AppDeps,
+  deps: RelayDeps,
   ex: Exchange,
   route: Route,
   signal: CancelSignal,
@@ -125,7 +125,7 @@ export async function runAttempts<T>(
 }
 
 /** 503 with a Retry-After of the earliest probe, when every deployment of the route is open. */
-function circuitOpen(route: Route, health: AppDeps['health']): ProxyError {
+function circuitOpen(route: Route, health: RelayDeps['health']): ProxyError {
   const waitMs = Math.min(...route.deployments.map((d) => (health instanceof CircuitBreaker ? health.retryInMs(d.upstream) : 1000)));
   return new ServiceUnavailableError(`Every upstream for this model is failing (circuit open); retry in ${Math.ceil(waitMs / 1000)} s.`, {
     code: 'upstream_circuit_open',

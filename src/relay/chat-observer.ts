@@ -10,10 +10,10 @@ import { endsWithUsageNull, scanContentDelta, scanContentDeltaBytes } from '../u
 import type { UsageTracker } from '../usage/tracker.js';
 import type { UpstreamTap } from '../logging/tap.js';
 
-/** What include_usage appends to each chunk when the caller did not ask for it. */
-const USAGE_NULL_TAIL = ',"usage":null}';
+/** What include_usage appends to each chunk when the caller did not ask for it (pass-through too: src/relay/passthrough-observer.ts). */
+export const USAGE_NULL_TAIL = ',"usage":null}';
 /** Drop `,"usage":null` and keep the closing brace: the relay cuts it from the upstream's bytes. */
-const STRIP_USAGE_NULL: TrimTail = { cut: USAGE_NULL_TAIL.length - 1, keep: 1 };
+export const STRIP_USAGE_NULL: TrimTail = { cut: USAGE_NULL_TAIL.length - 1, keep: 1 };
 
 /** Observes chat chunks: usage, finish reason, tokens; hides the usage chunk the caller did not ask for. */
 export class ChatObserver implements StreamObserver, ByteObserver {

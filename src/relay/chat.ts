@@ -4,30 +4,31 @@
  * (issue 3), over the attempt loop (issue 7).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AppDeps } from '../deps.js';
+import type { RelayDeps } from './relay-deps.js';
 import { ProxyError, UpstreamError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import { SseRelay } from './sse-relay.js';
 import type { PumpResult, RelayOptions, RelayOwner } from './relay-types.js';
 import { ChatObserver } from './chat-observer.js';
 import { runAttempts, type AttemptOutcome } from './attempts.js';
-import { errorFromUpstream, readAll, relayedHeaders } from './upstream-response.js';
+import { sendAttempt } from './upstream-call.js';
+import { readAll, relayedHeaders } from './upstream-response.js';
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import { configSecrets } from '../logging/secrets.js';
 import type { Deployment, Route } from '../upstream/router.js';
 import { tailUsage } from '../usage/tail-usage.js';
+import { finishReasonFromBody, scanFinishReason } from './finish-reason.js';
 import { requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
 import { serverTiming } from './server-timing.js';
-import { SHUTDOWN } from '../shutdown.js';
 import type { UpstreamTap } from '../logging/tap.js';
-import type { Canceller, CancelSignal } from '../util/cancel.js';
+import { SHUTDOWN, type Canceller, type CancelSignal } from '../util/cancel.js';
 import type { EndReason } from '../events/types.js';
 
 /** Everything a relay path needs about the request. */
 export interface RelayRequest {
-  deps: AppDeps;
+  deps: RelayDeps;
   ex: Exchange;
   req: IncomingMessage;
   res: ServerResponse;
@@ -60,8 +61,11 @@ function upstreamBody(r: RelayRequest, d: Deployment, stream: boolean): { text: 
   return { text: JSON.stringify(out), callerAsked };
 }
 
-/** Send one upstream request for `d`, recording the attempt; non-2xx becomes an error outcome. */
-async function callUpstream(
+/**
+ * Send one chat request to `d` (src/relay/upstream-call.ts: the error-status rule, the attempt
+ * record and `upstream.failed`, shared with pass-through). `onResponse` gets a 2xx head only.
+ */
+function callUpstream(
   r: RelayRequest,
   d: Deployment,
   bodyText: string | Buffer,
@@ -69,43 +73,8 @@ async function callUpstream(
   signal: CancelSignal,
   onResponse?: (res: UpstreamResponse) => void,
 ): Promise<AttemptOutcome<UpstreamResponse>> {
-  const { deps, ex } = r;
-  const started = deps.clock.monotonic();
-  ex.upstreamSentAt ??= started;
-  let headAt: number | null = null;
-  try {
-    const res = await deps.upstream.send(
-      {
-        upstreamName: d.upstream,
-        upstream: d.upstreamConfig,
-        path: '/chat/completions',
-        method: 'POST',
-        headers: upstreamRequestHeaders(r.req.headers, d.upstreamConfig, ex.id, { accept, contentType: 'application/json' }),
-        body: bodyText,
-        signal,
-        onResponse: (res) => {
-          // The head's own time, not when the await below resumes (after the rest of its read).
-          headAt = deps.clock.monotonic();
-          ex.upstreamHeadersAt = headAt;
-          onResponse?.(res);
-        },
-      },
-      deps.config.server.firstByteTimeoutMs,
-    );
-    ex.upstreamHeadersAt = headAt ?? deps.clock.monotonic();
-    if (!res.ok) {
-      const error = await errorFromUpstream(res, d.upstream, configSecrets(deps.config));
-      ex.addAttempt(d.upstream, res.status, error.message, started);
-      return { error, retryable: true };
-    }
-    return { ok: res };
-  } catch (err) {
-    if (signal.aborted) throw err;
-    const error = err instanceof ProxyError ? err : new ProxyError(502, 'upstream_error', String(err));
-    ex.addAttempt(d.upstream, null, error.message, started);
-    deps.bus.emit('upstream.failed', { id: ex.id, upstream: d.upstream, status: null, error: error.message, at: deps.clock.now() });
-    return { error, retryable: true };
-  }
+  const headers = upstreamRequestHeaders(r.req.headers, d.upstreamConfig, r.ex.id, { accept, contentType: 'application/json' });
+  return sendAttempt(r, d, { path: '/chat/completions', method: 'POST', headers, body: bodyText, onResponse }, signal);
 }
 
 /** stream:false — forward and return the upstream's status and JSON body unchanged. */
@@ -147,6 +116,10 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
     }
     r.tracker.onBody(parsed);
     r.tap?.onBody(parsed, ex.upstream);
+    ex.finishReason = finishReasonFromBody(parsed);
+  } else {
+    // Not parsed: a byte search for the first `"finish_reason"` key (src/relay/finish-reason.ts).
+    ex.finishReason = scanFinishReason(buf);
   }
   const headers: Record<string, string> = {
     ...relayedHeaders(upstreamRes.headers, configSecrets(deps.config)),
@@ -166,7 +139,7 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
  * The relay's timing knobs for an app: one object for all its streams (its functions close over
  * the app, not the request).
  */
-export function streamRelayOptions(deps: AppDeps): RelayOptions {
+export function streamRelayOptions(deps: RelayDeps): RelayOptions {
   const s = deps.config.server;
   return {
     keepAliveMs: s.keepAliveMs,
@@ -230,8 +203,8 @@ export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<St
     const started = deps.clock.monotonic();
     const att = relay.begin(new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null), d.upstream);
     const out = await callUpstream(r, d, text, 'text/event-stream', r.abort.signal, (res) => {
-      if (!res.ok) return;
-      // A 2xx head: relay from this very read (what the await below would only see after it).
+      // A 2xx head (sendAttempt calls this for no other): relay from this very read (what the
+      // await below would only see after it).
       owner.upstreamHeaders = res.headers;
       // The bytes received need not live as long as the stream (heap per open stream, issue 6):
       // the rare retry after a 2xx that failed before its first event re-encodes the parsed body.

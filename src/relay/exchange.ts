@@ -12,6 +12,8 @@ import { GapStats, NO_GAPS } from '../events/gaps.js';
 export interface UsageTotals {
   promptTokens: number;
   completionTokens: number;
+  /** Of `promptTokens`, those served from the upstream's prompt cache (priced at `cachedPrompt`); 0 when unknown. */
+  cachedPromptTokens: number;
   source: TokenSource;
 }
 
@@ -90,7 +92,7 @@ export class Exchange {
   openStream(): void {
     if (this.streamOpen) return;
     this.streamOpen = true;
-    this.bus.emit('stream.open', { id: this.id, model: this.model, modelLabel: this.modelLabel });
+    this.bus.emit('stream.open', { id: this.id, model: this.model, modelLabel: this.modelLabel, chunksWritten: () => this.chunks });
   }
 
   /** Add one upstream attempt to the record. */
@@ -137,6 +139,9 @@ export class Exchange {
       error: this.error,
       interToken: this.gaps ?? NO_GAPS,
     };
+    // Only when there are any, after the fixed fields: the record (and its log line,
+    // src/logging/record-line.ts) stays as it was for the many upstreams that report none.
+    if (this.usage !== null && this.usage.cachedPromptTokens > 0) record.cachedTokens = this.usage.cachedPromptTokens;
     if (this.content !== undefined) record.content = this.content;
     for (const hook of this.endHooks) {
       try {

@@ -17,6 +17,7 @@ import { createFrameSplitter, type FrameSplitter, type FrameSplitterOptions } fr
 import type { SseEvent } from '../sse/parser.js';
 import { encodeComment, encodeRelayed, joinLines } from '../sse/encoder.js';
 import { UpstreamError, type ProxyError } from '../errors.js';
+import { UNCHANGED, trimmed, type TrimTail } from './observer.js';
 
 /** Where the frames go, in stream order (the relay's batch writer). */
 export interface PassthroughSink {
@@ -26,12 +27,20 @@ export interface PassthroughSink {
   writeBytes(buf: Buffer, start: number, end: number): void;
 }
 
-/** Sees each relayed event except `[DONE]` (usage accounting), before it is written. */
+/**
+ * Sees each event except `[DONE]` (usage accounting, src/relay/passthrough-observer.ts) before it
+ * is written, and decides what is written, as the chat relay's observers do (src/relay/observer.ts):
+ * a usage chunk the caller did not ask for is dropped, `,"usage":null` cut.
+ */
 export interface PassthroughObserver {
-  /** An event whose data is still bytes [start, end) of `buf` (valid UTF-8, one line). */
-  onBytes(buf: Buffer, start: number, end: number): void;
-  /** An event decoded by the parser; `data` as it is relayed (one line). */
-  onEvent(data: string): void;
+  /**
+   * An event whose data is still bytes [start, end) of `buf` (valid UTF-8, one line). Returns what
+   * to forward ({@link UNCHANGED}, a trim, null to drop it) or undefined to have the payload
+   * decoded and given to `onEvent` instead; it must not have observed the event then.
+   */
+  onBytes(buf: Buffer, start: number, end: number): TrimTail | null | undefined;
+  /** An event's data as it would be relayed (one line): returns it, a trim of it, another payload, or null to drop the event. */
+  onEvent(data: string): string | TrimTail | null;
 }
 
 /** One pass-through SSE body: feed it each read, then `end()` if the body ended cleanly. */
@@ -71,13 +80,33 @@ export class PassthroughFrames implements FrameSplitterOptions {
   // FrameSplitterOptions: what the splitter finds.
 
   onDataFrame(buf: Buffer, frameStart: number, ps: number, pe: number): void {
-    if (!isDone(buf, ps, pe)) this.observer.onBytes(buf, ps, pe);
-    this.sink.writeBytes(buf, frameStart, pe + 2);
+    if (isDone(buf, ps, pe)) {
+      this.sink.writeBytes(buf, frameStart, pe + 2);
+      return;
+    }
+    let out: string | TrimTail | null | undefined = this.observer.onBytes(buf, ps, pe);
+    let data: string | null = null;
+    if (out === undefined) {
+      data = buf.toString('utf8', ps, pe);
+      out = this.observer.onEvent(data);
+    }
+    if (out === null) return;
+    if (out === UNCHANGED || out === data) this.sink.writeBytes(buf, frameStart, pe + 2);
+    else if (typeof out === 'string') this.sink.write(encodeRelayed({ data: out }));
+    else {
+      // The upstream's bytes around the cut: no decode, no re-encode.
+      this.sink.writeBytes(buf, frameStart, pe - out.cut - out.keep);
+      this.sink.writeBytes(buf, pe - out.keep, pe + 2);
+    }
   }
 
   onEvent(e: SseEvent): void {
-    const data = joinLines(e.data);
-    if (data !== '[DONE]') this.observer.onEvent(data);
+    let data = joinLines(e.data);
+    if (data !== '[DONE]') {
+      const out = this.observer.onEvent(data);
+      if (out === null) return;
+      data = typeof out === 'string' ? out : trimmed(data, out);
+    }
     this.sink.write(encodeRelayed(data === e.data ? e : { ...e, data }));
   }
 

@@ -3,22 +3,28 @@
  * `/v1/responses`, files, audio … The body goes to the model's upstream as it came (re-encoded
  * only when a deployment renames the model); the answer streams back without buffering, with
  * backpressure. An SSE body is re-framed on the way (src/relay/passthrough-frames.ts): one `data:`
- * line per event, LF only, what a line-reading client can parse. Usage is read on the side for
- * accounting (issue 3): from a JSON body, or from the events of an SSE body (`usage`, or
- * `response.usage` in the Responses API). Both are bounded: an SSE event larger than
+ * line per event, LF only, what a line-reading client can parse. The record is filled as a chat
+ * stream's: a `/v1/completions` stream asks its upstream for usage as chat does and hides it
+ * again from a caller who did not ask; usage, the text to estimate from when there is none, and
+ * the finish reason come from the events (src/relay/passthrough-observer.ts) or from a JSON body
+ * (src/relay/finish-reason.ts). Both are bounded: an SSE event larger than
  * `server.maxEventBytes` (an endless line) ends its stream with an error frame
  * (test/security/upstream-bounds.test.ts); a JSON body over MAX_USAGE_BODY is not kept.
  */
-import type { AppDeps } from '../deps.js';
-import { ProxyError } from '../errors.js';
+import type { EndReason } from '../events/types.js';
+import type { RelayDeps } from './relay-deps.js';
 import { encodeData } from '../sse/encoder.js';
 import { toOpenAIError } from '../errors.js';
 import { BatchWriter } from './batch-writer.js';
-import { PassthroughFrames, type PassthroughObserver } from './passthrough-frames.js';
-import { usageFromBody } from '../usage/chunk.js';
+import { PassthroughFrames } from './passthrough-frames.js';
+import { PassthroughStreamObserver } from './passthrough-observer.js';
+import { finishReasonFromBody } from './finish-reason.js';
+import { requestUsage, spliceUsageRequest, type UsageRequest } from '../usage/stream-options.js';
+import type { Deployment } from '../upstream/router.js';
 import { runAttempts } from './attempts.js';
+import { sendAttempt } from './upstream-call.js';
 import type { RelayRequest } from './chat.js';
-import { errorFromUpstream, relayedHeaders } from './upstream-response.js';
+import { relayedHeaders } from './upstream-response.js';
 import type { UpstreamResponse } from '../upstream/transport.js';
 import { serverTiming } from './server-timing.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
@@ -29,40 +35,20 @@ import { drained } from '../util/drained.js';
 const MAX_USAGE_BODY = 4 * 1024 * 1024;
 
 /** Relay a pass-through request whose body (raw) is `raw`. */
-export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefined; path: string; deps: AppDeps }): Promise<void> {
+/** Relay a pass-through request; resolves with how it ended, for the request record. */
+export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefined; path: string; deps: RelayDeps }): Promise<EndReason> {
   const { deps, ex, res, req } = r;
+  const usage = usageRequest(r);
   const upstreamRes = await runAttempts<UpstreamResponse>(deps, ex, r.route, r.abort.signal, async (d) => {
     const started = deps.clock.monotonic();
-    ex.upstreamSentAt ??= started;
-    let body: string | Buffer | undefined = r.raw;
-    if (d.model !== undefined && r.raw !== undefined && typeof r.body.model === 'string') body = JSON.stringify({ ...r.body, model: d.model });
-    try {
-      const resp = await deps.upstream.send(
-        {
-          upstreamName: d.upstream,
-          upstream: d.upstreamConfig,
-          path: r.path,
-          method: req.method ?? 'GET',
-          headers: upstreamRequestHeaders(req.headers, d.upstreamConfig, ex.id),
-          body: body === undefined || body.length === 0 ? undefined : body,
-          signal: r.abort.signal,
-        },
-        deps.config.server.firstByteTimeoutMs,
-      );
-      ex.upstreamHeadersAt = deps.clock.monotonic();
-      if (resp.status >= 400) {
-        const error = await errorFromUpstream(resp, d.upstream, configSecrets(deps.config));
-        ex.addAttempt(d.upstream, resp.status, error.message, started);
-        return { error, retryable: true };
-      }
-      ex.addAttempt(d.upstream, resp.status, null, started);
-      return { ok: resp };
-    } catch (err) {
-      if (r.abort.signal.aborted) throw err;
-      const error = err instanceof ProxyError ? err : new ProxyError(502, 'upstream_error', String(err));
-      ex.addAttempt(d.upstream, null, error.message, started);
-      return { error, retryable: true };
-    }
+    const body = upstreamBody(r, d, usage);
+    const headers = upstreamRequestHeaders(req.headers, d.upstreamConfig, ex.id);
+    // The shared attempt (src/relay/upstream-call.ts): same error-status rule, record and
+    // `upstream.failed` as chat. The body is relayed as it streams, outside the attempt loop, so
+    // a success is recorded at its head.
+    const out = await sendAttempt(r, d, { path: r.path, method: req.method ?? 'GET', headers, body: body === undefined || body.length === 0 ? undefined : body }, r.abort.signal);
+    if ('ok' in out) ex.addAttempt(d.upstream, out.ok.status, null, started);
+    return out;
   });
 
   const type = upstreamRes.headers.get('content-type') ?? '';
@@ -95,7 +81,9 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
   if (isSse) {
     res.socket?.setNoDelay(true);
     ex.openStream();
-    frames = new PassthroughFrames(out, usageObserver(r, deps), deps.config.server.maxEventBytes, ex.upstream ?? 'upstream');
+    // Usage hidden again only where the proxy asked for it and the caller did not (chat's rule).
+    const observer = new PassthroughStreamObserver(ex, r.tracker, usage !== null && !usage.callerAsked, deps.clock);
+    frames = new PassthroughFrames(out, observer, deps.config.server.maxEventBytes, ex.upstream ?? 'upstream');
   }
 
   const body = upstreamRes.body;
@@ -104,6 +92,7 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
     clientGone = !res.writableFinished;
   });
   let bodyEnded = false;
+  let reason: EndReason = 'done';
   try {
     for await (const value of body as AsyncIterable<Uint8Array>) {
       if (frames !== null) {
@@ -127,6 +116,7 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
   } catch (err) {
     if (!clientGone) {
       ex.error = `upstream failed mid-body: ${(err as Error).message}`;
+      reason = 'upstream_error';
       res.destroy();
     }
   } finally {
@@ -143,6 +133,7 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
     if (failed !== null) {
       // As the chat relay after its head is out: a last `data: {"error":…}` frame, never a silent cut.
       ex.error = failed.message;
+      reason = failed.code === 'upstream_truncated' ? 'upstream_truncated' : 'upstream_error';
       if (failed.code === 'upstream_event_too_large') {
         deps.logger.warn({ requestId: ex.id, maxEventBytes: frames.maxEventBytes }, 'pass-through SSE event larger than server.maxEventBytes: its stream ends with an error frame');
       }
@@ -153,45 +144,42 @@ export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefin
   }
   if (kept.length > 0) {
     try {
-      r.tracker.onBody(JSON.parse(Buffer.concat(kept, keptBytes).toString('utf8')));
+      const parsed: unknown = JSON.parse(Buffer.concat(kept, keptBytes).toString('utf8'));
+      r.tracker.onBody(parsed);
+      ex.finishReason = finishReasonFromBody(parsed);
     } catch {
       /* not JSON after all */
     }
   }
   if (!res.destroyed) res.end();
+  return reason;
 }
 
 
-/** Usage from a pass-through SSE stream: `usage` on the event (completions) or on its `response` (Responses API). */
-function usageObserver(r: RelayRequest, deps: AppDeps): PassthroughObserver {
-  const { ex } = r;
-  const observe = (data: string): void => {
-    ex.chunks++;
-    ex.markToken(deps.clock.monotonic());
-    if (!data.includes('usage')) return;
-    try {
-      const obj = JSON.parse(data) as { response?: unknown };
-      if (usageFromBody(obj) !== null) r.tracker.onBody(obj);
-      else if (usageFromBody(obj.response) !== null) r.tracker.onBody(obj.response);
-    } catch {
-      /* not JSON: nothing to count */
-    }
-  };
-  return {
-    onEvent: observe,
-    onBytes(buf, start, end) {
-      // Decoded only when it may hold usage (most events are deltas without it).
-      if (buf.subarray(start, end).indexOf(USAGE) === -1) {
-        ex.chunks++;
-        ex.markToken(deps.clock.monotonic());
-        return;
-      }
-      observe(buf.toString('utf8', start, end));
-    },
-  };
+/**
+ * A `/v1/completions` stream asks its upstream for usage as a chat stream does
+ * (src/usage/stream-options.ts), so its record counts the upstream's tokens; null for other
+ * requests (`/v1/responses` streams end with usage in `response.completed` anyway).
+ */
+function usageRequest(r: RelayRequest & { path: string }): UsageRequest | null {
+  if (r.raw === undefined || r.body.stream !== true) return null;
+  const q = r.path.indexOf('?');
+  return (q < 0 ? r.path : r.path.slice(0, q)) === '/completions' ? requestUsage(r.body) : null;
 }
 
-const USAGE = Buffer.from('usage');
+/** The body sent to deployment `d`: the bytes received, unless its model name or a usage request changes it. */
+function upstreamBody(r: RelayRequest, d: Deployment, usage: UsageRequest | null): string | Buffer | undefined {
+  if (usage === null || usage.body === r.body) {
+    if (d.model !== undefined && r.raw !== undefined && typeof r.body.model === 'string') return JSON.stringify({ ...r.body, model: d.model });
+    return r.raw;
+  }
+  // Only the usage request added (the common case): spliced into the bytes received, as chat does.
+  if (d.model === undefined && r.raw !== undefined && r.body.stream_options === undefined) {
+    const spliced = spliceUsageRequest(r.raw);
+    if (spliced !== null) return spliced;
+  }
+  return JSON.stringify(d.model === undefined ? usage.body : { ...usage.body, model: d.model });
+}
 
 /** Thrown when the caller left mid-relay; the handler records `client_aborted`. */
 export class ClientGone extends Error {

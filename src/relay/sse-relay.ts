@@ -17,12 +17,12 @@
  * (the observer contract), stop-result.ts, relay-types.ts (options, owner, results).
  */
 import type { ServerResponse } from 'node:http';
-import { flattenHead } from '../http/flatten-head.js';
+import { flattenHead } from '../util/flatten-head.js';
 import type { PumpResult, RelayOptions, RelayOwner, StopReason } from './relay-types.js';
 import type { EndReason } from '../events/types.js';
 import { encodeComment, encodeData } from '../sse/encoder.js';
 import { ProxyError, UpstreamError, toOpenAIError } from '../errors.js';
-import { writeRendered } from '../http/write-error.js';
+import { writeRendered } from '../util/write-error.js';
 import { BatchWriter, type BatchTarget } from './batch-writer.js';
 import { drainStream, readDirect, readStream, type BodyConsumer, type DirectRead } from './body-reader.js';
 import { stopResult } from './stop-result.js';

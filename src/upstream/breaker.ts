@@ -16,8 +16,22 @@
  * gives /readyz a check that fails only when every upstream is open (see {@link CircuitBreaker.readiness}).
  */
 import type { Clock } from '../clock.js';
-import type { UpstreamHealth } from '../deps.js';
-import type { ReadinessCheck } from '../http/ops-routes.js';
+import type { ReadinessCheck } from '../util/readiness.js';
+import type { HealthView } from './selection.js';
+
+/**
+ * Health bookkeeping per upstream: what the attempt loop (src/relay/attempts.ts) reports to and
+ * selection reads. Declared here, in the layer that implements it, so neither src/upstream nor
+ * src/relay imports src/deps.ts (.dependency-cruiser.cjs).
+ */
+export interface UpstreamHealth extends HealthView {
+  /** A reloaded configuration's breaker settings, upstreams and routes (state kept by name). */
+  reconfigure(next: { failureThreshold: number; cooldownMs: number; upstreams: readonly string[]; routes: ReadonlyArray<{ match: string; upstreams: readonly string[] }> }): void;
+  success(upstream: string): void;
+  failure(upstream: string): void;
+  begin(upstream: string): void;
+  end(upstream: string): void;
+}
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 

@@ -6,10 +6,11 @@
  * failures become {@link ProxyError}s here, so the relay only sees typed errors.
  */
 import type { UpstreamConfig } from '../config/schema.js';
-import { createHttpTransport, FIRST_BYTE_TIMEOUT, fromFetch, type FetchLike, type Transport, type TransportRequest, type UpstreamResponse } from './transport.js';
+import { createHttpTransport, fromFetch, type FetchLike, type Transport, type TransportRequest, type UpstreamResponse } from './transport.js';
 import { createH1Transport } from './h1/transport.js';
 import type { CancelSignal } from '../util/cancel.js';
 import { UpstreamError, UpstreamTimeoutError, ProxyError } from '../errors.js';
+import { ConnectTimeoutError, FirstByteTimeoutError } from './errors.js';
 
 export type { FetchLike } from './transport.js';
 
@@ -48,15 +49,21 @@ export interface UpstreamClientDeps {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET']);
 
-/** Translate a fetch rejection into the proxy's error for it. */
-export function mapFetchError(err: unknown, upstreamName: string, timedOut: 'first_byte' | null): ProxyError {
+/**
+ * Translate a transport rejection into the proxy's error for it. Our own transports' failures are
+ * matched by class (src/upstream/errors.ts); `timedOut` is kept for callers that time the first
+ * byte themselves. Errors from Node (errno codes) and from an injected fetch (undici's
+ * `UND_ERR_CONNECT_TIMEOUT` in its `cause`, test/integration/failures.test.ts) are foreign and
+ * read by `code`.
+ */
+export function mapFetchError(err: unknown, upstreamName: string, timedOut: 'first_byte' | null = null): ProxyError {
   if (err instanceof ProxyError) return err;
-  if (timedOut === 'first_byte') {
+  if (timedOut === 'first_byte' || err instanceof FirstByteTimeoutError) {
     return new UpstreamTimeoutError(`Upstream "${upstreamName}" sent no response headers in time.`, { code: 'upstream_timeout', cause: err });
   }
   const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
   const code = cause?.code ?? (err as { code?: string } | null)?.code;
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (err instanceof ConnectTimeoutError || code === ConnectTimeoutError.CODE) {
     return new UpstreamTimeoutError(`Timed out connecting to upstream "${upstreamName}".`, { code: 'upstream_connect_timeout', cause: err });
   }
   const detail = code && NETWORK_CODES.has(code) ? code : (cause?.message ?? (err as Error)?.message ?? 'unknown error');
@@ -87,7 +94,7 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
         return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: call.signal, firstByteTimeoutMs, onResponse: call.onResponse });
       } catch (err) {
         if (call.signal.aborted) throw call.signal.reason ?? err;
-        throw mapFetchError(err, call.upstreamName, (err as { code?: unknown } | null)?.code === FIRST_BYTE_TIMEOUT ? 'first_byte' : null);
+        throw mapFetchError(err, call.upstreamName);
       }
     },
     async close() {

@@ -8,6 +8,7 @@
  */
 import type { Config, DeploymentConfig, UpstreamConfig } from '../config/schema.js';
 import { compileGlob, matchesGlob } from '../glob.js';
+import { SIM_MODELS } from '../sim/models.js';
 
 /** A deployment with its upstream's settings resolved. */
 export interface Deployment extends DeploymentConfig {
@@ -32,8 +33,11 @@ export const GLOB_CACHE_MAX = 1_000;
  */
 const CACHEABLE_NAME_MAX = 256;
 
-/** Routes models in config order; the first match wins. */
-export class Router {
+/**
+ * Routes models in config order; the first match wins. (Named ModelRouter, not Router, so it is
+ * never confused with @koa/router's Router in src/http/route-table.ts.)
+ */
+export class ModelRouter {
   private readonly routes: Array<{ match: string; re: RegExp; label?: string; deployments: Deployment[] }>;
   /** Each exact (non-glob) route by its name. */
   private readonly exact = new Map<string, Route>();
@@ -95,8 +99,10 @@ export class Router {
   /**
    * Model ids for GET /v1/models: exact names; for a glob served by the simulator, the
    * simulator's models it matches; other globs (`*` to a provider) list nothing of their own.
+   * The simulator's names come from src/sim/models.ts here, in the upstream layer that knows which
+   * upstreams are simulators, so the HTTP route does not import the simulator.
    */
-  listModels(simModels: readonly string[]): string[] {
+  listModels(simModels: readonly string[] = SIM_MODELS): string[] {
     const out = new Set<string>();
     for (const r of this.routes) {
       if (!r.match.includes('*')) out.add(r.match);

@@ -11,6 +11,7 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import { targetCache } from './target.js';
 import { toAbortSignal, type CancelSignal } from '../util/cancel.js';
+import { ConnectTimeoutError, FirstByteTimeoutError } from './errors.js';
 
 /** Response headers, read the way the relay needs them. */
 export interface UpstreamHeaders {
@@ -64,7 +65,7 @@ export interface TransportRequest {
   body?: string | Uint8Array;
   /** The caller's abort: ends the request (or its response body) with the signal's reason. */
   signal: CancelSignal;
-  /** No response head within this many ms (0 = no limit): fails with code {@link FIRST_BYTE_TIMEOUT}. */
+  /** No response head within this many ms (0 = no limit): fails with a {@link FirstByteTimeoutError}. */
   firstByteTimeoutMs?: number;
   /**
    * Called with the response as soon as its head is parsed, synchronously, before the promise
@@ -72,14 +73,6 @@ export interface TransportRequest {
    * take the first body chunks as they are parsed (issue 6, time to first token).
    */
   onResponse?(res: UpstreamResponse): void;
-}
-
-/** The `code` of the error a request fails with when its response head does not come in time. */
-export const FIRST_BYTE_TIMEOUT = 'PROXY_FIRST_BYTE_TIMEOUT';
-
-/** The error a request fails with when its response head does not come within `ms`. */
-export function firstByteTimeoutError(ms: number): Error {
-  return Object.assign(new Error(`no response head within ${ms} ms`), { code: FIRST_BYTE_TIMEOUT });
 }
 
 /** Sends a request; resolves when the response head arrived. */
@@ -104,11 +97,6 @@ export class NodeHeaders implements UpstreamHeaders {
   }
 }
 
-/** The error for a connect that took too long (same code undici uses, mapped to 504). */
-export function connectTimeoutError(ms: number): Error {
-  return Object.assign(new Error(`connect timed out after ${ms} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
-}
-
 /** A keep-alive `node:http` transport; `close()` ends its pooled sockets. */
 export function createHttpTransport(opts: { connectTimeoutMs: number }): { send: Transport; close(): void } {
   // LIFO keeps the hottest sockets busy and lets idle ones time out; no per-request DNS/TLS.
@@ -126,7 +114,7 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
       const req = (secure ? https : http).request({ protocol: target.protocol, hostname: target.hostname, port: target.port, path: target.path, auth: target.auth, method: init.method, headers, agent: secure ? httpsAgent : httpAgent });
       let connectTimer: NodeJS.Timeout | null = null;
       const ms = init.firstByteTimeoutMs ?? 0;
-      let headTimer: NodeJS.Timeout | null = ms > 0 ? setTimeout(() => req.destroy(firstByteTimeoutError(ms)), ms) : null;
+      let headTimer: NodeJS.Timeout | null = ms > 0 ? setTimeout(() => req.destroy(new FirstByteTimeoutError(ms)), ms) : null;
       const clearHeadTimer = (): void => {
         if (headTimer) clearTimeout(headTimer);
         headTimer = null;
@@ -143,7 +131,7 @@ export function createHttpTransport(opts: { connectTimeoutMs: number }): { send:
       req.on('socket', (socket) => {
         socket.setNoDelay(true);
         if (opts.connectTimeoutMs > 0 && (socket as { connecting?: boolean }).connecting) {
-          connectTimer = setTimeout(() => req.destroy(connectTimeoutError(opts.connectTimeoutMs)), opts.connectTimeoutMs);
+          connectTimer = setTimeout(() => req.destroy(new ConnectTimeoutError(opts.connectTimeoutMs)), opts.connectTimeoutMs);
           socket.once('connect', () => connectTimer && clearTimeout(connectTimer));
         }
       });
@@ -187,7 +175,7 @@ export function fromFetch(fn: FetchLike): Transport {
       const onAbort = (): void => ctrl.abort(caller.reason);
       if (caller.aborted) onAbort();
       else caller.addEventListener('abort', onAbort, { once: true });
-      timer = setTimeout(() => ctrl.abort(firstByteTimeoutError(ms)), ms);
+      timer = setTimeout(() => ctrl.abort(new FirstByteTimeoutError(ms)), ms);
       signal = ctrl.signal;
     }
     let res: Response;
@@ -195,7 +183,7 @@ export function fromFetch(fn: FetchLike): Transport {
       res = await fn(url, { method: init.method, headers: init.headers, body: init.body as BodyInit | undefined, signal, redirect: 'manual' });
     } catch (err) {
       // A fetch aborted by the timer rejects with the timer's reason (or an AbortError): report the timeout.
-      if (signal.aborted && !caller.aborted && (signal.reason as { code?: unknown } | undefined)?.code === FIRST_BYTE_TIMEOUT) throw signal.reason;
+      if (signal.aborted && !caller.aborted && signal.reason instanceof FirstByteTimeoutError) throw signal.reason;
       throw err;
     } finally {
       if (timer) clearTimeout(timer);

@@ -13,6 +13,11 @@
 export interface Usage {
   prompt: number;
   completion: number;
+  /**
+   * Prompt tokens served from the upstream's prompt cache, a part of `prompt` (billed at the
+   * price's `cachedPrompt`, src/limits/budget-math.ts); 0 when the upstream does not say.
+   */
+  cachedPrompt: number;
 }
 
 /** What one parsed stream event tells the relay and the usage tracker. */
@@ -42,7 +47,20 @@ export function readUsage(u: unknown): Usage | null {
   const prompt = isCount(u.prompt_tokens) ? u.prompt_tokens : isCount(u.input_tokens) ? u.input_tokens : null;
   const completion = isCount(u.completion_tokens) ? u.completion_tokens : isCount(u.output_tokens) ? u.output_tokens : null;
   if (prompt === null && completion === null) return null;
-  return { prompt: prompt ?? 0, completion: completion ?? 0 };
+  // Two property reads when the upstream sends no details (many do not): the common case pays
+  // nothing more. Chat names them `prompt_tokens_details`, the responses API `input_tokens_details`.
+  const details = u.prompt_tokens_details !== undefined ? u.prompt_tokens_details : u.input_tokens_details;
+  const cached = details === undefined ? 0 : cachedIn(details, prompt ?? 0);
+  return { prompt: prompt ?? 0, completion: completion ?? 0, cachedPrompt: cached };
+}
+
+/**
+ * `cached_tokens` of a details object, at most the prompt: a cached count above the prompt (an
+ * odd server) must not price the prompt below zero (test/unit/usage.test.ts).
+ */
+function cachedIn(details: unknown, prompt: number): number {
+  if (!isObject(details) || !isCount(details.cached_tokens)) return 0;
+  return Math.min(details.cached_tokens, prompt);
 }
 
 /** Text fields of a chat `delta` or `message` (same shape), appended to `acc`. */
@@ -65,7 +83,7 @@ function callText(fn: unknown, acc: string): string {
 }
 
 /** Responses-API stream events whose `delta` is billed text (not `response.audio.delta`: base64). */
-const RESPONSES_TEXT_DELTAS = new Set([
+export const RESPONSES_TEXT_DELTAS: ReadonlySet<string> = new Set([
   'response.output_text.delta',
   'response.refusal.delta',
   'response.reasoning_text.delta',
@@ -116,7 +134,7 @@ export function inspectChunk(parsed: unknown): ChunkObservation {
 /**
  * Usage of a non-stream response body: chat and `/v1/completions` (`prompt_tokens` /
  * `completion_tokens`), responses (`input_tokens` / `output_tokens`), embeddings (`prompt_tokens`,
- * completion 0). Null when the body has none.
+ * completion 0), with the cached prompt tokens when given. Null when the body has none.
  */
 export function usageFromBody(parsed: unknown): Usage | null {
   return isObject(parsed) ? readUsage(parsed.usage) : null;

@@ -13,6 +13,8 @@ import type { TokenEstimator } from './estimate.js';
 export interface UsageResult {
   promptTokens: number;
   completionTokens: number;
+  /** Of `promptTokens`, those the upstream served from its prompt cache; 0 when unknown or estimated. */
+  cachedPromptTokens: number;
   source: 'upstream' | 'estimated';
 }
 
@@ -81,11 +83,13 @@ export class UsageTracker {
   final(): UsageResult {
     if (this.result !== null) return this.result;
     if (this.usage !== null) {
-      this.result = { promptTokens: this.usage.prompt, completionTokens: this.usage.completion, source: 'upstream' };
+      const u = this.usage;
+      this.result = { promptTokens: u.prompt, completionTokens: u.completion, cachedPromptTokens: u.cachedPrompt, source: 'upstream' };
     } else {
       this.result = {
         promptTokens: this.estimator.countPrompt(this.requestBody, this.model),
         completionTokens: this.estimator.countText(this.text(), this.model),
+        cachedPromptTokens: 0,
         source: 'estimated',
       };
     }

@@ -10,6 +10,13 @@
  * APIs that need a real signal (fetch) get one from {@link toAbortSignal}.
  */
 
+/**
+ * Reason attached to aborts caused by shutdown (vs. a caller that left). Here rather than in
+ * src/shutdown.ts, which aborts with it, because the relay (src/relay/chat.ts) reads it and sits
+ * below the server's lifecycle (.dependency-cruiser.cjs).
+ */
+export const SHUTDOWN = new Error('server shutdown');
+
 /** What code that may be cancelled reads: a real `AbortSignal` fits too. */
 export interface CancelSignal {
   readonly aborted: boolean;

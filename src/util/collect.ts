@@ -6,6 +6,19 @@
  */
 import type { Readable } from 'node:stream';
 
+/**
+ * The stream closed before it ended. Message and code are what Node gives an IncomingMessage cut
+ * off mid-body ('aborted', `ECONNRESET`). Not an UpstreamTransportError (src/upstream/errors.ts):
+ * collect also reads callers' request bodies (src/http/body.ts), and src/util stays below both.
+ */
+export class PrematureCloseError extends Error {
+  readonly code = 'ECONNRESET';
+  constructor() {
+    super('aborted');
+    this.name = 'PrematureCloseError';
+  }
+}
+
 /** What {@link collect} needs besides the stream. */
 export interface CollectOptions {
   /**
@@ -46,10 +59,10 @@ export function collect(stream: Readable, opts: CollectOptions = {}): Promise<Bu
     };
     const onError = (err: Error): void => done(err);
     const onClose = (): void => {
-      if (!ended && !(opts.complete?.() ?? false)) done(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      if (!ended && !(opts.complete?.() ?? false)) done(new PrematureCloseError());
     };
     if (stream.readableEnded) return resolve(Buffer.alloc(0));
-    if (stream.destroyed) return reject(stream.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    if (stream.destroyed) return reject(stream.errored ?? new PrematureCloseError());
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('error', onError);

@@ -159,6 +159,64 @@ describe('dashboard in Debian chromium', function () {
     }
   });
 
+  it('shows tokens per second while a slow stream runs, and each budget\'s spend', async () => {
+    const budgeted = await startTestProxy({
+      config: {
+        keys: [
+          { name: 'ops', key: ADMIN_KEY, admin: true },
+          { name: 'team-a', key: 'team-a-key-for-tests', budget: 'team' },
+        ],
+        // 40 tokens 60 ms apart: a stream of about 2.4 s.
+        upstreams: { sim: { type: 'sim', sim: { ttftMs: 0, tokenDelayMs: 60, defaultMaxTokens: 8 } } },
+        metrics: { prices: { 'sim-*': { prompt: 1000, completion: 2000 } } },
+        budgets: { team: { usd: 5, period: 'month' } },
+      },
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      await page.goto(`${budgeted.url}/dashboard`);
+      await waitState(page, 'login');
+      await page.fill('#login-key', ADMIN_KEY);
+      await page.click('#login button[type=submit]');
+      await waitState(page, 'live');
+      assert.equal(await text(page, '#tokens-per-second'), '0.0');
+      assert.equal(await page.isHidden('#budgets-panel'), true, 'no budget reported yet');
+
+      // Tokens per second moves before the stream's request.end (the feed's stream.progress).
+      const client = new OpenAI({ baseURL: budgeted.baseURL, apiKey: 'team-a-key-for-tests', maxRetries: 0 });
+      const slow = streamChat(client, 'sim-alpha', 'dash-tps', 40);
+      await page.waitForFunction(
+        () => document.getElementById('tokens-per-second')?.textContent !== '0.0' || document.querySelector('tr[data-id="dash-tps"]')?.classList.contains('ended'),
+        undefined,
+        { timeout: 10_000 },
+      );
+      assert.notEqual(await text(page, '#tokens-per-second'), '0.0');
+      assert.equal(await page.$eval('tr[data-id="dash-tps"]', (tr) => tr.className), 'streaming', 'tokens/s moved while the stream was running');
+      await slow;
+      await waitRowsDone(page, ['dash-tps']);
+
+      // The Budgets panel: the spend the feed last reported, against the limit, with a bar.
+      const res = await client.chat.completions.create({ model: 'sim-alpha', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+      assert.ok(res.usage);
+      await page.waitForSelector('#budgets-panel:not([hidden]) .budget[data-name="team"]');
+      const spent = await page.evaluate(() => (window as unknown as { __dash: { budgets: Map<string, { spentUsd: number }> } }).__dash.budgets.get('team')!.spentUsd);
+      assert.ok(spent > 0);
+      await page.waitForFunction(
+        (want) => document.querySelector('.budget[data-name="team"] .amount')?.textContent === want,
+        `$${spent.toFixed(4)} / $5.00`,
+        { timeout: 5_000 },
+      );
+      const width = await page.$eval('.budget[data-name="team"] .bar i', (i) => (i as HTMLElement).style.width);
+      assert.ok(Math.abs(parseFloat(width) - (spent / 5) * 100) < 0.1, `bar ${width} for $${spent} of $5`);
+      assert.deepEqual(pageErrors, []);
+      await page.close();
+    } finally {
+      await budgeted.close();
+    }
+  });
+
   function sdk(apiKey: string): OpenAI {
     return new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey, maxRetries: 0 });
   }

@@ -26,12 +26,20 @@ const PRICES = { 'up-*': { prompt: 1000, completion: 2000 } };
 
 /** Answer chat requests with JSON or a stream that reports USAGE. */
 async function answer(call: UpstreamCall): Promise<void> {
+  return answerWith(call, USAGE);
+}
+
+/** USAGE with 8 of its 10 prompt tokens served from the upstream's prompt cache (OpenAI's shape). */
+const CACHED_USAGE = { ...USAGE, prompt_tokens_details: { cached_tokens: 8, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } };
+
+/** Answer with JSON or a stream (its last chunk usage-only, as include_usage gives) reporting `usage`. */
+async function answerWith(call: UpstreamCall, usage: Record<string, unknown>): Promise<void> {
   const body = call.json<{ stream?: boolean }>();
   if (body.stream) {
     call.sseHead();
     await call.write(frame(chatChunk({ role: 'assistant', content: 'ok' })));
     await call.write(frame(chatChunk({}, 'stop')));
-    await call.write(frame(JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'up-1', choices: [], usage: USAGE })));
+    await call.write(frame(JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'up-1', choices: [], usage })));
     await call.end(DONE);
     return;
   }
@@ -41,7 +49,7 @@ async function answer(call: UpstreamCall): Promise<void> {
     created: 1,
     model: 'up-1',
     choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-    usage: USAGE,
+    usage,
   });
   call.head(200, { 'content-type': 'application/json' });
   await call.end(json);
@@ -189,6 +197,39 @@ describe('spend budgets over HTTP (OpenAI SDK as the client)', function () {
     assert.equal(r2.response.headers.get('x-budget-reset'), '2026-03-05T00:00:00.000Z');
     const reservation = 0.3 - usd(r1.response.headers, 'x-budget-remaining-usd');
     assert.ok(close(usd(r2.response.headers, 'x-budget-remaining-usd'), 0.3 - reservation), 'only the new request is charged');
+  });
+
+  it('cached prompt tokens are priced at cachedPrompt: spend, x-budget-remaining-usd and the cost metric', async () => {
+    up.autoReply((call) => answerWith(call, CACHED_USAGE));
+    // Cached prompt tokens at $0.00025: 2 × $0.001 + 8 × $0.00025 + 20 × $0.002 = $0.044 (not $0.05).
+    const config = { ...budgetConfig(up, 1), metrics: { prices: { 'up-*': { prompt: 1000, completion: 2000, cachedPrompt: 250 } } } };
+    proxy = await startTestProxy({ config });
+    const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: KEY_A });
+    const req = { model: 'up-1', messages, max_tokens: 100 };
+
+    const ended1 = nextRequestRecord(proxy);
+    const r1 = await client.chat.completions.create(req).withResponse();
+    const record = await ended1;
+    assert.equal(record.cachedTokens, 8);
+    const rem1 = usd(r1.response.headers, 'x-budget-remaining-usd');
+    const ended2 = nextRequestRecord(proxy);
+    const r2 = await client.chat.completions.create(req).withResponse();
+    await ended2;
+    const rem2 = usd(r2.response.headers, 'x-budget-remaining-usd');
+    assert.ok(close(rem1 - rem2, 0.044), `decreased by ${rem1 - rem2}, expected the settled $0.044`);
+    assert.ok(close(await metric(proxy, 'llm_proxy_budget_spent_usd'), 0.088));
+
+    // A stream whose usage chunk carries the cached tokens settles to the same price.
+    const ended3 = nextRequestRecord(proxy);
+    const stream = await client.chat.completions.create({ ...req, stream: true, stream_options: { include_usage: true } }).withResponse();
+    for await (const _ of stream.data) void _;
+    assert.equal((await ended3).cachedTokens, 8);
+    assert.ok(close(await metric(proxy, 'llm_proxy_budget_spent_usd'), 0.132), 'spend after the stream is the cached price');
+
+    const text = await (await fetch(`${proxy.url}/metrics`)).text();
+    const cost = /^llm_proxy_cost_usd_total\{[^}]*key="a"[^}]*\} (\S+)$/m.exec(text);
+    assert.ok(cost, 'llm_proxy_cost_usd_total missing');
+    assert.ok(close(Number(cost[1]), 0.132), `cost metric ${cost[1]}`);
   });
 
   it('a total budget sends no reset header', async () => {

@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { simText } from '../../src/sim/text.js';
 import { assertScriptsUsed, interceptUpstream, releaseUpstream } from '../helpers/nock.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
-import { deferred, openSse, rawRequest, startUpstream, within, type TestUpstream } from '../helpers/upstream.js';
+import { dataPayloads, deferred, nextRequestRecord, openSse, rawRequest, startUpstream, within, type TestUpstream } from '../helpers/upstream.js';
 
 const UPSTREAM = 'http://upstream.test';
 
@@ -125,6 +125,128 @@ describe('pass-through and models', () => {
     });
   });
 
+  // The request record of every kind of answer: the upstream's usage when it reports one (a
+  // completions stream asks for it as chat does, src/relay/passthrough.ts), an estimate of the
+  // text streamed when it does not, and the finish reason (src/relay/finish-reason.ts).
+  describe('the request record: usage and finish reason', () => {
+    const record = (path: string) => nextRequestRecord(proxy, (r) => r.route === path);
+
+    it('a completions stream, caller did not ask for usage: upstream usage counted, the caller sees no usage at all', async () => {
+      const rec = record('/v1/completions');
+      const stream = await client.completions.create({ model: 'sim-1', prompt: 'Once upon a time', stream: true, max_tokens: 7 });
+      let text = '';
+      for await (const c of stream) {
+        assert.ok(!('usage' in c), `no usage on a chunk the caller gets: ${JSON.stringify(c)}`);
+        assert.equal(c.choices.length, 1, 'no choices: [] usage chunk');
+        text += c.choices[0]!.text;
+      }
+      assert.equal(text, simText(7));
+      const r = await rec;
+      assert.equal(r.tokenSource, 'upstream');
+      assert.equal(r.completionTokens, 7);
+      assert.equal(r.finishReason, 'length');
+      assert.equal(r.chunks, 8);
+    });
+
+    it('a completions stream, caller asked: the usage chunk relayed, the same count recorded', async () => {
+      const rec = record('/v1/completions');
+      const stream = await client.completions.create({ model: 'sim-1', prompt: 'hi', stream: true, stream_options: { include_usage: true } });
+      let usage: OpenAI.CompletionUsage | null | undefined;
+      for await (const c of stream) usage = c.usage ?? usage;
+      assert.equal(usage?.completion_tokens, 8);
+      const r = await rec;
+      assert.equal(r.tokenSource, 'upstream');
+      assert.equal(r.completionTokens, 8);
+      assert.equal(r.finishReason, 'stop');
+    });
+
+    it('a completions stream to a raw client: no "usage" anywhere in what it reads', async () => {
+      const rec = record('/v1/completions');
+      const sse = await openSse(`${proxy.url}/v1/completions`, { body: { model: 'sim-1', prompt: 'hi', stream: true, max_tokens: 3 } });
+      await within(5000, sse.ended, 'the end of the stream');
+      assert.ok(!sse.text().includes('usage'), sse.text());
+      assert.equal(dataPayloads(sse.frames).length, 5); // 3 tokens, the finish chunk, [DONE]
+      assert.equal((await rec).completionTokens, 3);
+    });
+
+    it('completions, stream: false: finish reason from choices[0]', async () => {
+      const rec = record('/v1/completions');
+      await client.completions.create({ model: 'sim-1', prompt: 'hi', max_tokens: 4 });
+      const r = await rec;
+      assert.equal(r.finishReason, 'length');
+      assert.equal(r.completionTokens, 4);
+      assert.equal(r.tokenSource, 'upstream');
+    });
+
+    it('responses, stream: true and false: response.completed → stop, incomplete (max_output_tokens) → length', async () => {
+      let rec = record('/v1/responses');
+      for await (const _ of await client.responses.create({ model: 'sim-1', input: 'hi', stream: true })) void _;
+      let r = await rec;
+      assert.deepEqual([r.finishReason, r.completionTokens, r.tokenSource], ['stop', 8, 'upstream']);
+      rec = record('/v1/responses');
+      for await (const _ of await client.responses.create({ model: 'sim-1', input: 'hi', stream: true, max_output_tokens: 5 })) void _;
+      r = await rec;
+      assert.deepEqual([r.finishReason, r.completionTokens, r.tokenSource], ['length', 5, 'upstream']);
+      rec = record('/v1/responses');
+      await client.responses.create({ model: 'sim-1', input: 'hi' });
+      assert.equal((await rec).finishReason, 'stop');
+      rec = record('/v1/responses');
+      await client.responses.create({ model: 'sim-1', input: 'hi', max_output_tokens: 6 });
+      assert.equal((await rec).finishReason, 'length');
+    });
+
+    it('chat, stream: false: finish reason read from the answer without parsing it', async () => {
+      let rec = record('/v1/chat/completions');
+      await client.chat.completions.create({ model: 'sim-1', messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal((await rec).finishReason, 'stop');
+      rec = record('/v1/chat/completions');
+      await client.chat.completions.create({ model: 'sim-1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+      const r = await rec;
+      assert.equal(r.finishReason, 'length');
+      assert.equal(r.completionTokens, 2);
+    });
+
+    it('an upstream without usage: a completions stream is estimated from choices[].text, its request asked for usage', async () => {
+      let sent: Record<string, unknown> | undefined;
+      const chunk = (text: string, finish: string | null) =>
+        'data: ' + JSON.stringify({ id: 'cmpl-up', object: 'text_completion', created: 1, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], model: 'text-davinci' }) + '\n\n';
+      const body = chunk('Hello', null) + chunk(' there, my', null) + chunk(' friend', null) + chunk('', 'stop') + 'data: [DONE]\n\n';
+      nock(UPSTREAM)
+        .post('/v1/completions')
+        .reply(200, (_uri, b) => {
+          sent = b as Record<string, unknown>;
+          return body;
+        }, { 'content-type': 'text/event-stream' });
+      const rec = record('/v1/completions');
+      const sse = await openSse(`${proxy.url}/v1/completions`, { body: { model: 'text-davinci', prompt: 'x', stream: true } });
+      await within(5000, sse.ended, 'the end of the stream');
+      assert.equal(sse.text(), body, 'relayed as it came');
+      assert.deepEqual(sent?.stream_options, { include_usage: true });
+      const r = await rec;
+      assert.equal(r.tokenSource, 'estimated');
+      assert.ok(r.completionTokens! > 0, String(r.completionTokens));
+      assert.equal(r.finishReason, 'stop');
+    });
+
+    it('an upstream without usage: a responses stream is estimated from output_text deltas; incomplete → its reason', async () => {
+      const ev = (type: string, rest: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...rest })}\n\n`;
+      const body =
+        ev('response.created', { response: { id: 'r1', object: 'response', status: 'in_progress', usage: null } }) +
+        ev('response.output_text.delta', { item_id: 'm1', output_index: 0, content_index: 0, delta: 'Hello there,' }) +
+        ev('response.output_text.delta', { item_id: 'm1', output_index: 0, content_index: 0, delta: ' "my" friend' }) +
+        ev('response.incomplete', { response: { id: 'r1', object: 'response', status: 'incomplete', incomplete_details: { reason: 'content_filter' } } });
+      nock(UPSTREAM).post('/v1/responses').reply(200, body, { 'content-type': 'text/event-stream' });
+      const rec = record('/v1/responses');
+      const sse = await openSse(`${proxy.url}/v1/responses`, { body: { model: 'text-davinci', input: 'x', stream: true } });
+      await within(5000, sse.ended, 'the end of the stream');
+      assert.equal(sse.text(), body);
+      const r = await rec;
+      assert.equal(r.tokenSource, 'estimated');
+      assert.ok(r.completionTokens! >= 5, String(r.completionTokens));
+      assert.equal(r.finishReason, 'content_filter');
+    });
+  });
+
   describe('to a scripted upstream', () => {
     it('keeps a 2xx status, the body byte for byte, and swaps the credentials', async () => {
       const bodyText = '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,  -0.25]}],"model":"text-embed","usage":{"prompt_tokens":1,"total_tokens":1}}';
@@ -222,5 +344,24 @@ describe('pass-through with a real upstream', () => {
     await within(5000, sse.ended, 'the end of the stream');
     await served;
     assert.equal(sse.text(), canonical + rest, 'comments kept, LF frames as they came');
+  });
+
+  it('a stream cut inside an event ends with an error frame and is recorded as upstream_truncated', async () => {
+    const served = (async () => {
+      const call = await upstream.next();
+      call.sseHead();
+      await call.write('data: {"choices":[{"text":"Hel"}]}\n\ndata: {"choices":[{"te');
+      await call.end();
+    })();
+    const record = nextRequestRecord(proxy, (r) => r.route === '/v1/completions');
+    const sse = await openSse(`${proxy.url}/v1/completions`, { body: { model: 'up-1', prompt: 'x', stream: true } });
+    await within(5000, sse.ended, 'the end of the stream');
+    await served;
+    const last = sse.frames.at(-1)!;
+    assert.match(last, /^data: \{"error":/);
+    assert.equal((JSON.parse(last.slice('data: '.length)) as { error: { code: string } }).error.code, 'upstream_truncated');
+    const rec = await record;
+    assert.equal(rec.endReason, 'upstream_truncated');
+    assert.match(String(rec.error), /inside an event/);
   });
 });

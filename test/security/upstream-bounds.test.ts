@@ -232,6 +232,7 @@ describe('security: upstream bounds (an upstream cannot crash the proxy)', funct
       const rec = await record;
       assert.equal(rec.status, 200);
       assert.match(String(rec.error), /larger than/);
+      assert.equal(rec.endReason, 'upstream_error', 'the record says the stream did not end well');
       assert.equal(rec.bytesOut, got.bytes);
       assert.equal(rec.tokenSource, 'estimated', 'usage from that stream falls back to the estimate');
       const warns = proxy.records().filter((l) => l.level === 40 && /maxEventBytes/.test(String(l.msg)));

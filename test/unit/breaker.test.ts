@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock.js';
 import { CircuitBreaker, breakerReadiness, type CircuitState } from '../../src/upstream/breaker.js';
-import type { UpstreamHealth } from '../../src/deps.js';
+import type { UpstreamHealth } from '../../src/upstream/breaker.js';
 import { orderDeployments } from '../../src/upstream/selection.js';
 import type { Deployment } from '../../src/upstream/router.js';
 

@@ -20,7 +20,7 @@ const config: Config = configSchema.parse({
     { name: 'alice', key: 'sk-alice-secret' },
     { name: 'bob', key: 'sk-bob-secret' },
   ],
-  metrics: { prices: { 'gpt-4o': { prompt: 2.5, completion: 10 }, 'sim-*': { prompt: 1, completion: 1 } } },
+  metrics: { prices: { 'gpt-4o': { prompt: 2.5, completion: 10, cachedPrompt: 1.25 }, 'sim-*': { prompt: 1, completion: 1 } } },
 });
 
 function record(over: Partial<RequestRecord> = {}): RequestRecord {
@@ -244,6 +244,17 @@ describe('metrics: fed from the lifecycle bus', () => {
     assert.equal(await value(registry, C, { model: 'gpt-4o', key: 'alice' }), 2.5 + 5);
     assert.equal(await value(registry, C, { model: 'sim-*', key: 'alice' }), 0.001);
     assert.equal(await value(registry, C, { model: 'gpt-4o-mini' }), undefined);
+  });
+
+  it('prices cached prompt tokens at cachedPrompt, or at prompt when the price has none', async () => {
+    const { registry, bus } = setup();
+    // 600k uncached at $2.5 + 400k cached at $1.25 + 100k completion at $10, per million.
+    bus.emit('request.end', record({ promptTokens: 1_000_000, completionTokens: 100_000, cachedTokens: 400_000 }));
+    // sim-* has no cachedPrompt: every prompt token at $1 per million, cached or not.
+    bus.emit('request.end', record({ model: 'sim-echo', modelLabel: 'sim-*', promptTokens: 600_000, completionTokens: 0, cachedTokens: 500_000 }));
+    const C = 'llm_proxy_cost_usd_total';
+    assert.equal(await value(registry, C, { model: 'gpt-4o', key: 'alice' }), 1.5 + 0.5 + 1);
+    assert.equal(await value(registry, C, { model: 'sim-*', key: 'alice' }), 0.6);
   });
 
   it('tracks open streams from stream.open / stream.close', async () => {

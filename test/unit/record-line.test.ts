@@ -48,6 +48,8 @@ const record: fc.Arbitrary<RequestRecord> = fc
     attempts: fc.array(fc.record({ upstream: text, status: maybe(fc.integer({ min: 100, max: 599 })), error: maybe(text), durationMs: ms }), { maxLength: 3 }),
     error: maybe(text), interToken: fc.array(ms, { maxLength: 6 }).map(gapsOf),
   })
+  // `cachedTokens` is set after the fixed fields, and only when above 0 (Exchange.finish).
+  .chain((r) => fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: undefined }).map((cached) => (cached === undefined ? r : { ...r, cachedTokens: cached })))
   .map((r) => r as RequestRecord);
 
 describe('the request record line (written without pino, issue 6)', () => {

@@ -74,7 +74,7 @@ describe('request log', () => {
         ex.finishReason = reason === 'done' ? 'stop' : null;
         ex.upstreamEndAt = clock.monotonic();
         clock.advance(3);
-        ex.usage = { promptTokens: 11, completionTokens: 5, source: reason === 'done' ? 'upstream' : 'estimated' };
+        ex.usage = { promptTokens: 11, completionTokens: 5, cachedPromptTokens: 0, source: reason === 'done' ? 'upstream' : 'estimated' };
         if (reason !== 'done') ex.error = `it ended: ${reason}`;
         const record = ex.finish(reason, status);
         assert.ok(record);

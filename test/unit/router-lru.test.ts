@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { buildConfig } from '../../src/config/load.js';
-import { GLOB_CACHE_MAX, Router, type Route } from '../../src/upstream/router.js';
+import { GLOB_CACHE_MAX, ModelRouter, type Route } from '../../src/upstream/router.js';
 
 /** Routes: an exact name, a glob with a label, an exact name behind it, another exact name and glob. */
 const { config } = buildConfig(
@@ -23,7 +23,7 @@ const { config } = buildConfig(
   },
   {},
 );
-const router = (): Router => new Router(config);
+const router = (): ModelRouter => new ModelRouter(config);
 
 /** What a route says, without object identity. */
 const view = (r: Route | null) => (r === null ? null : { match: r.match, label: r.label, upstreams: r.deployments.map((d) => d.upstream) });

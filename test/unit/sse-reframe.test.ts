@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createAttempt, type RelayAttempt, type RelaySink } from '../../src/relay/attempt-frames.js';
 import { PassthroughFrames } from '../../src/relay/passthrough-frames.js';
+import { UNCHANGED } from '../../src/relay/observer.js';
 import { createFrameSplitter, wholeAtEnd } from '../../src/sse/frames.js';
 import { createSseParser } from '../../src/sse/parser.js';
 import { encodeRelayed, joinLines } from '../../src/sse/encoder.js';
@@ -56,7 +57,17 @@ function viaChat(chunks: Buffer[], maxEventBytes = 1 << 20): Written & { att: Re
 function viaPassthrough(chunks: Buffer[], maxEventBytes = 1 << 20): Written & { stage: PassthroughFrames; observed: string[] } {
   const c = new Collect();
   const observed: string[] = [];
-  const stage = new PassthroughFrames(c, { onBytes: (b, s, e) => observed.push(b.toString('utf8', s, e)), onEvent: (d) => observed.push(d) }, maxEventBytes, 'up');
+  const observer = {
+    onBytes: (b: Buffer, s: number, e: number) => {
+      observed.push(b.toString('utf8', s, e));
+      return UNCHANGED;
+    },
+    onEvent: (d: string) => {
+      observed.push(d);
+      return d;
+    },
+  };
+  const stage = new PassthroughFrames(c, observer, maxEventBytes, 'up');
   for (const chunk of chunks) stage.feed(chunk);
   stage.end();
   return { ...c.result(), stage, observed };

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { tailUsage } from '../../src/usage/tail-usage.js';
+import { readUsage, usageFromBody } from '../../src/usage/chunk.js';
+import { UsageTracker } from '../../src/usage/tracker.js';
+import { createTokenEstimator } from '../../src/usage/estimate.js';
 
 const read = (text: string): unknown => tailUsage(Buffer.from(text));
 
@@ -13,8 +16,22 @@ const leaf = fc.oneof(tricky, fc.integer(), fc.double({ noNaN: true, noDefaultIn
 const value = fc.letrec((tie) => ({
   v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(fc.oneof(tricky, fc.constant('usage')), tie('v'), { maxKeys: 3 })),
 })).v;
+/** A details object as OpenAI writes it, or odd ones: null, a non-count, extra members. */
+const details = fc.oneof(
+  fc.record({ cached_tokens: fc.nat(), audio_tokens: fc.nat() }),
+  fc.record({ cached_tokens: fc.oneof(fc.constant(null), tricky, fc.integer({ min: -5, max: -1 })) }),
+  fc.constant(null),
+  value,
+);
 const usage = fc.oneof(
   fc.record({ prompt_tokens: fc.nat(), completion_tokens: fc.nat(), total_tokens: fc.nat() }),
+  // Cached prompt tokens: chat (`prompt_tokens_details`) and responses (`input_tokens_details`),
+  // placed first or last among the members.
+  fc.tuple(fc.nat(), fc.nat(), details, fc.boolean(), fc.boolean()).map(([p, c, d, responses, first]) => {
+    const counts = responses ? { input_tokens: p, output_tokens: c } : { prompt_tokens: p, completion_tokens: c };
+    const det = { [responses ? 'input_tokens_details' : 'prompt_tokens_details']: d };
+    return first ? { ...det, ...counts } : { ...counts, ...det };
+  }),
   fc.constant(null),
   value,
 );
@@ -42,6 +59,8 @@ describe('the top-level usage of a JSON answer, read from its end (issue 6)', ()
             assert.ok(expected === undefined || passed.some((k) => JSON.stringify(k).includes('\\')), `missed usage in ${text}`);
           } else {
             assert.deepEqual(got, expected);
+            // What the relay records of it (src/relay/chat.ts): the same counts, cached tokens included.
+            assert.deepEqual(readUsage(got), usageFromBody(parsed));
           }
         },
       ),
@@ -66,5 +85,17 @@ describe('the top-level usage of a JSON answer, read from its end (issue 6)', ()
     assert.equal(read(''), undefined);
     assert.equal(read('{}'), undefined);
     assert.deepEqual(read(' {"usage" : { "a" : -1.5e+3 } , "b" : true } \n'), { a: -1500 });
+  });
+
+  it('carries the cached prompt tokens to the tracker, as the JSON relay feeds it', () => {
+    const answer = Buffer.from(JSON.stringify({
+      id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 2006, completion_tokens: 300, total_tokens: 2306, prompt_tokens_details: { cached_tokens: 1920, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+      system_fingerprint: 'fp_1',
+    }));
+    const t = new UsageTracker(createTokenEstimator(), 'gpt-4o', {});
+    assert.ok(t.onBody({ usage: tailUsage(answer) }));
+    assert.deepEqual(t.final(), { promptTokens: 2006, completionTokens: 300, cachedPromptTokens: 1920, source: 'upstream' });
   });
 });

@@ -14,7 +14,7 @@ import {
   encodingFor,
   type TokenEstimator,
 } from '../../src/usage/estimate.js';
-import { contentFromBody, inspectChunk, usageFromBody } from '../../src/usage/chunk.js';
+import { contentFromBody, inspectChunk, readUsage, usageFromBody } from '../../src/usage/chunk.js';
 import { requestUsage, spliceUsageRequest } from '../../src/usage/stream-options.js';
 import { UsageTracker } from '../../src/usage/tracker.js';
 
@@ -190,7 +190,7 @@ describe('usage: inspecting stream chunks', () => {
   });
 
   it('recognises the usage-only chunk (choices: [], full usage)', () => {
-    assert.deepEqual(inspectChunk(usageChunk(12, 34)), { usage: { prompt: 12, completion: 34 }, content: '', finishReason: null, usageOnly: true });
+    assert.deepEqual(inspectChunk(usageChunk(12, 34)), { usage: { prompt: 12, completion: 34, cachedPrompt: 0 }, content: '', finishReason: null, usageOnly: true });
   });
 
   it('takes `usage: null` with `choices: []` in its stride: nothing, not usage-only', () => {
@@ -200,7 +200,7 @@ describe('usage: inspecting stream chunks', () => {
 
   it('reads usage carried on a content chunk, which must not be dropped', () => {
     const c = { ...chunk({ content: 'end' }, 'stop'), usage: { prompt_tokens: 5, completion_tokens: 7 } };
-    assert.deepEqual(inspectChunk(c), { usage: { prompt: 5, completion: 7 }, content: 'end', finishReason: 'stop', usageOnly: false });
+    assert.deepEqual(inspectChunk(c), { usage: { prompt: 5, completion: 7, cachedPrompt: 0 }, content: 'end', finishReason: 'stop', usageOnly: false });
   });
 
   it('counts reasoning, refusals, tool-call names and argument fragments as completion text', () => {
@@ -222,7 +222,7 @@ describe('usage: inspecting stream chunks', () => {
     assert.equal(inspectChunk({ type: 'response.output_text.delta', delta: 'Hi' }).content, 'Hi');
     assert.equal(inspectChunk({ type: 'response.audio.delta', delta: 'AAAA' }).content, '');
     const done = inspectChunk({ type: 'response.completed', response: { status: 'completed', usage: { input_tokens: 3, output_tokens: 4, total_tokens: 7 } } });
-    assert.deepEqual(done, { usage: { prompt: 3, completion: 4 }, content: '', finishReason: 'completed', usageOnly: false });
+    assert.deepEqual(done, { usage: { prompt: 3, completion: 4, cachedPrompt: 0 }, content: '', finishReason: 'completed', usageOnly: false });
   });
 
   it('never throws, whatever JSON arrives (property)', () => {
@@ -246,9 +246,9 @@ describe('usage: inspecting stream chunks', () => {
 
 describe('usage: non-stream bodies', () => {
   it('reads chat/completions, responses and embeddings usage; null when absent', () => {
-    assert.deepEqual(usageFromBody({ object: 'chat.completion', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } }), { prompt: 9, completion: 3 });
-    assert.deepEqual(usageFromBody({ object: 'response', usage: { input_tokens: 5, output_tokens: 6, total_tokens: 11 } }), { prompt: 5, completion: 6 });
-    assert.deepEqual(usageFromBody({ object: 'list', data: [], usage: { prompt_tokens: 8, total_tokens: 8 } }), { prompt: 8, completion: 0 });
+    assert.deepEqual(usageFromBody({ object: 'chat.completion', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } }), { prompt: 9, completion: 3, cachedPrompt: 0 });
+    assert.deepEqual(usageFromBody({ object: 'response', usage: { input_tokens: 5, output_tokens: 6, total_tokens: 11 } }), { prompt: 5, completion: 6, cachedPrompt: 0 });
+    assert.deepEqual(usageFromBody({ object: 'list', data: [], usage: { prompt_tokens: 8, total_tokens: 8 } }), { prompt: 8, completion: 0, cachedPrompt: 0 });
     assert.equal(usageFromBody({ object: 'chat.completion', choices: [] }), null);
     assert.equal(usageFromBody({ usage: null }), null);
   });
@@ -322,16 +322,49 @@ describe('usage: the tracker', () => {
   const request = { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Say hello to the world.' }] };
   const promptEstimate = estimator.countPrompt(request, 'gpt-4o');
 
+  it('reads cached prompt tokens from a stream usage chunk (prompt_tokens_details.cached_tokens)', () => {
+    const last = { ...usageChunk(2048, 5), usage: { prompt_tokens: 2048, completion_tokens: 5, total_tokens: 2053, prompt_tokens_details: { cached_tokens: 1920, audio_tokens: 0 } } };
+    assert.deepEqual(inspectChunk(last).usage, { prompt: 2048, completion: 5, cachedPrompt: 1920 });
+    const t = new UsageTracker(estimator, 'gpt-4o', request);
+    for (const c of [chunk({ content: 'Hello' }, 'stop'), last]) t.onChunk(inspectChunk(c));
+    assert.deepEqual(t.final(), { promptTokens: 2048, completionTokens: 5, cachedPromptTokens: 1920, source: 'upstream' });
+  });
+
+  it('reads cached prompt tokens from a JSON answer, chat and responses API', () => {
+    const chat = new UsageTracker(estimator, 'gpt-4o', request);
+    assert.ok(chat.onBody({ object: 'chat.completion', choices: [], usage: { prompt_tokens: 1500, completion_tokens: 20, prompt_tokens_details: { cached_tokens: 1024 } } }));
+    assert.deepEqual(chat.final(), { promptTokens: 1500, completionTokens: 20, cachedPromptTokens: 1024, source: 'upstream' });
+    const resp = new UsageTracker(estimator, 'gpt-4o', request);
+    resp.onBody({ object: 'response', output: [], usage: { input_tokens: 1300, output_tokens: 9, input_tokens_details: { cached_tokens: 1280 }, output_tokens_details: { reasoning_tokens: 0 } } });
+    assert.deepEqual(resp.final(), { promptTokens: 1300, completionTokens: 9, cachedPromptTokens: 1280, source: 'upstream' });
+    // The responses API's stream: the usage of response.completed.
+    const done = { type: 'response.completed', response: { status: 'completed', usage: { input_tokens: 1300, output_tokens: 9, input_tokens_details: { cached_tokens: 1152 } } } };
+    assert.deepEqual(inspectChunk(done).usage, { prompt: 1300, completion: 9, cachedPrompt: 1152 });
+  });
+
+  it('cached tokens are 0 when absent, null, not a count; never more than the prompt', () => {
+    const cached = (details: Record<string, unknown>) => readUsage({ prompt_tokens: 100, completion_tokens: 1, ...details })?.cachedPrompt;
+    assert.equal(cached({}), 0);
+    assert.equal(cached({ prompt_tokens_details: null }), 0);
+    assert.equal(cached({ prompt_tokens_details: {} }), 0);
+    assert.equal(cached({ prompt_tokens_details: { cached_tokens: null } }), 0);
+    assert.equal(cached({ prompt_tokens_details: { cached_tokens: '64' } }), 0);
+    assert.equal(cached({ prompt_tokens_details: { cached_tokens: -5 } }), 0);
+    assert.equal(cached({ prompt_tokens_details: { cached_tokens: 64 } }), 64);
+    assert.equal(cached({ prompt_tokens_details: { cached_tokens: 500 } }), 100, 'clamped to the prompt');
+    assert.equal(readUsage({ completion_tokens: 3, prompt_tokens_details: { cached_tokens: 8 } })?.cachedPrompt, 0, 'no prompt, nothing cached');
+  });
+
   it('uses the upstream usage when the stream carries it', () => {
     const t = new UsageTracker(estimator, 'gpt-4o', request);
     for (const c of [chunk({ role: 'assistant', content: '' }), chunk({ content: 'Hello' }), chunk({ content: ' world' }, 'stop'), usageChunk(14, 2)]) t.onChunk(inspectChunk(c));
-    assert.deepEqual(t.final(), { promptTokens: 14, completionTokens: 2, source: 'upstream' });
+    assert.deepEqual(t.final(), { promptTokens: 14, completionTokens: 2, cachedPromptTokens: 0, source: 'upstream' });
   });
 
   it('estimates both sides when the upstream sends no usage', () => {
     const t = new UsageTracker(estimator, 'gpt-4o', request);
     for (const c of [chunk({ content: 'Hello' }), chunk({ content: ' world' }, 'stop')]) t.onChunk(inspectChunk(c));
-    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: o200k('Hello world'), source: 'estimated' });
+    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: o200k('Hello world'), cachedPromptTokens: 0, source: 'estimated' });
   });
 
   it('keeps the text of a long answer whole, in order, through the joins of its pieces (issue 6)', () => {
@@ -354,7 +387,7 @@ describe('usage: the tracker', () => {
     const t = new UsageTracker(estimator, 'gpt-4o', request);
     for (const w of words.slice(0, 4)) t.onChunk(inspectChunk(chunk({ content: w })));
     // ...the connection drops here: no finish_reason, no usage chunk.
-    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: o200k('Once upon a time'), source: 'estimated' });
+    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: o200k('Once upon a time'), cachedPromptTokens: 0, source: 'estimated' });
     assert.equal(t.text(), 'Once upon a time');
   });
 
@@ -370,14 +403,14 @@ describe('usage: the tracker', () => {
     t.onChunk(inspectChunk({ choices: [], usage: null }));
     t.onChunk(inspectChunk(chunk({ content: 'Hi' })));
     t.onChunk(inspectChunk({ choices: [], usage: null }));
-    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: 1, source: 'estimated' });
+    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: 1, cachedPromptTokens: 0, source: 'estimated' });
   });
 
   it('keeps the last usage when a server repeats cumulative usage on every chunk', () => {
     const t = new UsageTracker(estimator, 'gpt-4o', request);
     t.onChunk(inspectChunk({ ...chunk({ content: 'a' }), usage: { prompt_tokens: 10, completion_tokens: 1 } }));
     t.onChunk(inspectChunk({ ...chunk({ content: 'b' }), usage: { prompt_tokens: 10, completion_tokens: 2 } }));
-    assert.deepEqual(t.final(), { promptTokens: 10, completionTokens: 2, source: 'upstream' });
+    assert.deepEqual(t.final(), { promptTokens: 10, completionTokens: 2, cachedPromptTokens: 0, source: 'upstream' });
   });
 
   it('never tokenises per chunk, and not at all when usage arrived; final() is idempotent', () => {
@@ -386,7 +419,7 @@ describe('usage: the tracker', () => {
     for (let i = 0; i < 100; i++) t.onChunk(inspectChunk(chunk({ content: 'x' })));
     assert.equal(spy.calls, 0);
     t.onChunk(inspectChunk(usageChunk(1, 100)));
-    assert.deepEqual(t.final(), { promptTokens: 1, completionTokens: 100, source: 'upstream' });
+    assert.deepEqual(t.final(), { promptTokens: 1, completionTokens: 100, cachedPromptTokens: 0, source: 'upstream' });
     assert.equal(spy.calls, 0);
     const u = new UsageTracker(spy, 'gpt-4o', request);
     u.onChunk(inspectChunk(chunk({ content: 'x' })));
@@ -399,19 +432,19 @@ describe('usage: the tracker', () => {
   it('non-stream: usage from the body, else estimated from its text; embeddings get completion 0', () => {
     const withUsage = new UsageTracker(estimator, 'gpt-4o', request);
     withUsage.onBody({ choices: [{ message: { content: 'Hello world' } }], usage: { prompt_tokens: 14, completion_tokens: 2 } });
-    assert.deepEqual(withUsage.final(), { promptTokens: 14, completionTokens: 2, source: 'upstream' });
+    assert.deepEqual(withUsage.final(), { promptTokens: 14, completionTokens: 2, cachedPromptTokens: 0, source: 'upstream' });
 
     const without = new UsageTracker(estimator, 'gpt-4o', request);
     without.onBody({ choices: [{ message: { content: 'Hello world' } }] });
-    assert.deepEqual(without.final(), { promptTokens: promptEstimate, completionTokens: 2, source: 'estimated' });
+    assert.deepEqual(without.final(), { promptTokens: promptEstimate, completionTokens: 2, cachedPromptTokens: 0, source: 'estimated' });
 
     const emb = new UsageTracker(estimator, 'text-embedding-3-small', { model: 'text-embedding-3-small', input: ['hello world', 'hi'] });
     emb.onBody({ object: 'list', data: [] });
-    assert.deepEqual(emb.final(), { promptTokens: cl100k('hello world') + cl100k('hi'), completionTokens: 0, source: 'estimated' });
+    assert.deepEqual(emb.final(), { promptTokens: cl100k('hello world') + cl100k('hi'), completionTokens: 0, cachedPromptTokens: 0, source: 'estimated' });
   });
 
   it('a request cut before any chunk is still billed its prompt', () => {
     const t = new UsageTracker(estimator, 'gpt-4o', request);
-    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: 0, source: 'estimated' });
+    assert.deepEqual(t.final(), { promptTokens: promptEstimate, completionTokens: 0, cachedPromptTokens: 0, source: 'estimated' });
   });
 });

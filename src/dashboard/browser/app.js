@@ -21,13 +21,18 @@
  *    or 503), the page goes back to step 1 with a backoff (0.5 s doubling to 5 s) and opens a new
  *    EventSource with `?lastEventId=` so nothing still in the feed's buffer is missed.
  *
- * Totals count `request.end` events since the page opened (deduplicated by event id).
+ * Totals count `request.end` events since the page opened (deduplicated by event id). Tokens per
+ * second move while streams run: streamed tokens come from the feed's `stream.progress` (content
+ * chunks written each second), answers that were not streamed from their `request.end`. The
+ * Budgets panel shows each budget's latest `budget.update` (or the hello's list).
  * `window.__dash` exposes the state for tests.
  */
 
 /**
  * @typedef {import('../../events/types.js').LifecycleEvents} LifecycleEvents
  * @typedef {import('../../events/types.js').RequestRecord} RequestRecord
+ * @typedef {import('../../events/types.js').BudgetUpdate} BudgetUpdate
+ * @typedef {import('../../events/types.js').StreamProgress} StreamProgress
  * @typedef {'live' | 'connecting' | 'reconnecting' | 'offline' | 'login'} ConnState
  * @typedef {'waiting' | 'streaming' | 'ended' | 'lost'} Phase
  */
@@ -37,7 +42,7 @@
  */
 /**
  * `feed.hello`: the fields of src/admin/feed.ts `hello()` this page reads.
- * @typedef {{ instance: string, now: number, active: ActiveRequest[] }} Hello
+ * @typedef {{ instance: string, now: number, active: ActiveRequest[], budgets?: BudgetUpdate[] }} Hello
  */
 /**
  * `request.end` as the feed publishes it (src/logging/record.ts `feedFields`): the record's
@@ -74,6 +79,7 @@
  * @property {number} rateLimited
  * @property {number} upstreamFailures
  * @property {number} openedAt
+ * @property {Map<string, BudgetUpdate>} budgets
  */
 /**
  * Every event name the page listens to, with its payload.
@@ -87,6 +93,8 @@
  *   'request.rate_limited': LifecycleEvents['request.rate_limited'],
  *   'upstream.failed': LifecycleEvents['upstream.failed'],
  *   'request.end': EndEvent,
+ *   'budget.update': BudgetUpdate,
+ *   'stream.progress': StreamProgress,
  * }} FeedEvents
  * @typedef {keyof FeedEvents} FeedEventName
  */
@@ -98,7 +106,7 @@
   var MAX_ROWS = 100, MAX_SEEN = 5000, CHART_SECONDS = 60, TTFT_WINDOW = 200;
   /** @type {FeedEventName[]} */
   var NAMES = ['feed.hello', 'feed.gap', 'request.start', 'request.first_token', 'stream.open', 'stream.close',
-    'request.rate_limited', 'upstream.failed', 'request.end'];
+    'request.rate_limited', 'upstream.failed', 'request.end', 'budget.update', 'stream.progress'];
   /** @type {Record<ConnState, string>} */
   var LABELS = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', offline: 'offline · retrying', login: 'sign-in required' };
 
@@ -107,7 +115,8 @@
     status: 'connecting', instance: null, restarts: 0, opens: 0, events: 0, lastEventId: '', skewMs: 0,
     rows: [], byId: new Map(), active: new Map(), streams: new Set(), seen: new Set(), seenOrder: [],
     total: { requests: 0, errors: 0, prompt: 0, completion: 0 }, byKey: new Map(), byModel: new Map(),
-    ttfts: [], buckets: new Map(), missed: 0, rateLimited: 0, upstreamFailures: 0, openedAt: Date.now()
+    ttfts: [], buckets: new Map(), missed: 0, rateLimited: 0, upstreamFailures: 0, openedAt: Date.now(),
+    budgets: new Map()
   };
   /** @type {Window & { __dash?: DashState }} */ (window).__dash = S;
 
@@ -272,6 +281,8 @@
       case 'request.rate_limited': S.rateLimited++; break;
       case 'upstream.failed': S.upstreamFailures++; break;
       case 'request.end': end(as(name)); break;
+      case 'budget.update': { var u = as(name); S.budgets.set(u.budget, u); break; }
+      case 'stream.progress': progress(as(name)); break;
     }
   }
 
@@ -301,6 +312,8 @@
       if (a.streaming) S.streams.add(a.id);
     });
     S.rows.forEach(function (r) { if (r.phase !== 'ended' && !S.active.has(r.id)) r.phase = 'lost'; });
+    // The server's latest spend replaces ours (budgets it has not reported since a restart stay).
+    (d.budgets || []).forEach(function (b) { S.budgets.set(b.budget, b); });
   }
 
   /** @param {LifecycleEvents['request.start']} d */
@@ -379,7 +392,9 @@
   function spread(d, failed) {
     var endAt = (d.startedAt || Date.now() - S.skewMs) + (d.durationMs || 0) + S.skewMs;
     if (failed) bucket(Math.floor(endAt / 1000)).errors++;
-    var tokens = d.completionTokens || 0;
+    // A stream's tokens were counted as they were written (`stream.progress`); counting them
+    // again here would double them.
+    var tokens = d.stream ? 0 : d.completionTokens || 0;
     if (!tokens) return;
     var from = endAt - Math.max(0, (d.durationMs || 0) - (d.ttftMs || 0));
     var first = Math.floor(from / 1000), last = Math.floor(endAt / 1000);
@@ -392,6 +407,15 @@
       var share = first === last ? tokens : tokens * Math.max(0, b - a) / span;
       bucket(s).tokens += share;
     }
+  }
+
+  // Chunks written in the interval before `at`, in the second the interval's middle falls in.
+  /** @param {StreamProgress} d */
+  function progress(d) {
+    if (!d.chunks) return;
+    var sec = Math.floor((d.at + S.skewMs - d.intervalMs / 2) / 1000);
+    if (sec < Math.floor(Date.now() / 1000) - CHART_SECONDS) return;
+    bucket(sec).tokens += d.chunks;
   }
 
   // ---- rendering -------------------------------------------------------------------------
@@ -477,6 +501,38 @@
       frag.appendChild(tr);
     });
     tbody.replaceChildren(frag);
+  }
+
+  function renderBudgets() {
+    var list = $('budgets');
+    var entries = Array.from(S.budgets.values()).sort(function (a, b) { return a.budget < b.budget ? -1 : a.budget > b.budget ? 1 : 0; });
+    $('budgets-panel').hidden = entries.length === 0;
+    var frag = document.createDocumentFragment();
+    entries.forEach(function (u) {
+      var share = u.limitUsd > 0 ? Math.min(1, Math.max(0, u.spentUsd / u.limitUsd)) : 1;
+      var row = document.createElement('div');
+      row.className = 'budget' + (share >= 0.9 ? ' high' : '');
+      row.setAttribute('data-name', u.budget);
+      var name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = u.budget;
+      var amount = document.createElement('span');
+      amount.className = 'amount';
+      amount.textContent = usd(u.spentUsd) + ' / ' + usd(u.limitUsd);
+      var bar = document.createElement('span');
+      bar.className = 'bar';
+      var fill = document.createElement('i');
+      fill.style.width = (share * 100).toFixed(1) + '%';
+      bar.appendChild(fill);
+      row.append(name, amount, bar);
+      frag.appendChild(row);
+    });
+    list.replaceChildren(frag);
+  }
+
+  /** @param {number} n */
+  function usd(n) {
+    return '$' + (n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toFixed(4));
   }
 
   function renderRequests() {
@@ -571,6 +627,7 @@
       renderCards();
       renderTotals('by-key', S.byKey);
       renderTotals('by-model', S.byModel);
+      renderBudgets();
       renderRequests();
     }
     renderChart();

@@ -7,21 +7,8 @@ import { Readable } from 'node:stream';
 import { HttpParseError, ResponseParser, type ParserEvents, type ResponseHead } from './parser.js';
 import type { Conn, ConnPool } from './pool.js';
 import type { Target } from '../target.js';
-import {
-  connectTimeoutError,
-  firstByteTimeoutError,
-  NodeHeaders,
-  type BodySink,
-  type DirectBody,
-  type TransportRequest,
-  type UpstreamHeaders,
-  type UpstreamResponse,
-} from '../transport.js';
-
-/** The error for a connection that ended before the response did (what `node:http` reports). */
-export function hangUp(): Error {
-  return Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-}
+import { NodeHeaders, type BodySink, type DirectBody, type TransportRequest, type UpstreamHeaders, type UpstreamResponse } from '../transport.js';
+import { BodyDestroyedError, ConnectTimeoutError, FirstByteTimeoutError, SocketHangUpError, invariant } from '../errors.js';
 
 function ignore(): void {}
 
@@ -117,7 +104,7 @@ export class Call implements ParserEvents, DirectBody {
     if (this.signal.aborted) return this.onAbort();
     this.signal.addEventListener('abort', this.onAbort, { once: true });
     const ms = this.firstByteTimeoutMs;
-    if (ms > 0) this.headTimer = setTimeout(() => this.fail(firstByteTimeoutError(ms), true), ms);
+    if (ms > 0) this.headTimer = setTimeout(() => this.fail(new FirstByteTimeoutError(ms), true), ms);
     this.send(this.client.pool.acquire(this.key));
   }
 
@@ -127,7 +114,7 @@ export class Call implements ParserEvents, DirectBody {
       conn = this.client.connect(this.target, this.key);
       const ms = this.client.opts.connectTimeoutMs;
       if (ms > 0) {
-        this.connectTimer = setTimeout(() => this.fail(connectTimeoutError(ms), true), ms);
+        this.connectTimer = setTimeout(() => this.fail(new ConnectTimeoutError(ms), true), ms);
         conn.socket.once(this.target.protocol === 'https:' ? 'secureConnect' : 'connect', () => this.clearConnectTimer());
       }
     }
@@ -135,8 +122,11 @@ export class Call implements ParserEvents, DirectBody {
     this.conn = conn;
     const s = conn.socket;
     const body = this.body0;
+    // Sent (or resent) only before the upstream answered, while the head is kept.
+    const head0 = this.head0;
+    invariant(head0 !== null, 'request head kept until the upstream answers');
     s.cork();
-    s.write(this.head0!, 'latin1');
+    s.write(head0, 'latin1');
     if (body !== undefined) s.write(body);
     s.uncork();
   }
@@ -162,7 +152,7 @@ export class Call implements ParserEvents, DirectBody {
     try {
       this.parser.finish();
     } catch (err) {
-      this.fail(err instanceof HttpParseError && !this.received ? hangUp() : (err as Error));
+      this.fail(err instanceof HttpParseError && !this.received ? new SocketHangUpError() : (err as Error));
       return;
     }
     if (this.ended) this.complete();
@@ -176,7 +166,9 @@ export class Call implements ParserEvents, DirectBody {
     const onResponse = this.onResponse;
     this.onResponse = undefined;
     onResponse?.(response);
-    const pending = this.pending!;
+    // The parser reports one head per call (a second one would be a parser bug).
+    const pending = this.pending;
+    invariant(pending !== null, 'one response head per call');
     this.pending = null;
     pending.resolve(response);
   }
@@ -189,7 +181,7 @@ export class Call implements ParserEvents, DirectBody {
       read: () => this.resume(),
       destroy: (err, cb) => {
         // The consumer let go of the body before it ended: the connection cannot be reused.
-        if (!this.over) this.fail(err ?? new Error('response body destroyed'), true);
+        if (!this.over) this.fail(err ?? new BodyDestroyedError(), true);
         cb(err);
       },
     });
@@ -215,7 +207,7 @@ export class Call implements ParserEvents, DirectBody {
 
   /** The consumer let go of a directly taken body before it ended: the connection cannot be reused. */
   destroy(): void {
-    if (!this.over) this.fail(new Error('response body destroyed'), true);
+    if (!this.over) this.fail(new BodyDestroyedError(), true);
   }
 
   onBody(chunk: Buffer): void {
@@ -238,12 +230,15 @@ export class Call implements ParserEvents, DirectBody {
     if (this.over) return;
     this.over = true;
     this.cleanup();
-    const conn = this.conn!;
+    // Completion comes from a socket read (onData, onSocketEnd) after the parser's head and end.
+    const conn = this.conn;
+    const head = this.head;
+    invariant(conn !== null && head !== null, 'a completed response has its connection and head');
     this.conn = null;
     conn.user = null;
     // An answer that came before the whole request was written (an early 413) leaves the rest
     // of the request in the connection: it cannot carry another one.
-    if (this.head!.keepAlive && conn.socket.writableLength === 0) this.client.pool.release(conn, this.head!.keepAliveTimeoutMs);
+    if (head.keepAlive && conn.socket.writableLength === 0) this.client.pool.release(conn, head.keepAliveTimeoutMs);
     else conn.socket.destroy();
   }
 
@@ -277,7 +272,8 @@ export class Call implements ParserEvents, DirectBody {
     this.cleanup();
     if (!this.settled) {
       this.settled = true;
-      const pending = this.pending!;
+      const pending = this.pending;
+      invariant(pending !== null, 'an unsettled call has its promise');
       this.pending = null;
       pending.reject(err);
     } else if (this.sink !== null) {

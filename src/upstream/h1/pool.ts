@@ -81,9 +81,9 @@ export class ConnPool<C extends Conn = Conn> {
   drop(conn: C): void {
     conn.socket.destroy();
     const list = this.free.get(conn.key);
-    const i = list ? list.indexOf(conn) : -1;
-    if (i >= 0) {
-      list!.splice(i, 1);
+    const i = list === undefined ? -1 : list.indexOf(conn);
+    if (list !== undefined && i >= 0) {
+      list.splice(i, 1);
       this.idleCount--;
     }
   }

@@ -14,7 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { ConnPool } from './pool.js';
 import { targetCache, type Target } from '../target.js';
 import type { Transport, TransportRequest, UpstreamResponse } from '../transport.js';
-import { Call, hangUp, type CallClient, type UserConn } from './call.js';
+import { Call, type CallClient, type UserConn } from './call.js';
+import { InvalidHeaderError, SocketHangUpError } from '../errors.js';
 
 /** Options for {@link createH1Transport}. */
 export interface H1Options {
@@ -34,7 +35,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 function invalidHeader(what: string): Error {
-  return Object.assign(new TypeError(`Invalid character in ${what}`), { code: 'ERR_INVALID_CHAR' });
+  return new InvalidHeaderError(what);
 }
 
 /** The request line and headers, as latin1 text (as `node:http` writes them). */
@@ -88,7 +89,7 @@ class Client implements CallClient {
     socket.on('data', (chunk: Buffer) => (conn.user ? conn.user.onData(chunk) : this.pool.drop(conn)));
     socket.on('end', () => (conn.user ? conn.user.onSocketEnd() : this.pool.drop(conn)));
     socket.on('error', (err: Error) => (conn.user ? conn.user.fail(err) : this.pool.drop(conn)));
-    socket.on('close', () => (conn.user ? conn.user.fail(hangUp()) : this.pool.drop(conn)));
+    socket.on('close', () => (conn.user ? conn.user.fail(new SocketHangUpError()) : this.pool.drop(conn)));
     return conn;
   }
 }

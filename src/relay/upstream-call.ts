@@ -1,0 +1,118 @@
+/**
+ * One upstream attempt, the same for chat (src/relay/chat.ts) and pass-through
+ * (src/relay/passthrough.ts): send the request to a deployment, decide whether the answer is a
+ * success, and when it is not, record the attempt, tell the bus, and hand the attempt loop
+ * (src/relay/attempts.ts) an error outcome.
+ *
+ * The rule for an error status, for every path: only a 2xx is a success.
+ * - 1xx never arrives here as a final answer: both transports skip interim 100/103 and refuse 101
+ *   (src/upstream/h1/parser.ts, `node:http`).
+ * - 3xx is an error, 502 `upstream_redirect`: the proxy never follows redirects (the injected
+ *   fetch runs with `redirect: 'manual'`), and relaying one would send the caller's SDK, with
+ *   its proxy key, to wherever the upstream's `Location` points, and show it the upstream's own
+ *   URLs. An API upstream that redirects is misconfigured (http vs https, a moved base URL):
+ *   the operator's problem, so it counts against the upstream like a 5xx, and another deployment
+ *   may serve. Its body and headers are dropped, not relayed.
+ * - 4xx/5xx become the caller's error with the same status ({@link errorFromUpstream}, which
+ *   scrubs the config's secrets and turns 401/403 into 502).
+ *
+ * Every failed attempt is recorded on the exchange here, with the upstream's status (null when
+ * it never answered). A successful one is recorded by the path, which knows how its body ended.
+ * `upstream.failed` goes on the bus for each failed attempt that counts against the upstream
+ * ({@link isUpstreamFailure}: no answer, 408, 429, 5xx, 3xx), on both paths
+ * (test/integration/failover.test.ts "upstream.failed").
+ */
+import { ProxyError, UpstreamError } from '../errors.js';
+import { configSecrets } from '../logging/secrets.js';
+import { mapFetchError } from '../upstream/client.js';
+import type { Deployment } from '../upstream/router.js';
+import type { UpstreamResponse } from '../upstream/transport.js';
+import type { CancelSignal } from '../util/cancel.js';
+import { isUpstreamFailure, type AttemptOutcome } from './attempts.js';
+import type { Exchange } from './exchange.js';
+import type { RelayDeps } from './relay-deps.js';
+import { errorFromUpstream } from './upstream-response.js';
+
+/** What one attempt sends. */
+export interface AttemptRequest {
+  /** Below the upstream's base URL, with query: `/chat/completions`, `/embeddings?x=1` … */
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+  /**
+   * Called synchronously with a successful (2xx) head as soon as it is parsed, before the attempt
+   * resolves: chat's stream relays its first event from the very read that brought the head
+   * (src/relay/sse-relay.ts `early`, the first-token latency path). Not called for an error status.
+   */
+  onResponse?(res: UpstreamResponse): void;
+}
+
+/** What an attempt needs of the request being relayed. */
+export interface AttemptContext {
+  deps: Pick<RelayDeps, 'config' | 'clock' | 'bus' | 'upstream'>;
+  ex: Exchange;
+}
+
+/** The one rule: is this final upstream status an error for the caller? Only 2xx is not. */
+export function isErrorStatus(status: number): boolean {
+  return status < 200 || status >= 300;
+}
+
+/** Send one attempt to `d`; an error status or a transport failure becomes an error outcome. */
+export async function sendAttempt(
+  r: AttemptContext,
+  d: Deployment,
+  request: AttemptRequest,
+  signal: CancelSignal,
+): Promise<AttemptOutcome<UpstreamResponse>> {
+  const { deps, ex } = r;
+  const started = deps.clock.monotonic();
+  ex.upstreamSentAt ??= started;
+  let headAt: number | null = null;
+  const hook = request.onResponse;
+  let res: UpstreamResponse;
+  try {
+    res = await deps.upstream.send(
+      {
+        upstreamName: d.upstream,
+        upstream: d.upstreamConfig,
+        path: request.path,
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal,
+        onResponse: (head) => {
+          // The head's own time, not when the await resumes (after the rest of its read).
+          headAt = deps.clock.monotonic();
+          ex.upstreamHeadersAt = headAt;
+          if (hook !== undefined && !isErrorStatus(head.status)) hook(head);
+        },
+      },
+      deps.config.server.firstByteTimeoutMs,
+    );
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return failed(r, d, null, err instanceof ProxyError ? err : mapFetchError(err, d.upstream), started);
+  }
+  ex.upstreamHeadersAt = headAt ?? deps.clock.monotonic();
+  if (!isErrorStatus(res.status)) return { ok: res };
+  if (res.status >= 300 && res.status < 400) {
+    // Not read: nothing of a redirect is relayed (the connection is closed with it).
+    res.body.destroy();
+    const error = new UpstreamError(
+      `Upstream "${d.upstream}" answered HTTP ${res.status}, a redirect, which the proxy does not follow; the proxy's operator must check this upstream's baseUrl.`,
+      { code: 'upstream_redirect' },
+    );
+    return failed(r, d, res.status, error, started);
+  }
+  return failed(r, d, res.status, await errorFromUpstream(res, d.upstream, configSecrets(deps.config)), started);
+}
+
+/** Record a failed attempt, tell the bus when it is the upstream's failure, and say retry. */
+function failed(r: AttemptContext, d: Deployment, status: number | null, error: ProxyError, started: number): AttemptOutcome<UpstreamResponse> {
+  const { deps, ex } = r;
+  ex.addAttempt(d.upstream, status, error.message, started);
+  if (isUpstreamFailure(error)) deps.bus.emit('upstream.failed', { id: ex.id, upstream: d.upstream, status, error: error.message, at: deps.clock.now() });
+  return { error, retryable: true };
+}
