@@ -1,5 +1,5 @@
 /**
- * Memory per open stream, from the inside (issue 6: "RSS per open slow stream").
+ * Memory per open stream, from the inside (bench/README.md "Heap per open stream").
  *
  *   node --import=tsx bench/heap.ts [--streams 5000] [--proxy path/to/main.js] [--snapshot] [--node-flags=--max-semi-space-size=4]
  *                                   [--warmup bench|fast] [--target proxy|pipe] [--tokens 20 --delay-ms 1000]

@@ -1,5 +1,5 @@
 /**
- * The load generator (issue 6), run as its own process so its CPU is not the measured one's:
+ * The load generator, run as its own process so its CPU is not the measured one's:
  * `bench/run.ts` forks it and sends one {@link LoadJob} at a time over IPC; it answers with a
  * {@link LoadResult}.
  *

@@ -1,5 +1,5 @@
 /**
- * A lean mock OpenAI upstream for the benchmark (issue 6: the upstream must not be the
+ * A lean mock OpenAI upstream for the benchmark (the upstream must not be the
  * bottleneck). The built-in simulator (src/sim) builds every frame as a string and writes each
  * with `res.write` (four socket writes per frame inside node:http's chunked encoder): measured
  * ~0.55 ms of CPU per 256-token stream, close to what the raw pipe costs. This one speaks

@@ -1,5 +1,5 @@
 /**
- * CPU profile of the proxy under the throughput load (issue 6: "profile and fix what it shows").
+ * CPU profile of the proxy under the throughput load (bench/README.md "CPU profile").
  *
  *   node --import=tsx bench/profile.ts [--seconds 15] [--scenario stream|json] [--top 30] [--proxy path/to/main.js] [--pipe]
  *                                      [--model bench-delay-20ms --concurrency 1000 --tokens 100]

@@ -1,4 +1,4 @@
-// The floor (issue 6): a raw byte pipe on node:http. No parsing, no observing, no logging; only
+// The floor: a raw byte pipe on node:http. No parsing, no observing, no logging; only
 // what any Node proxy must do: accept, forward the request over a pooled keep-alive connection,
 // and pipe the response bytes back. `node bench/.build/bench/raw-pipe.js <upstream origin> <port>`
 import http from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * The benchmark suite (issue 6). `npm run bench` (full, ~15 min) or `npm run bench -- --quick`
+ * The benchmark suite (bench/README.md). `npm run bench` (full, ~15 min) or `npm run bench -- --quick`
  * (~1.5 min). Options: `--only latency,throughput,json,features,slow`, `--reps N`, `--slow-sizes 2000`,
  * `--upstream mock|sim` (default mock: bench/mock-upstream.ts; sim: the built-in simulator),
  * `--proxy-b path/to/main.js` (a second proxy build, e.g. a patched copy of dist/ kept under the
@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     upstream: { type: 'string', default: 'mock' },
     'proxy-b': { type: 'string' },
     'proxy-b-flags': { type: 'string' },
-    /** e.g. `--slow-sizes 2000`: the concurrent slow-stream counts of scenario 3 (issue 7's load figure). */
+    /** e.g. `--slow-sizes 2000`: the concurrent slow-stream counts of scenario 3 ("Many slow streams"). */
     'slow-sizes': { type: 'string' },
   },
 });

@@ -8,7 +8,7 @@
 //   lib   eventsource-parser alone behind a TextDecoder (to show what our fixes cost)
 // Runs are interleaved and the best of several rounds is kept, to damp JIT and GC noise. A second part
 // times the relay's whole job per read (parse, then frames out as one buffer): re-encoding each
-// payload against forwarding the upstream's bytes (issue 6).
+// payload against forwarding the upstream's bytes.
 import { createParser } from 'eventsource-parser';
 import { createSseParser } from '../src/sse/parser.js';
 import { createFrameSplitter } from '../src/sse/frames.js';
@@ -161,7 +161,7 @@ for (const [scenario, lineEnd] of [['LF', '\n'], ['CRLF', '\r\n']] as const) {
 
 // --- the relay's whole job per read: events in, canonical frames out as one buffer ----------------
 // "decode+encode": parse with ours, re-encode each payload (encodeData), one Buffer per read (the
-// relay before issue 6's byte front). "bytes": the frame splitter, each payload decoded for the
+// relay before it forwarded the upstream's bytes). "bytes": the frame splitter, each payload decoded for the
 // observer as before, and the frames forwarded as the upstream's bytes (runs of the read, one
 // concat per read). 64 KiB reads, as a busy socket delivers them.
 type Relay = (onOut: (b: Buffer) => void) => { feed(chunk: Uint8Array): void };

@@ -1,6 +1,7 @@
 /**
- * System calls per request (issue 6): on this VM a loopback write costs tens of µs, so how many
- * a request makes matters as much as the JavaScript around them.
+ * System calls per request (bench/README.md "System calls per request"): on this VM a loopback
+ * write costs tens of µs, so how many a request makes matters as much as the JavaScript around
+ * them.
  *
  *   node --import=tsx bench/syscalls.ts [--scenario stream|json] [--count 2000] [--pipe]
  *                                       [--model bench-delay-20ms --concurrency 200 --tokens 100]

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// pretest: the tests start real Redis, Prometheus and Chromium themselves (issues 3, 4, 5), and
-// real line-reading SSE clients (Java okhttp, Python httpx);
-// this makes sure Debian's packages are there. As root it installs what is missing
-// (--no-install-recommends, see ../shared/recipes/services.md §0); otherwise it prints the
-// exact apt command and fails, so a missing service is never silently skipped.
+// pretest: the tests start real Redis, Prometheus and Chromium themselves
+// (test/integration/prometheus.test.ts, redis-limits.test.ts, test/browser/dashboard.test.ts), and
+// real line-reading SSE clients (Java okhttp, Python httpx); this makes sure Debian's packages are
+// there. As root it installs what is missing (--no-install-recommends; README "Two commands");
+// otherwise it prints the exact apt command and fails, so a
+// missing service is never silently skipped.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 

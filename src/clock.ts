@@ -1,4 +1,4 @@
-/** Time source, injected everywhere time matters so tests can drive it (STYLE.md habit 3). */
+/** Time source, injected everywhere time matters so tests can drive it (ManualClock in test/unit/limits.test.ts). */
 export interface Clock {
   /** Wall-clock milliseconds since the epoch. */
   now(): number;

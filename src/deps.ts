@@ -15,7 +15,7 @@ import type { ClientKey } from './auth/keys.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { AuthThrottle } from './http/auth-throttle.js';
 
-/** Headers and settlement of a request admitted by the limiter (issue 4). */
+/** Headers and settlement of a request admitted by the limiter (src/limits/limiter.ts). */
 export interface Admission {
   headers: Record<string, string>;
   /**
@@ -60,9 +60,9 @@ export interface AppDeps {
   state: ProxyStatus;
   /** The metrics (a no-op set when metrics are off). */
   metrics: ProxyMetrics;
-  /** Token counting when the upstream gives no usage (issue 3). */
+  /** Token counting when the upstream gives no usage (README "What the proxy guarantees": usage, always). */
   estimator: TokenEstimator;
-  /** Admission control (issue 4); null = no limits. Throws a ProxyError to refuse. */
+  /** Admission control (README "Keys and rate limits"); null = no limits. Throws a ProxyError to refuse. */
   admit: ((input: AdmissionInput) => Promise<Admission>) | null;
   /**
    * May this caller use this model? Throws the 403 to render; null when keys are off. Runs before

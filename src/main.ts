@@ -1,5 +1,5 @@
 /**
- * Entry point: load config, build dependencies, listen, handle signals (DESIGN.md layout).
+ * Entry point: load config, build dependencies, listen, handle signals (docs/ARCHITECTURE.md "Layers").
  * `npm start` runs the compiled file; `npm run dev` runs this through tsx with pretty logs.
  */
 import v8 from 'node:v8';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   // found alive at a scavenge. A proxy's per-request objects live about as long as the gap
   // between scavenges, so under load whole groups of sites were switched (`--trace-pretenuring-
   // statistics`), filling the old generation with short-lived garbage: more mark-compacts (6–14 ms
-  // each) and 2–3× the p99 time to first token (`npm run bench -- --only latency`, issue 6).
+  // each) and 2–3× the p99 time to first token (`npm run bench -- --only latency`).
   v8.setFlagsFromString('--no-allocation-site-pretenuring');
   let loaded;
   try {

@@ -1,9 +1,9 @@
 /**
- * Every Prometheus metric of the proxy (DESIGN.md "Metrics"; issues 3, 4, 6, 7), in an injected
+ * Every Prometheus metric of the proxy (README "Metrics: Prometheus and Grafana"), in an injected
  * registry. Metrics never see a request directly: {@link attachMetrics} subscribes inline to the
  * lifecycle bus, and the limiter and resilience code call the narrow methods of
  * {@link ProxyMetrics}. Per-request work is a few Map lookups on cached children and array
- * increments (issue 6): label values are bounded once, then reused.
+ * increments: label values are bounded once, then reused.
  */
 import type { Registry } from 'prom-client';
 import type { Config } from './config/schema.js';
@@ -15,11 +15,11 @@ import { Children, LabelBound, OTHER } from './metrics/labels.js';
 
 export { BUCKETS } from './metrics/definitions.js';
 
-/** The limits a key can hit (issue 4). */
+/** The limits a key can hit (README "How limits count"). */
 export type RateLimitKind = 'requests' | 'tokens' | 'concurrency';
 const RATE_LIMIT_KINDS: ReadonlySet<string> = new Set<RateLimitKind>(['requests', 'tokens', 'concurrency']);
 
-/** Abuse limits that refuse or end a request (issue 7). */
+/** Abuse limits that refuse or end a request (src/http/abuse-limits.ts). */
 export type RefusalReason =
   | 'connections' // server.maxConnections reached
   | 'header_size' // request headers too large (431)
@@ -31,7 +31,7 @@ export type RefusalReason =
 const REFUSAL_REASONS: readonly RefusalReason[] = ['connections', 'header_size', 'body_size', 'headers_timeout', 'request_timeout', 'stream_duration', 'auth_failures'];
 
 /**
- * What the limiter (issue 4) reports. Refusals are not here: they are counted once, from the bus
+ * What the limiter (src/limits/limiter.ts) reports. Refusals are not here: they are counted once, from the bus
  * event `request.rate_limited`, so a limiter that also called a method could not count twice.
  */
 export interface LimiterObserver {
@@ -53,7 +53,7 @@ export interface ProxyMetrics {
   /** A request refused by a limit (`request.rate_limited`). */
   rateLimited(key: string, limit: string): void;
   limiterObserver(): LimiterObserver;
-  /** Circuit state of an upstream deployment (issue 7): true = closed or half-open. */
+  /** Circuit state of an upstream deployment (src/upstream/breaker.ts): true = closed or half-open. */
   setUpstreamUp(upstream: string, up: boolean): void;
   refused(reason: RefusalReason): void;
   /** A request answered 401 (a missing or wrong key, token or session). */

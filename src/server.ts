@@ -75,7 +75,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
   if (config.metrics.enabled) {
     attachMetrics(bus, deps.metrics);
     deps.metrics.eventsDroppedFrom(() => bus.dropped);
-    // A 413 the proxy gave itself (no upstream attempt) is an abuse-limit refusal (issue 7).
+    // A 413 the proxy gave itself (no upstream attempt) is an abuse-limit refusal (test/integration/abuse.test.ts).
     bus.on('request.end', (r) => {
       if (r.status === 413 && r.attempts.length === 0) metrics.refused('body_size');
     });
@@ -110,7 +110,7 @@ export async function startProxy(first: AppDeps, ext: AppExtensions = {}): Promi
   let app = createApp(deps, ext, inflight);
   // Listening settings are restart-only (src/config/diff.ts): the first configuration's.
   const s = first.config.server;
-  // Abuse limits (issue 7, src/http/abuse-limits.ts): head/body timeouts (slowloris), head size,
+  // Abuse limits (src/http/abuse-limits.ts): head/body timeouts (slowloris), head size,
   // open connections. Streaming responses are not affected by the timeouts.
   const server = http.createServer({ ...serverOptions(s), keepAliveTimeout: 5_000, noDelay: true });
   const handle = applyAbuseLimits(server, s, deps.metrics, (req, res) => app.callback(req, res));

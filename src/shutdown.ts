@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown (issue 2, issue 7): the set of relays in flight, so SIGTERM can stop taking
+ * Graceful shutdown (test/integration/shutdown-drain.test.ts): the set of relays in flight, so SIGTERM can stop taking
  * new requests, let open streams finish within `shutdownGraceMs`, then end the rest with an error
  * frame.
  */

@@ -1,6 +1,6 @@
 /**
  * Process CPU time and memory as the OS sees them (/proc, Linux), never from inside the process
- * being measured (issue 6): a process cannot under-report its own cost this way.
+ * being measured: a process cannot under-report its own cost this way.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Who may read the admin feed (issue 5). With no client keys configured, anyone who can reach
+ * Who may read the admin feed (README "Security model"). With no client keys configured, anyone who can reach
  * the port (default bind 127.0.0.1), as for the rest of the proxy. With keys configured, a key
  * with `admin: true`, presented either way:
  *

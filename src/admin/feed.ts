@@ -1,6 +1,7 @@
 /**
- * The live feed behind `GET /admin/events` (issue 5): lifecycle events from the bus, as named SSE
- * events with ids, kept in a bounded ring for `Last-Event-ID` replay.
+ * The live feed behind `GET /admin/events` (test/integration/admin-events.test.ts): lifecycle
+ * events from the bus, as named SSE events with ids, kept in a bounded ring for `Last-Event-ID`
+ * replay.
  *
  * Memory and speed, whatever the subscribers do:
  * - The relay never waits on the feed: the feed takes events from the bus through
@@ -36,11 +37,13 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
-import type { BudgetUpdate, LifecycleEventName, LifecycleEvents, RequestRecord, StreamProgress } from '../events/types.js';
+import type { LifecycleEventName, LifecycleEvents, RequestRecord } from '../events/types.js';
 import { encodeComment, encodeEvent } from '../sse/encoder.js';
 import { feedFields } from '../logging/record.js';
 import { clip, ERROR_TEXT_MAX, MODEL_TEXT_MAX } from '../util/clip.js';
 import { RingBuffer } from './ring.js';
+import { BudgetCoalescer } from './budget-coalescer.js';
+import { StreamProgressSampler } from './stream-progress.js';
 
 /** The bus events the feed publishes, under the same names. */
 export const FEED_EVENTS = [
@@ -116,14 +119,6 @@ interface RingEvent {
 
 const SNAPSHOT_MAX = 500;
 const ACTIVE_MAX = 10_000;
-/** Budgets come from config; a bound all the same. */
-const BUDGETS_MAX = 1_000;
-
-/** An open stream's chunk counter and what the last sample read of it. */
-interface OpenStream {
-  read: () => number;
-  seen: number;
-}
 
 /**
  * A bus event's payload with its `model` and `error` texts clipped: a copy when one was too long
@@ -145,22 +140,14 @@ export class AdminFeed {
   readonly instance: string;
   readonly startedAt: number;
   readonly stats: FeedStats = { published: 0, missed: 0, stalledClosed: 0, refused: 0 };
-  /** Events kept for replay, encoded on first send (issue 6: most events are never sent to anyone). */
+  /** Events kept for replay, encoded on first send: most events are never sent to anyone. */
   private readonly ring: RingBuffer<RingEvent>;
   private readonly conns = new Set<Conn>();
   private readonly active = new Map<string, ActiveRequest>();
   private readonly opts: Required<FeedOptions>;
   private unsubscribe: (() => void) | null = null;
-  /** Latest value of each budget, and those not published since they changed. */
-  private readonly budgets = new Map<string, BudgetUpdate>();
-  private readonly budgetsPending = new Set<string>();
-  private budgetTimer: NodeJS.Timeout | null = null;
-  private lastBudgetFlush = -Infinity;
-  private readonly streams = new Map<string, OpenStream>();
-  /** Chunks of streams that ended since the last progress sample. */
-  private endedChunks = 0;
-  private progressTimer: NodeJS.Timeout | null = null;
-  private lastProgressAt = 0;
+  private readonly budgets: BudgetCoalescer;
+  private readonly progress: StreamProgressSampler;
 
   constructor(
     private readonly bus: EventBus,
@@ -171,6 +158,8 @@ export class AdminFeed {
     this.startedAt = clock.now();
     this.instance = `${this.startedAt.toString(36)}${randomBytes(3).toString('hex')}`;
     this.ring = new RingBuffer<RingEvent>(opts.bufferSize);
+    this.budgets = new BudgetCoalescer(clock, this.opts.budgetCoalesceMs, (u) => this.publish('budget.update', u));
+    this.progress = new StreamProgressSampler(clock, this.opts.progressMs, (p) => this.publish('stream.progress', p));
   }
 
   /** Subscribe to the bus (queued: the relay never waits for the feed). */
@@ -179,7 +168,7 @@ export class AdminFeed {
     const offQueued = this.bus.subscribeQueued(FEED_EVENTS, (name, payload) => this.onLifecycle(name, payload), { maxQueue: this.opts.maxQueue });
     // Inline, and only a Map write (and at most one timer armed): it runs inside the limiter's
     // admission and settle; the publishing happens on the timer.
-    const offBudget = this.bus.on('budget.update', (u) => this.onBudget(u));
+    const offBudget = this.bus.on('budget.update', (u) => this.budgets.report(u));
     this.unsubscribe = () => {
       offQueued();
       offBudget();
@@ -190,9 +179,8 @@ export class AdminFeed {
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    if (this.budgetTimer) clearTimeout(this.budgetTimer);
-    this.budgetTimer = null;
-    this.stopProgress();
+    this.budgets.close();
+    this.progress.close();
     for (const c of this.conns) {
       this.drop(c);
       c.res.end();
@@ -261,10 +249,10 @@ export class AdminFeed {
     let data: unknown;
     if (name === 'request.end') {
       data = feedFields(payload as RequestRecord);
-      this.streamEnded(payload as RequestRecord);
+      this.progress.ended(payload as RequestRecord);
     } else if (name === 'stream.open') {
       const p = payload as LifecycleEvents['stream.open'];
-      if (p.chunksWritten) this.streamOpened(p.id, p.chunksWritten);
+      if (p.chunksWritten) this.progress.opened(p.id, p.chunksWritten);
       // Without the counter's closure: the ring must not keep the exchange alive.
       data = clipped({ id: p.id, model: p.model, modelLabel: p.modelLabel });
     } else {
@@ -272,66 +260,6 @@ export class AdminFeed {
     }
     this.track(name, data);
     this.publish(name, data);
-  }
-
-  private onBudget(u: BudgetUpdate): void {
-    if (!this.budgets.has(u.budget) && this.budgets.size >= BUDGETS_MAX) return;
-    this.budgets.set(u.budget, u);
-    this.budgetsPending.add(u.budget);
-    if (this.budgetTimer !== null) return;
-    const wait = Math.max(0, this.lastBudgetFlush + this.opts.budgetCoalesceMs - this.clock.monotonic());
-    this.budgetTimer = setTimeout(() => this.flushBudgets(), wait);
-    this.budgetTimer.unref();
-  }
-
-  /** Publish the latest value of every budget that changed since the last flush. */
-  private flushBudgets(): void {
-    this.budgetTimer = null;
-    this.lastBudgetFlush = this.clock.monotonic();
-    for (const name of this.budgetsPending) {
-      const u = this.budgets.get(name);
-      if (u) this.publish('budget.update', { ...u });
-    }
-    this.budgetsPending.clear();
-  }
-
-  private streamOpened(id: string, read: () => number): void {
-    if (this.streams.size >= ACTIVE_MAX) return;
-    this.streams.set(id, { read, seen: 0 });
-    if (this.progressTimer === null) {
-      this.lastProgressAt = this.clock.monotonic();
-      this.progressTimer = setInterval(() => this.sampleProgress(), this.opts.progressMs);
-      this.progressTimer.unref();
-    }
-  }
-
-  /** A stream's chunks since the last sample are counted in the next one (from its final record). */
-  private streamEnded(r: RequestRecord): void {
-    const s = this.streams.get(r.id);
-    if (!s) return;
-    this.streams.delete(r.id);
-    this.endedChunks += Math.max(0, r.chunks - s.seen);
-  }
-
-  /** One `stream.progress`; the timer stops once no stream is open and everything is counted. */
-  private sampleProgress(): void {
-    let chunks = this.endedChunks;
-    this.endedChunks = 0;
-    for (const s of this.streams.values()) {
-      const n = s.read();
-      chunks += Math.max(0, n - s.seen);
-      s.seen = n;
-    }
-    const now = this.clock.monotonic();
-    const progress: StreamProgress = { at: this.clock.now(), intervalMs: Math.round(now - this.lastProgressAt), chunks, streams: this.streams.size };
-    this.lastProgressAt = now;
-    this.publish('stream.progress', progress);
-    if (this.streams.size === 0) this.stopProgress();
-  }
-
-  private stopProgress(): void {
-    if (this.progressTimer) clearInterval(this.progressTimer);
-    this.progressTimer = null;
   }
 
   /** Keep the in-flight set for the hello snapshot. */
@@ -372,7 +300,7 @@ export class AdminFeed {
       oldestId: this.ring.size > 0 ? this.idFor(this.ring.oldestSeq) : null,
       bufferSize: this.ring.capacity,
       active: [...this.active.values()].slice(-SNAPSHOT_MAX),
-      budgets: [...this.budgets.values()],
+      budgets: this.budgets.values(),
       droppedByBus: this.bus.dropped,
       missed: this.stats.missed,
     };

@@ -1,6 +1,7 @@
 /**
- * The admin feature (issue 5): the live feed on `/admin/events`, sign-in on `/admin/session`,
- * and the `/dashboard` page that reads the feed. Assembled by src/features.ts.
+ * The admin feature (README "Live feed: `GET /admin/events`"): the live feed on `/admin/events`,
+ * sign-in on `/admin/session`, and the `/dashboard` page that reads the feed. Assembled by
+ * src/features.ts.
  */
 import type { AppDeps } from '../deps.js';
 import { createKeyStore } from '../auth/keys.js';

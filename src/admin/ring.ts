@@ -1,6 +1,6 @@
 /**
- * A fixed-capacity ring of items numbered 1, 2, 3 … in push order (issue 5: the live feed's
- * replay buffer). Pushing past capacity evicts the oldest; lookups by number are O(1).
+ * A fixed-capacity ring of items numbered 1, 2, 3 … in push order (the live feed's
+ * replay buffer, src/admin/feed.ts). Pushing past capacity evicts the oldest; lookups by number are O(1).
  */
 export class RingBuffer<T> {
   private readonly items: Array<T | undefined>;

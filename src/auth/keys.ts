@@ -1,5 +1,5 @@
 /**
- * Client keys (issue 4): who is calling, which models they may use, and their limits.
+ * Client keys (README "Keys"): who is calling, which models they may use, and their limits.
  *
  * - The secret is read from `Authorization: Bearer <key>` only — that is what the OpenAI SDKs
  *   send. `x-api-key` (Anthropic's header) is deliberately not accepted: one header means one
@@ -15,7 +15,7 @@
  *   it is the credential operators type into the dashboard, and should not also be able to spend
  *   the upstream account on every model. Ordinary keys may call the API unless `api: false`
  *   (test/security/hardening.test.ts).
- * - With no keys configured, auth is off (DESIGN.md; the default bind is 127.0.0.1):
+ * - With no keys configured, auth is off (README "Security model"; the default bind is 127.0.0.1):
  *   `authenticate` returns {@link ANONYMOUS_KEY} for any header, which has no limits, every
  *   model, and admin rights — whoever can reach the port may do everything, as documented.
  */

@@ -1,7 +1,7 @@
 /**
  * Config loading: YAML file → `${ENV}` interpolation → env overrides → zod validation → frozen.
  * Every problem is collected into one {@link ConfigError} so a user fixes them in one pass
- * (issue 2: "one message naming every problem, and exit code 1").
+ * (README "Configuration": "one message listing every problem, exit code 1").
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -130,7 +130,7 @@ function resolveUpstreams(config: Config, env: Env, problems: string[], notes: s
 
 /**
  * When the schema already failed, still report routes naming unknown upstreams, so one run lists
- * every problem (issue 2), not one kind per run.
+ * every problem, not one kind per run (test/integration/config.test.ts).
  */
 function rawReferenceProblems(raw: Record<string, unknown>): string[] {
   const upstreams = raw.upstreams !== null && typeof raw.upstreams === 'object' ? Object.keys(raw.upstreams) : [];

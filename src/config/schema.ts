@@ -1,12 +1,13 @@
 /**
- * The configuration schema (DESIGN.md "Configuration"), validated once at start-up with zod.
+ * The configuration schema (README "Configuration"), validated once at start-up with zod.
  * Durations carry their unit in the name (`…Ms`), sizes in bytes.
  */
 import { z } from 'zod';
+import { passthroughSchema } from './passthrough.js';
 
 const positiveMs = z.number().int().nonnegative();
 
-/** Server and relay tunables (issue 2, issue 7). */
+/** Server and relay tunables (README "Configuration"). */
 export const serverSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
@@ -20,20 +21,20 @@ export const serverSchema = z
     /** Upstream TCP/TLS connect timeout → 504. */
     connectTimeoutMs: positiveMs.default(10_000),
     /**
-     * The HTTP client for network upstreams (issue 6): `h1`, the proxy's own HTTP/1.1 client
-     * (src/upstream/h1/), or `node`, Node's `node:http` agent, which tools that instrument
-     * `node:http` (APM agents, nock) can see.
+     * The HTTP client for network upstreams (docs/ARCHITECTURE.md "Performance rules"): `h1`, the
+     * proxy's own HTTP/1.1 client (src/upstream/h1/), or `node`, Node's `node:http` agent, which
+     * tools that instrument `node:http` (APM agents, nock) can see.
      */
     upstreamClient: z.enum(['h1', 'node']).default('h1'),
     /** Upstream time to response headers → 504. */
     firstByteTimeoutMs: positiveMs.default(60_000),
     /** On SIGTERM, how long open streams may finish before they are ended with an error frame. */
     shutdownGraceMs: positiveMs.default(10_000),
-    /** Longest a single stream may last (issue 7); 0 = unbounded. */
+    /** Longest a single stream may last (an abuse limit, src/http/abuse-limits.ts); 0 = unbounded. */
     maxStreamDurationMs: positiveMs.default(0),
-    /** Largest single upstream SSE event accepted (issue 7 sends 1 MiB ones). */
+    /** Largest single upstream SSE event accepted (test/integration/faults.test.ts sends 1 MiB ones). */
     maxEventBytes: z.number().int().positive().default(8 * 1024 * 1024),
-    /** Kernel accept queue (listen backlog): a burst of new connections waits here instead of being reset (issue 6: 5,000 streams opened in 1 s). */
+    /** Kernel accept queue (listen backlog): a burst of new connections waits here instead of being reset (thousands of streams opened within 1 s, bench/README.md "3. Many slow streams"). */
     listenBacklog: z.number().int().positive().default(4096),
     /**
      * Most open client connections; 0 = unbounded. 10,000 holds the bench's 5,000 slow streams
@@ -62,11 +63,11 @@ export const serverSchema = z
       })
       .strict()
       .prefault({}),
-    /** Time allowed for a client to send its request headers (slowloris, issue 7). */
+    /** Time allowed for a client to send its request headers (slowloris, test/integration/abuse.test.ts). */
     headersTimeoutMs: positiveMs.default(10_000),
-    /** Time allowed for a client to send a whole request (issue 7). */
+    /** Time allowed for a client to send a whole request (test/integration/abuse.test.ts). */
     requestTimeoutMs: positiveMs.default(30_000),
-    /** Largest request head (request line and headers) accepted; larger → 431 (issue 7). */
+    /** Largest request head (request line and headers) accepted; larger → 431 (test/integration/abuse.test.ts). */
     maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
     /** How often the header and request timeouts above are checked (Node's default is 30 s). */
     timeoutCheckIntervalMs: z.number().int().positive().default(1_000),
@@ -112,7 +113,7 @@ export const upstreamSchema = z
     }
   });
 
-/** One deployment of a model: which upstream, with what weight / priority (issue 7). */
+/** One deployment of a model: which upstream, with what weight / priority (test/integration/failover.test.ts). */
 export const deploymentSchema = z
   .object({
     upstream: z.string().min(1),
@@ -140,7 +141,7 @@ export const routeSchema = z
     }
   });
 
-/** Limits on one key, model or upstream (issue 4). */
+/** Limits on one key, model or upstream (README "How limits count"). */
 export const limitsSchema = z
   .object({
     rpm: z.number().int().positive().optional(),
@@ -149,7 +150,7 @@ export const limitsSchema = z
   })
   .strict();
 
-/** A client key (issue 4). Exactly one of `key` (plain, usually `${ENV}`) or `sha256`. */
+/** A client key (README "Keys"). Exactly one of `key` (plain, usually `${ENV}`) or `sha256`. */
 export const clientKeySchema = z
   .object({
     name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only'),
@@ -178,7 +179,7 @@ export const clientKeySchema = z
     if (n !== 1) ctx.addIssue({ code: 'custom', message: `key "${k.name}": give exactly one of "key" or "sha256" (is its env var set?)` });
   });
 
-/** Rate limiting options (issue 4). */
+/** Rate limiting options (README "Keys and rate limits"). */
 export const rateLimitSchema = z
   .object({
     /** Tokens reserved for the completion when the request gives no max_tokens. */
@@ -198,7 +199,7 @@ export const rateLimitSchema = z
   .strict()
   .prefault({});
 
-/** Logging (issue 5). */
+/** Logging (README "Logs, live feed and dashboard"). */
 export const loggingSchema = z
   .object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -211,7 +212,7 @@ export const loggingSchema = z
   .strict()
   .prefault({});
 
-/** Metrics (issue 3). */
+/** Metrics (README "Metrics: Prometheus and Grafana"). */
 export const metricsSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -235,7 +236,7 @@ export const metricsSchema = z
   .strict()
   .prefault({});
 
-/** Resilience (issue 7). */
+/** Resilience: failover and circuit breaking (test/integration/failover.test.ts, test/unit/breaker.test.ts). */
 export const resilienceSchema = z
   .object({
     /** Most upstream attempts per request (first try included). */
@@ -257,68 +258,12 @@ export const resilienceSchema = z
   .strict()
   .prefault({});
 
-/** The admin feed (issue 5). */
+/** The admin feed (README "Live feed: `GET /admin/events`"). */
 export const adminSchema = z
   .object({
     /** Events kept for Last-Event-ID replay. */
     bufferSize: z.number().int().positive().default(1000),
     keepAliveMs: positiveMs.default(15_000),
-  })
-  .strict()
-  .prefault({});
-
-/**
- * One pass-through endpoint: a path template under `/v1` (`:name` stands for one path segment of
- * letters, digits, `_`, `.` and `-`), its methods, and where it takes its model from:
- * - `body`: the JSON body's `model` (checked against the key's `models`, routed by it);
- * - `none`: no model at all (files): any key may use it, routed to the catch-all route;
- * - `elsewhere`: the endpoint can make the upstream run models the proxy cannot see (batches,
- *   fine-tuning, assistants, multipart uploads): refused to keys restricted by `models` unless
- *   `allowRestrictedKeys`.
- */
-export const passthroughEndpointSchema = z
-  .object({
-    path: z.string().regex(/^\/v1(\/([A-Za-z0-9_.-]+|:[a-z_]+))+$/, 'a path template like /v1/files/:id'),
-    methods: z.array(z.enum(['GET', 'POST', 'DELETE'])).min(1),
-    model: z.enum(['body', 'none', 'elsewhere']).default('body'),
-    allowRestrictedKeys: z.boolean().default(false),
-  })
-  .strict();
-
-type PassthroughEndpointInput = z.input<typeof passthroughEndpointSchema>;
-
-/** The OpenAI API's public paths served by pass-through out of the box (README "Security model"). */
-export const DEFAULT_PASSTHROUGH: readonly PassthroughEndpointInput[] = [
-  { path: '/v1/completions', methods: ['POST'] },
-  { path: '/v1/embeddings', methods: ['POST'] },
-  { path: '/v1/moderations', methods: ['POST'] },
-  { path: '/v1/responses', methods: ['POST'] },
-  { path: '/v1/responses/:id', methods: ['GET', 'DELETE'], model: 'none' },
-  { path: '/v1/responses/:id/cancel', methods: ['POST'], model: 'none' },
-  { path: '/v1/responses/:id/input_items', methods: ['GET'], model: 'none' },
-  { path: '/v1/images/generations', methods: ['POST'] },
-  { path: '/v1/images/edits', methods: ['POST'], model: 'elsewhere' },
-  { path: '/v1/images/variations', methods: ['POST'], model: 'elsewhere' },
-  { path: '/v1/audio/speech', methods: ['POST'] },
-  { path: '/v1/audio/transcriptions', methods: ['POST'], model: 'elsewhere' },
-  { path: '/v1/audio/translations', methods: ['POST'], model: 'elsewhere' },
-  { path: '/v1/files', methods: ['GET', 'POST'], model: 'none' },
-  { path: '/v1/files/:id', methods: ['GET', 'DELETE'], model: 'none' },
-  { path: '/v1/files/:id/content', methods: ['GET'], model: 'none' },
-  { path: '/v1/batches', methods: ['GET', 'POST'], model: 'elsewhere' },
-  { path: '/v1/batches/:id', methods: ['GET'], model: 'elsewhere' },
-  { path: '/v1/batches/:id/cancel', methods: ['POST'], model: 'elsewhere' },
-  { path: '/v1/fine_tuning/jobs', methods: ['GET', 'POST'], model: 'elsewhere' },
-  { path: '/v1/fine_tuning/jobs/:id', methods: ['GET'], model: 'elsewhere' },
-  { path: '/v1/fine_tuning/jobs/:id/cancel', methods: ['POST'], model: 'elsewhere' },
-  { path: '/v1/fine_tuning/jobs/:id/events', methods: ['GET'], model: 'elsewhere' },
-];
-
-/** Pass-through: the endpoints beyond chat completions and models that go to an upstream. */
-export const passthroughSchema = z
-  .object({
-    /** Replaces the default list when given (README "Security model"). */
-    endpoints: z.array(passthroughEndpointSchema).default(() => DEFAULT_PASSTHROUGH.map((e) => passthroughEndpointSchema.parse(e))),
   })
   .strict()
   .prefault({});
@@ -366,4 +311,4 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type DeploymentConfig = z.infer<typeof deploymentSchema>;
 export type ClientKeyConfig = z.infer<typeof clientKeySchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
-export type PassthroughEndpoint = z.infer<typeof passthroughEndpointSchema>;
+export type { PassthroughEndpoint } from './passthrough.js';

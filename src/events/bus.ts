@@ -10,7 +10,7 @@ export interface QueuedOptions {
 }
 
 /**
- * The lifecycle event bus (issue 5). Publishing never blocks and never throws into the relay:
+ * The lifecycle event bus. Publishing never blocks and never throws into the relay:
  * inline listeners are wrapped in try/catch; queued subscribers get a bounded queue drained on a
  * later tick, and when it is full the event is dropped and counted in {@link EventBus.dropped}.
  */
@@ -69,7 +69,7 @@ export class EventBus {
       while (queue.length > 0) {
         const [n, p] = queue.shift()!;
         try {
-          // Await only a handler that is async: a microtask per event otherwise (issue 6).
+          // Await only a handler that is async: a microtask per event otherwise.
           const r = handler(n, p);
           if (r !== undefined) await r;
         } catch {

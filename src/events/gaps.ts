@@ -1,5 +1,5 @@
 /**
- * Inter-token gaps of one request, summarised as they happen (issue 6: memory per open stream).
+ * Inter-token gaps of one request, summarised as they happen (memory per open stream: bench/heap.ts).
  * A list of every gap grew by 8 bytes a token (a 4,000-token answer held 32 KB until its end);
  * this is a few counters and a bucket count per histogram bucket, whatever the length. It keeps
  * what its readers use: the mean and max for the log line, and the bucket counts the inter-token

@@ -1,9 +1,9 @@
 /**
  * The request lifecycle as seen by observers (logging, metrics, the live feed). The relay fills a
- * {@link RequestRecord} and publishes events on the bus; it never knows who listens (issue 5).
+ * {@link RequestRecord} and publishes events on the bus; it never knows who listens.
  */
 
-/** Why a request ended (issue 5's list). */
+/** Why a request ended (the `endReason` values of README "One record per request"). */
 import type { GapSummary } from './gaps.js';
 
 export type EndReason =
@@ -19,7 +19,7 @@ export type EndReason =
 /** Where token counts came from: the upstream's `usage`, or our tokenizer. */
 export type TokenSource = 'upstream' | 'estimated';
 
-/** One try at an upstream deployment (issue 7 lists several when it fails over). */
+/** One try at an upstream deployment (a request lists several when it fails over: test/integration/failover.test.ts). */
 export interface AttemptRecord {
   upstream: string;
   status: number | null;
@@ -48,7 +48,7 @@ export interface RequestRecord {
   /** Time from request arrival to the first content token written to the caller, ms. */
   ttftMs: number | null;
   durationMs: number;
-  /** Time the proxy spent on its own (duration minus upstream wait), ms (issue 3 overhead). */
+  /** Time the proxy spent on its own (duration minus upstream wait), ms. */
   overheadMs: number | null;
   chunks: number;
   bytesOut: number;
@@ -62,7 +62,7 @@ export interface RequestRecord {
   interToken: GapSummary;
   /** Of `promptTokens`, those served from the upstream's prompt cache; present only when above 0. */
   cachedTokens?: number;
-  /** Present only with content logging on (issue 5); never published on the live feed. */
+  /** Present only with content logging on (README "Content logging (off by default)"); never published on the live feed. */
   content?: { request?: unknown; response?: unknown };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Limits on abuse at the HTTP server (issue 7). Each refusal is counted in
+ * Limits on abuse at the HTTP server (test/integration/abuse.test.ts). Each refusal is counted in
  * `llm_proxy_refused_total{reason}` and answered with an OpenAI-shaped error where HTTP allows:
  *
  * | limit | config (server.*) | caller sees | reason |

@@ -1,58 +1,37 @@
 /**
- * POST /v1/chat/completions without Koa (issue 6: "Koa middleware on the hot path"). It does what
- * the Koa chain does for that route (request id and exchange, the draining check, the API key,
- * the handler, errors in OpenAI's shape) with none of the chain's per-request objects: Koa's
- * context, request and response, a suspended async function and a bound `next` per middleware,
- * which a heap snapshot showed live for as long as a stream is open (`bench/heap.ts --snapshot`),
- * and ~12 µs of CPU per request (`bench/profile.ts --scenario json`).
+ * POST /v1/chat/completions without Koa. It runs the same per-request wrapper as the Koa routes
+ * ({@link RequestScope}: request id and exchange, active count, target check, the API gate,
+ * errors rendered once) and the same handler ({@link chatCompletions}), with none of Koa's
+ * per-request objects: its context, request and response, a suspended async function and a bound
+ * `next` per middleware, which a heap snapshot showed live for as long as a stream is open
+ * (`bench/heap.ts --snapshot`), and ~12 µs of CPU per request (`bench/profile.ts --scenario json`).
+ * test/integration/chat-lane.test.ts holds both paths to the same answers and records.
  *
- * The same gate (`gateApi`), handler ({@link chatCompletions}) and error rendering (`failed`) serve
- * both paths; requests the lane does not take (other routes, other methods, an app with extra Koa
- * middleware) go to Koa.
+ * Requests the lane does not take (other routes, other methods) go to Koa; so do chat completions
+ * of an app with extra middleware declared `chat: true` (src/app.ts `AppExtensions.middleware`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AppDeps } from '../deps.js';
 import type { Inflight } from '../shutdown.js';
 import { chatCompletions } from './proxy-routes.js';
-import { exchangeFor, failed, failedLate, gateApi, type Authenticate, type ProxyState } from './request-context.js';
-import { writeRendered } from '../util/write-error.js';
+import type { RequestScope, RequestScopes } from './request-scope.js';
 
 const PATH = '/v1/chat/completions';
 
 /** The lane: returns false for a request it does not take. */
-export function chatLane(deps: AppDeps, inflight: Inflight, authenticate: Authenticate | null): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const handle = chatCompletions(deps, inflight);
+export function chatLane(scopes: RequestScopes, inflight: Inflight): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const handle = chatCompletions(scopes.deps, inflight);
+  // The route's access is `api` (src/http/proxy-routes.ts): the gate, then the handler. One
+  // function for every request (run passes the scope, req and res): no closure per request.
+  const step = (scope: RequestScope, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    scope.gateApi();
+    return handle(scope, req, res);
+  };
   return (req, res) => {
     if (req.method !== 'POST') return false;
     const url = req.url ?? '';
     if (url !== PATH && !(url.startsWith(PATH) && url.charCodeAt(PATH.length) === 0x3f /* ? */)) return false;
-    void run(deps, handle, authenticate, req, res);
+    const scope = scopes.open(req, res, PATH);
+    void scope.run(step);
     return true;
   };
-}
-
-async function run(
-  deps: AppDeps,
-  handle: ReturnType<typeof chatCompletions>,
-  authenticate: Authenticate | null,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const given = req.headers['x-request-id'];
-  const ex = exchangeFor(deps, 'POST', PATH, typeof given === 'string' ? given : undefined);
-  const state: ProxyState = { ex };
-  res.setHeader('x-request-id', ex.id);
-  deps.state.activeRequests++;
-  try {
-    gateApi(deps, authenticate, state, req);
-    await handle(state, req, res);
-  } catch (err) {
-    if (state.handled || res.headersSent) {
-      failedLate(deps, ex, err, res.statusCode);
-    } else {
-      writeRendered(res, failed(deps, ex, err, req), state.extraHeaders);
-    }
-  } finally {
-    deps.state.activeRequests--;
-  }
 }

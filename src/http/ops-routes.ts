@@ -1,5 +1,5 @@
 /**
- * Operational routes: liveness, readiness, Prometheus metrics (DESIGN.md "Endpoints").
+ * Operational routes: liveness, readiness, Prometheus metrics (README "Endpoints").
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { AppDeps } from '../deps.js';

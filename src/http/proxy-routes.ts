@@ -63,7 +63,7 @@ async function admit(deps: AppDeps, state: ProxyState, route: Route, body: Recor
  * Run a relay that owns the response: registers it for graceful shutdown, finishes the exchange
  * with the right end reason whatever happens, renders errors that happen before the head.
  * (Continuations rather than an async function: a suspended one is ~0.5 KB of heap for as long as
- * a stream is open, issue 6.)
+ * a stream is open, bench/heap.ts.)
  */
 function owned(
   deps: AppDeps,
@@ -75,8 +75,9 @@ function owned(
   state.handled = true;
   const { res } = r;
   const release = inflight.add(r.abort);
-  // A caller that leaves aborts the upstream request at once (issue 2 "Cancellation"). ('close'
-  // comes once: `on` spares `once`'s wrapper objects, heap per open stream, issue 6.)
+  // A caller that leaves aborts the upstream request at once (README "What the proxy guarantees";
+  // test/integration/cancel-shutdown.test.ts). ('close' comes once: `on` spares `once`'s wrapper
+  // objects, heap per open stream, bench/heap.ts.)
   res.on('close', () => {
     if (!res.writableFinished) r.abort.abort(new Error('client closed'));
   });
@@ -166,7 +167,7 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
       tap: createUpstreamTap(deps, ex.id),
     };
     // Returned, not awaited, and the arrow is not async: each suspended async function would be
-    // ~0.5 KB of heap for as long as the stream is open (bench/heap.ts --snapshot, issue 6).
+    // ~0.5 KB of heap for as long as the stream is open (bench/heap.ts --snapshot).
     return owned(deps, inflight, state, r, () =>
       ex.stream ? relayChatStream(r, streamOpts) : relayChatJson(r).then(() => ({ reason: 'done' as const, status: ex.status })),
     );
@@ -174,7 +175,7 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
 }
 
 /**
- * Which models a pass-through request may reach, by its endpoint's kind (src/config/schema.ts
+ * Which models a pass-through request may reach, by its endpoint's kind (src/config/passthrough.ts
  * `passthroughEndpointSchema`): a key restricted by `models` may not use an endpoint that runs
  * models the proxy cannot see, unless the endpoint allows it; a `body` endpoint checks the model
  * it names.
@@ -243,7 +244,8 @@ export function registerProxyRoutes(table: RouteTable, deps: AppDeps, inflight: 
     access: 'api',
     handler: async (ctx) => {
       await chat(ctx.state, ctx.req, ctx.res);
-      // The relay wrote the response itself (errors before it are Koa's to render).
+      // The relay wrote the response itself (errors before it are the request scope's to render,
+      // src/http/request-scope.ts).
       if (ctx.state.handled) ctx.respond = false;
     },
   });

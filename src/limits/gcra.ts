@@ -1,5 +1,5 @@
 /**
- * The limiter's arithmetic, pure (issue 4): GCRA, the "generic cell rate algorithm", which is a
+ * The limiter's arithmetic, pure (test/unit/limits.test.ts): GCRA, the "generic cell rate algorithm", which is a
  * token bucket written as one number.
  *
  * A bucket of `capacity` units that refills continuously at capacity / {@link WINDOW_MS} per ms

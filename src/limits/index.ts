@@ -1,4 +1,4 @@
-/** Rate limiting (issue 4): the limiter, its stores and the helpers the app needs. */
+/** Rate limiting (README "Keys and rate limits"): the limiter, its stores and the helpers the app needs. */
 export {
   createRateLimiter,
   type Admission,

@@ -1,5 +1,5 @@
 /**
- * The rate limiter the app codes against (issue 4): `admit` before relaying, `settle` on every
+ * The rate limiter the app codes against (README "How limits count"): `admit` before relaying, `settle` on every
  * ending (completion, client abort, upstream failure, timeout).
  *
  * Store choice: the memory store unless a Redis client is given. With Redis, an admission is

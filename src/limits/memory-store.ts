@@ -1,5 +1,5 @@
 /**
- * The in-memory store: one instance's limits, nothing to install (issue 4). Also the fallback
+ * The in-memory store: one instance's limits, nothing to install. Also the fallback
  * when Redis is unreachable and `rateLimit.redisFailure` is `local`.
  *
  * Uses the injected clock's monotonic time, so wall-clock jumps do not refill or drain buckets.

@@ -1,5 +1,5 @@
 /**
- * The Redis store: any number of proxy instances share one set of limits (issue 4).
+ * The Redis store: any number of proxy instances share one set of limits (test/integration/redis-proxies.test.ts).
  *
  * Round trips: one per admission (the admit script), one per settle (the settle script), and one
  * per lease-renewal tick per instance (not per request). ioredis' `defineCommand` sends the

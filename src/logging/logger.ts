@@ -1,6 +1,6 @@
 /**
  * The logger: pino, JSON to stdout (pretty in `npm run dev`), with redaction always on — the
- * caller's and the upstream's credentials never reach a log line (DESIGN.md "Safety", issue 5).
+ * caller's and the upstream's credentials never reach a log line (README "Security model"; test/unit/redaction.test.ts).
  *
  * Two layers:
  * 1. {@link REDACT_PATHS} (plus `logging.redactPaths`): pino censors these paths in every logged
@@ -60,7 +60,7 @@ export const REDACT_PATHS: readonly string[] = [
 export interface LoggerOptions {
   level: string;
   pretty?: boolean;
-  /** Extra paths (issue 5 `logging.redactPaths`), pino syntax (`a.b`, `a[*].b`, `a["x-y"]`). */
+  /** Extra paths (`logging.redactPaths`, README "Configuration"), pino syntax (`a.b`, `a[*].b`, `a["x-y"]`). */
   redactPaths?: readonly string[];
   /** Where to write (tests capture it); default stdout. */
   destination?: DestinationStream;

@@ -1,8 +1,9 @@
 /**
- * The request record's log line, written without pino's generic serialiser (issue 6). The line
- * is the one pino writes for `logger.info(logFields(record), 'request')` with our logger's
- * options, byte for byte (a property test compares the two over random records): the same keys
- * in the same order, `level` and `time` first, `msg` last.
+ * The request record's log line, written without pino's generic serialiser
+ * (bench/record-line.bench.ts; test/unit/record-line.test.ts). The line is the one pino writes for
+ * `logger.info(logFields(record), 'request')` with our logger's options, byte for byte (a property
+ * test compares the two over random records): the same keys in the same order, `level` and `time`
+ * first, `msg` last.
  *
  * Why: pino walks the object key by key with a type switch, a per-key stringifier lookup and a
  * JSON string escape per value, plus a spread copy to drop `interToken`: 20–25 µs per request

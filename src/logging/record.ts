@@ -1,5 +1,5 @@
 /**
- * One log record per request, at its end (issue 5), from the bus's `request.end`:
+ * One log record per request, at its end (README "One record per request"), from the bus's `request.end`:
  * {@link logFields} is the record as logged (the per-token gaps summarised, not listed),
  * {@link feedFields} the same minus content, for the live feed. What goes into `content` is
  * built in `content.ts`.
@@ -55,7 +55,7 @@ export function levelFor(reason: EndReason, status: number): 'info' | 'warn' {
 
 /**
  * Subscribe the request log. Returns an unsubscribe function. On a logger of ours the line is
- * written by {@link recordLine} (the same bytes, issue 6); a record with content, or any other
+ * written by {@link recordLine} (the same bytes, test/unit/record-line.test.ts); a record with content, or any other
  * logger, goes through pino.
  */
 export function attachRequestLog(bus: EventBus, logger: Logger): () => void {

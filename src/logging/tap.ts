@@ -60,7 +60,7 @@ export class UpstreamTap {
   /**
    * Whether every event must come parsed ({@link onEvent}): only for the debug line. Content
    * capture alone takes plain content deltas through {@link onContentDelta}, read without a
-   * JSON.parse (issue 6: content logging cost 1.5x the CPU per stream that way).
+   * JSON.parse (content logging cost 1.5x the CPU per stream that way).
    */
   get wantsParsedEvents(): boolean {
     return this.debug !== null;

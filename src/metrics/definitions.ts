@@ -1,7 +1,7 @@
 /**
- * The metric declarations: names, help, labels, buckets (DESIGN.md "Metrics" plus issues 3, 4, 7).
- * Histograms are {@link FastHistogram}s (cheap observe on the hot path); counters and gauges are
- * prom-client's, used through cached children by src/metrics.ts.
+ * The metric declarations: names, help, labels, buckets (README "Metrics: Prometheus and Grafana",
+ * "Keys and rate limits" → "Metrics"). Histograms are {@link FastHistogram}s (cheap observe on the
+ * hot path); counters and gauges are prom-client's, used through cached children by src/metrics.ts.
  */
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
@@ -40,7 +40,7 @@ export function defineMetrics(registry: Registry, droppedEvents: () => number) {
     new FastHistogram({ name, help, labelNames, buckets, registers });
 
   return {
-    // DESIGN.md's table.
+    // The core request metrics, queried by README "Metrics: Prometheus and Grafana" and docs/promql.md.
     requests: counter('llm_proxy_requests_total', 'Requests answered, by route, model label, key name and HTTP status.', ['route', 'model', 'key', 'status']),
     duration: histogram('llm_proxy_request_duration_seconds', 'Time from request arrival to the last byte sent.', ['route', 'model', 'stream'], BUCKETS.requestDuration),
     ttft: histogram('llm_proxy_time_to_first_token_seconds', 'Time from request arrival to the first content token sent to the caller.', ['model'], BUCKETS.timeToFirstToken),

@@ -1,9 +1,9 @@
 /**
- * A histogram for the hot path (issue 6). prom-client's `Histogram` validates the label set,
- * rebuilds its hash string and allocates on every `observe`, even through a cached `labels()`
- * child: ≈320 ns per call measured on this machine, i.e. ≈80 µs of CPU for the inter-token gaps
- * of one 256-token stream. Here a child is a plain object with its own bucket array, and
- * `observe` is a short linear scan plus three additions (≈10 ns).
+ * A histogram for the hot path (docs/ARCHITECTURE.md "Performance rules"). prom-client's
+ * `Histogram` validates the label set, rebuilds its hash string and allocates on every `observe`,
+ * even through a cached `labels()` child: ≈320 ns per call measured on this machine, i.e. ≈80 µs of
+ * CPU for the inter-token gaps of one 256-token stream. Here a child is a plain object with its own
+ * bucket array, and `observe` is a short linear scan plus three additions (≈10 ns).
  *
  * It registers in a prom-client `Registry` like any metric and exposes the same `get()` /
  * `getForPromString()` shapes as prom-client's `Histogram`, so `registry.metrics()` and

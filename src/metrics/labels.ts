@@ -1,6 +1,6 @@
 /**
- * Label hygiene for the hot path: bounded values and cached children (issue 3: bounded labels;
- * issue 6: no label lookups per observation).
+ * Label hygiene for the hot path: bounded values and cached children (bounded
+ * labels keep the series count fixed; no label lookups per observation).
  */
 
 /** The value a label takes when it would otherwise grow without bound. */

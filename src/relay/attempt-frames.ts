@@ -1,7 +1,7 @@
 /**
  * One upstream attempt of a stream relay: its events, from the frame splitter through the observer
- * to the caller's response (issue 2's canonical frames, issue 3's usage stripping, issue 6's byte
- * path). The relay owns the response; this owns the parsing state of one upstream body.
+ * to the caller's response (canonical frames, usage stripping, forwarding
+ * the upstream's bytes). The relay owns the response; this owns the parsing state of one upstream body.
  */
 import { createFrameSplitter, type FrameSplitter, type FrameSplitterOptions } from '../sse/frames.js';
 import type { SseEvent } from '../sse/parser.js';
@@ -51,7 +51,7 @@ export function createAttempt(sink: RelaySink, observer: StreamObserver & Partia
 
 /**
  * The attempt is its splitter's handler: one object per attempt where closures over a factory's
- * locals took a closure each and a context (heap per open stream, issue 6).
+ * locals took a closure each and a context (heap per open stream, bench/heap.ts).
  */
 class Attempt implements RelayAttempt, FrameSplitterOptions {
   private sawDone_ = false;

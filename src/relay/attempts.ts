@@ -1,5 +1,5 @@
 /**
- * The attempt loop shared by every relay path (issue 7): try a route's deployments in order,
+ * The attempt loop shared by every relay path (test/integration/failover.test.ts): try a route's deployments in order,
  * moving on only for retryable failures that happened before the caller got any data, within a
  * bounded number of attempts and total time; honour a short upstream Retry-After.
  *
@@ -63,7 +63,7 @@ export async function runAttempts<T>(
   const maxAttempts = order.length > 1 ? r.maxAttempts : 1;
   /** Monotonic time before which a deployment may not be asked again (its Retry-After); Infinity = not at all. */
   // Made on the first Retry-After: most requests never need it (a Map is ~1 KB of heap per
-  // open stream, issue 6).
+  // open stream, bench/heap.ts).
   let notBefore: Map<Deployment, number> | null = null;
   // Built only when needed: an Error captures a stack trace, too costly for every request.
   let last: ProxyError | null = null;

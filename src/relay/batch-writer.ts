@@ -1,9 +1,10 @@
 /**
- * Writes what one upstream read produces as one buffer (issue 6): one `res.write`, one chunk on
- * the wire, one syscall. Frames forwarded unchanged are runs of the read's own bytes, so most
- * reads become one subarray of it — no copy, no encode; strings (keep-alives, re-encoded frames,
- * error frames) are appended in order. (Corking and writing each frame cost ~20% of the proxy's
- * CPU in `writev` with many small iovecs: bench/profile.ts.)
+ * Writes what one upstream read produces as one buffer (bench/profile.ts; docs/ARCHITECTURE.md
+ * "Performance rules"): one `res.write`, one chunk on the wire, one syscall. Frames forwarded
+ * unchanged are runs of the read's own bytes, so most reads become one subarray of it — no copy, no
+ * encode; strings (keep-alives, re-encoded frames, error frames) are appended in order. (Corking
+ * and writing each frame cost ~20% of the proxy's CPU in `writev` with many small iovecs:
+ * bench/profile.ts.)
  */
 import type { ServerResponse } from 'node:http';
 

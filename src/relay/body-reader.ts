@@ -1,8 +1,8 @@
 /**
- * How the stream relay reads an upstream body (issue 2 backpressure, issue 6 cost): each upstream
- * read is relayed as one batch, nothing is read while the caller's socket is full (so the upstream
- * body stops at its buffer and TCP slows the upstream), and reading stops at `[DONE]`, a parse
- * failure or a stop.
+ * How the stream relay reads an upstream body (backpressure: test/integration/backpressure.test.ts;
+ * cost: bench/heap.ts): each upstream read is relayed as one batch, nothing is read while the
+ * caller's socket is full (so the upstream body stops at its buffer and TCP slows the upstream),
+ * and reading stops at `[DONE]`, a parse failure or a stop.
  *
  * Two ways in: {@link readDirect}, from inside the socket read, for a transport that offers it
  * (the proxy's own HTTP/1.1 client, the default), and {@link readStream} over a Readable for the
@@ -56,7 +56,7 @@ export function readDirect(res: UpstreamResponse, c: BodyConsumer): DirectRead |
 
 /**
  * The transport's sink and the relay's handle in one object per stream (closures over a function's
- * locals took eight objects and a context: heap per open stream, issue 6).
+ * locals took eight objects and a context: heap per open stream, bench/heap.ts).
  */
 class DirectReader implements BodySink, DirectRead {
   readonly done: Promise<unknown>;

@@ -1,5 +1,5 @@
 /**
- * What the chat stream relay observes in each chunk (issues 2, 3, 6): usage, finish reason and
+ * What the chat stream relay observes in each chunk: usage, finish reason and
  * tokens, read from the bytes when a chunk is a plain content delta; and the usage the caller did
  * not ask for, hidden again (the chunk, or `"usage":null` on every chunk).
  */
@@ -22,7 +22,7 @@ export class ChatObserver implements StreamObserver, ByteObserver {
   }
 
   /**
-   * Plain content deltas may skip the JSON.parse (issue 6): always, unless the debug line wants
+   * Plain content deltas may skip the JSON.parse (src/usage/scan.ts): always, unless the debug line wants
    * every event parsed.
    */
   private readonly fast: boolean;
@@ -37,7 +37,7 @@ export class ChatObserver implements StreamObserver, ByteObserver {
   }
 
   onBytes(buf: Buffer, start: number, end: number, now: number): TrimTail | null | undefined {
-    // A plain content delta read from the bytes (issue 6), in the layout include_usage gives every
+    // A plain content delta read from the bytes (src/usage/scan.ts), in the layout include_usage gives every
     // chunk: `…"choices":[…],"usage":null}`. Anything else (a `usage` elsewhere, which the caller
     // who did not ask must not see, or a chunk with usage) takes the string path.
     if (!this.fast || !endsWithUsageNull(buf, start, end)) return undefined;
@@ -76,7 +76,7 @@ export class ChatObserver implements StreamObserver, ByteObserver {
       this.ex.chunks++;
       return data;
     }
-    // Null unless debug or content logging is on: one check per event otherwise (issue 5).
+    // Null unless debug or content logging is on: one check per event otherwise.
     if (this.tap !== null) this.tap.onEvent(data, parsed, this.ex.upstream);
     const obs = inspectChunk(parsed);
     let stripped: TrimTail | null = null;
@@ -84,7 +84,7 @@ export class ChatObserver implements StreamObserver, ByteObserver {
     if (obs.finishReason !== null) this.ex.finishReason = obs.finishReason;
     if (!this.callerAskedUsage) {
       // The caller did not ask for usage: it must see what OpenAI would have sent it — no usage
-      // chunk, and no `"usage":null` that include_usage adds to every chunk (issue 3).
+      // chunk, and no `"usage":null` that include_usage adds to every chunk (test/unit/usage.test.ts).
       if (obs.usageOnly) return null;
       if (data.endsWith(USAGE_NULL_TAIL)) stripped = STRIP_USAGE_NULL;
       else if (typeof parsed === 'object' && parsed !== null && (parsed as { usage?: unknown }).usage === null) {

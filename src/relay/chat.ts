@@ -1,7 +1,7 @@
 /**
- * POST /v1/chat/completions (issue 2): `stream:false` → JSON relay; `stream:true` → SSE relay,
+ * POST /v1/chat/completions: `stream:false` → JSON relay; `stream:true` → SSE relay,
  * with usage requested from the upstream and stripped again when the caller did not ask
- * (issue 3), over the attempt loop (issue 7).
+ * (README "What the proxy guarantees"), over the attempt loop (src/relay/attempts.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RelayDeps } from './relay-deps.js';
@@ -41,7 +41,7 @@ export interface RelayRequest {
   tracker: UsageTracker;
   /** Aborted when the caller disconnects or the proxy stops the request. */
   abort: Canceller;
-  /** Debug line per upstream event and content capture (issue 5); null/absent when both are off. */
+  /** Debug line per upstream event and content capture (README "Content logging (off by default)"); null/absent when both are off. */
   tap?: UpstreamTap | null;
 }
 
@@ -105,7 +105,8 @@ export async function relayChatJson(r: RelayRequest): Promise<void> {
   ex.upstreamEndAt = deps.clock.monotonic();
   ex.addAttempt(ex.upstream ?? '', upstreamRes.status, null, ex.upstreamSentAt!);
   // The usage is all the record needs of the answer, unless the debug line or content capture
-  // wants the whole of it: read from the end of the bytes, no decode or parse of the rest (issue 6).
+  // wants the whole of it: read from the end of the bytes, no decode or parse of the rest
+  // (docs/ARCHITECTURE.md "Performance rules").
   const usage = r.tap ? undefined : tailUsage(buf);
   if (usage === undefined || !r.tracker.onBody({ usage })) {
     let parsed: unknown = null;
@@ -193,11 +194,11 @@ export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<St
   const relay = new SseRelay(res, opts, owner);
   r.abort.signal.addEventListener('abort', () => relay.stop(r.abort.signal.reason === SHUTDOWN ? 'shutdown' : 'client'), { once: true });
   // The request's own controller is the upstream's: a stop by the relay (idle, max duration, a
-  // stalled caller) ends the request anyway, so no controller per attempt (issue 6: heap per
-  // open stream).
+  // stalled caller) ends the request anyway, so no controller per attempt (heap per
+  // open stream, bench/heap.ts).
   relay.attach(r.abort);
   // Continuations, not awaits, from here: a suspended async function (its frame, its promise, the
-  // await's two functions) is ~0.5 KB of heap for as long as the stream is open (issue 6).
+  // await's two functions) is ~0.5 KB of heap for as long as the stream is open (bench/heap.ts).
   return runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, async (d) => {
     const { text, callerAsked } = upstreamBody(r, d, true);
     const started = deps.clock.monotonic();
@@ -206,7 +207,7 @@ export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<St
       // A 2xx head (sendAttempt calls this for no other): relay from this very read (what the
       // await below would only see after it).
       owner.upstreamHeaders = res.headers;
-      // The bytes received need not live as long as the stream (heap per open stream, issue 6):
+      // The bytes received need not live as long as the stream (heap per open stream, bench/heap.ts):
       // the rare retry after a 2xx that failed before its first event re-encodes the parsed body.
       r.raw = undefined;
       relay.early(att, res);
@@ -216,7 +217,12 @@ export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<St
       ex.upstreamEndAt = deps.clock.monotonic();
       const err = pumped.kind === 'done' ? null : pumped.error;
       ex.addAttempt(d.upstream, 200, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);
-      if (pumped.kind === 'retryable') return { error: pumped.error, retryable: true };
+      if (pumped.kind === 'retryable') {
+        // That upstream's head must not reach the caller if a keep-alive commits while the next
+        // deployment is asked (test/unit/sse-relay.test.ts "headers of the deployment that serves").
+        owner.upstreamHeaders = null;
+        return { error: pumped.error, retryable: true };
+      }
       // A stream that broke after data cannot be retried, but it is the upstream's failure (its circuit).
       const upstreamFailed = pumped.kind === 'ended' && (pumped.reason === 'upstream_error' || pumped.reason === 'upstream_truncated' || pumped.reason === 'idle_timeout');
       return { ok: pumped, upstreamFailed };

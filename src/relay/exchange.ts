@@ -1,7 +1,7 @@
 /**
  * The per-request state every relay path fills in, and the one place a request ends: it builds
  * the {@link RequestRecord}, runs the end hooks (rate-limit settlement) and publishes
- * `request.end` exactly once (issue 5: one record per request).
+ * `request.end` exactly once (README "One record per request").
  */
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';

@@ -1,19 +1,19 @@
 /**
- * The contract between the SSE relay and what observes the events it relays (issue 3: usage and
- * tokens; issue 6: reading common payloads from the upstream's bytes). Pure types and two helpers.
+ * The contract between the SSE relay and what observes the events it relays (usage and
+ * tokens; reading common payloads from the upstream's bytes). Pure types and two helpers.
  */
 
 /**
  * "Forward the payload without `cut` characters that sit just before its last `keep`" (`,"usage":null`
- * before the closing brace, issue 3). Both parts must be ASCII, so characters are bytes and the relay
- * can cut the upstream's bytes instead of re-encoding the payload (issue 6).
+ * before the closing brace). Both parts must be ASCII, so characters are bytes and the relay
+ * can cut the upstream's bytes instead of re-encoding the payload (docs/ARCHITECTURE.md "Performance rules").
  */
 export interface TrimTail {
   readonly cut: number;
   readonly keep: number;
 }
 
-/** Decides, per upstream event, whether it reaches the caller (usage-chunk stripping, issue 3). */
+/** Decides, per upstream event, whether it reaches the caller (usage-chunk stripping). */
 export interface StreamObserver {
   /**
    * Called for every event except `[DONE]`: returns the payload to forward — normally `data`
@@ -24,7 +24,7 @@ export interface StreamObserver {
   /**
    * True once an event carried the first token. The relay writes out what it has at that moment
    * instead of at the end of the upstream read, so the caller's time to first token does not
-   * wait for the rest of a large read to be relayed (issue 6).
+   * wait for the rest of a large read to be relayed (`npm run bench -- --only latency`).
    */
   readonly sawFirstToken?: boolean;
 }
@@ -32,7 +32,7 @@ export interface StreamObserver {
 /** "Forward the payload as it came." */
 export const UNCHANGED: TrimTail = { cut: 0, keep: 0 };
 
-/** Reads common payloads from the upstream's bytes, without decoding them (issue 6). */
+/** Reads common payloads from the upstream's bytes, without decoding them (docs/ARCHITECTURE.md "Performance rules"). */
 export interface ByteObserver {
   /**
    * The payload is bytes [start, end) of `buf` (valid UTF-8, one line). Returns what to forward

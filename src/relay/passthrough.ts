@@ -1,5 +1,5 @@
 /**
- * Pass-through for the other `/v1/*` endpoints (issue 2): `/v1/completions`, `/v1/embeddings`,
+ * Pass-through for the other `/v1/*` endpoints (README "Endpoints"): `/v1/completions`, `/v1/embeddings`,
  * `/v1/responses`, files, audio … The body goes to the model's upstream as it came (re-encoded
  * only when a deployment renames the model); the answer streams back without buffering, with
  * backpressure. An SSE body is re-framed on the way (src/relay/passthrough-frames.ts): one `data:`

@@ -10,16 +10,16 @@ export interface RelayOptions {
   keepAliveMs: number;
   idleTimeoutMs: number;
   maxStreamDurationMs: number;
-  /** Largest single upstream event accepted (a 1 MiB event must pass; issue 7). */
+  /** Largest single upstream event accepted (a 1 MiB event must pass: test/integration/faults.test.ts). */
   maxEventBytes: number;
   now(): number;
-  /** Told when the stream is stopped (max duration is an abuse-limit refusal, issue 7). */
+  /** Told when the stream is stopped (max duration is an abuse-limit refusal, src/http/abuse-limits.ts). */
   onStop?(reason: StopReason): void;
 }
 
 /**
  * The request a relay serves: what the relay asks of it. One object per stream (two closures
- * cost more heap per open stream, issue 6).
+ * cost more heap per open stream, bench/heap.ts).
  */
 export interface RelayOwner {
   /** Headers to send on commit (computed late so server-timing knows the upstream's TTFB). */
@@ -35,5 +35,5 @@ export type StopReason = 'client' | 'client_stalled' | 'idle' | 'shutdown' | 'ma
 export type PumpResult =
   | { kind: 'done' }
   | { kind: 'ended'; reason: EndReason; error: ProxyError | null }
-  /** Failed before any data reached the caller: the caller may retry elsewhere (issue 7). */
+  /** Failed before any data reached the caller: the caller may retry elsewhere (test/integration/failover.test.ts). */
   | { kind: 'retryable'; error: ProxyError };

@@ -1,8 +1,9 @@
 import type { Exchange } from './exchange.js';
 
 /**
- * The `server-timing` header (issue 2): `upstream;dur=` the upstream's time to first byte,
- * `proxy;dur=` what the proxy spent itself before forwarding (elapsed minus upstream wait).
+ * The `server-timing` header (README "What the proxy guarantees", "Headers"): `upstream;dur=` the
+ * upstream's time to first byte, `proxy;dur=` what the proxy spent itself before forwarding
+ * (elapsed minus upstream wait).
  */
 export function serverTiming(ex: Exchange, now: number): string {
   const upstream = ex.upstreamHeadersAt !== null && ex.upstreamSentAt !== null ? ex.upstreamHeadersAt - ex.upstreamSentAt : 0;

@@ -1,15 +1,15 @@
 /**
- * The streaming relay (issue 2): upstream bytes → SSE parser → observer → canonical frames →
+ * The streaming relay: upstream bytes → SSE parser → observer → canonical frames →
  * caller, one event at a time, nothing held back.
  *
  * - Status fidelity: headers are committed when the first event is written, so an upstream that
  *   fails before its first event (error status, reset, silence) can still be answered with a real
- *   status — or, in issue 7, retried elsewhere. Only a silence past `keepAliveMs` commits 200
+ *   status — or retried on another deployment (src/relay/attempts.ts). Only a silence past `keepAliveMs` commits 200
  *   early, followed by `: keep-alive` comments while the silence lasts.
  * - After the headers are out, every failure ends the stream with `data: {"error":…}` (the OpenAI
- *   SDK raises it), never a silent truncation (DESIGN.md "Streaming relay").
+ *   SDK raises it), never a silent truncation (README "What the proxy guarantees").
  * - Backpressure: after each upstream read the relay waits for `drain` if the caller's socket is
- *   full, so memory per stream is bounded by one read plus the socket buffer (issue 7).
+ *   full, so memory per stream is bounded by one read plus the socket buffer (test/integration/backpressure.test.ts).
  * - Cancellation both ways: a caller that disconnects aborts the upstream request at once.
  *
  * Its parts: attempt-frames.ts (one upstream body's events → frames), body-reader.ts (reading an
@@ -34,7 +34,7 @@ import type { UpstreamResponse } from '../upstream/transport.js';
 /**
  * Relays SSE to one caller, across one or more upstream attempts. It is itself what its attempts
  * write through ({@link RelaySink}) and what reads their bodies ({@link BodyConsumer}): one object
- * per stream where two objects of closures cost ~1 KB of heap per open stream (issue 6).
+ * per stream where two objects of closures cost ~1 KB of heap per open stream (bench/heap.ts).
  */
 export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
   /** Headers written to the caller. */
@@ -132,7 +132,7 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
     if (now >= this.deadline) return this.stop('max_duration');
     if (this.opts.idleTimeoutMs > 0 && now - this.lastActivity >= this.opts.idleTimeoutMs) {
       // Waiting for `drain` all that time means the caller stopped reading, not the upstream
-      // (issue 7): cut the caller, or it would hold the stream and the upstream forever.
+      // (test/integration/backpressure.test.ts): cut the caller, or it would hold the stream and the upstream forever.
       return this.stop(this.drainWaiter !== null ? 'client_stalled' : 'idle');
     }
     if (this.opts.keepAliveMs > 0 && now >= this.nextKeepAliveAt) {
@@ -159,7 +159,7 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
     headers['x-accel-buffering'] = 'no';
     this.res.writeHead(200, headers);
     flattenHead(this.res);
-    // Frames are small and latency-bound: no Nagle delay (issue 6).
+    // Frames are small and latency-bound: no Nagle delay (`npm run bench -- --only latency`).
     this.res.socket?.setNoDelay(true);
   }
 
@@ -168,7 +168,7 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
     this.firstTokenFlushed = true;
     this.out.flush();
     // node:http's res.write corks the socket until the next tick: uncorked now, the first token
-    // leaves before the rest of its read is relayed, not after (time to first token, issue 6).
+    // leaves before the rest of its read is relayed, not after (time to first token, `npm run bench -- --only latency`).
     // Node's own uncork on that tick then finds nothing corked.
     const socket = this.res.socket;
     if (socket !== null && socket.writableCorked > 0) socket.uncork();
@@ -193,7 +193,7 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
     return this.opts.maxEventBytes;
   }
 
-  /** Events of one read arrive together: they share its time (one clock read per read, issue 6). */
+  /** Events of one read arrive together: they share its time (one clock read per read). */
   now(): number {
     return this.lastActivity;
   }
@@ -266,7 +266,7 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
    * they are parsed until the first token is out, then the body is paused for {@link pump}, which
    * takes the rest one batch per read. Either way the first token does not wait for every HTTP
    * chunk of its read to be parsed first (~0.25 ms for a 256-token answer in one read: time to
-   * first token, issue 6).
+   * first token, `npm run bench -- --only latency`).
    */
   early(att: RelayAttempt, res: UpstreamResponse): void {
     if (this.closed || this.stopReason !== null) return;
@@ -298,7 +298,7 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
 
   /**
    * Relay one upstream response body (after {@link begin}). Resolves with how it ended; never
-   * rejects. (Not an async function: a suspended one is ~0.5 KB of heap per open stream, issue 6.)
+   * rejects. (Not an async function: a suspended one is ~0.5 KB of heap per open stream, bench/heap.ts.)
    */
   pump(att: RelayAttempt, res: UpstreamResponse): Promise<PumpResult> {
     const direct = this.direct?.att === att ? this.direct.read : null;
@@ -319,7 +319,7 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
     const parseError = att.parseError();
     if (sawDone && parseError === null && this.stopReason === null) {
       // Done: read what little may follow [DONE] (the chunked terminator) so the upstream
-      // connection goes back to the keep-alive pool; destroying would close it (issue 6).
+      // connection goes back to the keep-alive pool; destroying would close it.
       if (direct !== null) direct.drain();
       else drainStream(res.body);
     } else if (sawDone || parseError !== null || this.stopReason !== null) {
@@ -361,8 +361,9 @@ export class SseRelay implements RelaySink, BodyConsumer, BatchTarget {
   }
 
   /**
-   * After the last frame (issue 7): a caller that does not read would keep the response and its
-   * socket open forever, so it gets `idleTimeoutMs` to take the rest, then the connection is reset.
+   * After the last frame (test/integration/backpressure.test.ts): a caller that does not read would
+   * keep the response and its socket open forever, so it gets `idleTimeoutMs` to take the rest,
+   * then the connection is reset.
    */
   private guardLastFrame(untilSocketCloses = false): void {
     if (this.opts.idleTimeoutMs <= 0) return;

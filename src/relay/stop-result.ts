@@ -1,5 +1,5 @@
 /**
- * How a stream ends when the relay stopped it itself (issue 2 cancellation, issue 7 timeouts and
+ * How a stream ends when the relay stopped it itself (cancellation, timeouts and
  * shutdown): the end reason for the record and the error the caller's last frame carries.
  */
 import { ProxyError, UpstreamTimeoutError, ServiceUnavailableError } from '../errors.js';

@@ -100,7 +100,7 @@ export function createFrameSplitter(opts: FrameSplitterOptions): FrameSplitter {
 
 /**
  * One stream's splitter. A class rather than closures over a factory's locals: one object per
- * stream instead of a closure and context per function (heap per open stream, issue 6). `opts`
+ * stream instead of a closure and context per function (heap per open stream, bench/heap.ts). `opts`
  * is called as methods, so a handler may be a class instance.
  */
 class Splitter implements FrameSplitter {

@@ -1,5 +1,5 @@
 /**
- * Circuit breaker per upstream deployment (issue 7), the {@link UpstreamHealth} the attempt loop
+ * Circuit breaker per upstream deployment (test/unit/breaker.test.ts), the {@link UpstreamHealth} the attempt loop
  * (src/relay/attempts.ts) and selection (src/upstream/selection.ts) consult.
  *
  * States, per upstream name (a deployment is identified by its upstream: that is the metric's

@@ -1,5 +1,5 @@
 /**
- * The upstream HTTP client (issue 2). One transport per upstream: the network (the proxy's own
+ * The upstream HTTP client. One transport per upstream: the network (the proxy's own
  * HTTP/1.1 client, src/upstream/h1/, or `node:http` with a pooled keep-alive agent,
  * src/upstream/transport.ts, which nock scripts in tests) or the in-process simulator. Each
  * transport times the first byte itself and ends the request on the caller's abort. Timeouts and
@@ -89,7 +89,7 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
       const send = transportFor(call.upstream);
       const base = call.upstream.type === 'sim' ? 'http://sim.local/v1' : call.upstream.baseUrl.replace(/\/+$/, '');
       // The transport ends the request on the caller's abort and on the first-byte timeout: no
-      // controller of our own (issue 6: heap per open stream).
+      // controller of our own (heap per open stream, bench/heap.ts).
       try {
         return await send(base + call.path, { method: call.method, headers: call.headers, body: call.body, signal: call.signal, firstByteTimeoutMs, onResponse: call.onResponse });
       } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * Which failures may go to another deployment (issue 7): only before the caller got any data,
+ * Which failures may go to another deployment (test/integration/failover.test.ts): only before the caller got any data,
  * and only for connect errors, timeouts, 408/409/429 and 5xx — never other 4xx, which would fail
  * the same way anywhere.
  */

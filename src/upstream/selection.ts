@@ -1,11 +1,11 @@
 /**
- * Order a route's deployments for one request (issue 7): by priority, then a weighted random
+ * Order a route's deployments for one request (test/integration/failover.test.ts): by priority, then a weighted random
  * order within a priority, skipping deployments whose circuit is open. (When every one is open the
  * attempt loop answers 503 before asking for an order: src/relay/attempts.ts.)
  */
 import type { Deployment } from './router.js';
 
-/** Tells whether a deployment may take traffic now (the circuit breaker, issue 7). */
+/** Tells whether a deployment may take traffic now (the circuit breaker, src/upstream/breaker.ts). */
 export interface HealthView {
   allows(upstream: string): boolean;
   inFlight?(upstream: string): number;

@@ -17,8 +17,8 @@ export interface Target {
 /**
  * Parses URLs into request options, remembering the recent ones: the same few (a base URL plus
  * `/chat/completions`) come back on every request, and parsing one and turning it into request
- * options cost ~1.5% of the proxy's CPU per JSON request (bench/profile.ts --scenario json,
- * issue 6). Bounded: cleared when full.
+ * options cost ~1.5% of the proxy's CPU per JSON request (bench/profile.ts --scenario json).
+ * Bounded: cleared when full.
  */
 export function targetCache(max = 256): (url: string) => Target {
   const seen = new Map<string, Target>();

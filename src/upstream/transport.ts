@@ -1,5 +1,5 @@
 /**
- * The upstream transport (issue 6): requests over `node:http`/`node:https` with a keep-alive
+ * The upstream transport: requests over `node:http`/`node:https` with a keep-alive
  * agent, bodies as Node streams. Node's bundled `fetch` cost a promise, a web-stream read, a
  * view and AbortSignal bookkeeping per upstream read and ~60 KB of heap per open stream
  * (bench/profile.ts, bench/README.md); this is the leaner path. nock intercepts `node:http` too,
@@ -35,7 +35,7 @@ export interface UpstreamResponse {
 }
 
 /**
- * Receives a response body without a Readable in between (issue 6). A Readable in paused mode
+ * Receives a response body without a Readable in between (heap per open stream, bench/heap.ts). A Readable in paused mode
  * costs per upstream read a buffered push, two `process.nextTick`s (`emitReadable`,
  * `maybeReadMore`) and a `read()`: about 1 KB allocated per token at 5,000 open streams (a
  * sampling heap profile of `bench/heap.ts`'s hold), much of it alive across the token gap and so
@@ -70,7 +70,7 @@ export interface TransportRequest {
   /**
    * Called with the response as soon as its head is parsed, synchronously, before the promise
    * resolves (and, on `node:http`, before the rest of that socket read is parsed): lets a relay
-   * take the first body chunks as they are parsed (issue 6, time to first token).
+   * take the first body chunks as they are parsed (time to first token, `npm run bench -- --only latency`).
    */
   onResponse?(res: UpstreamResponse): void;
 }

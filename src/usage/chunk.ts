@@ -1,5 +1,5 @@
 /**
- * Reading usage and countable text out of upstream payloads (issue 3). Pure and total: any JSON
+ * Reading usage and countable text out of upstream payloads (test/unit/usage.test.ts). Pure and total: any JSON
  * value goes in, nothing throws — `{"choices":[],"usage":null}` is an ordinary chunk (OpenAI sends
  * one per content chunk when usage is requested), and odd servers send stranger things.
  *

@@ -1,7 +1,7 @@
 /**
  * A fast path for the most common upstream event, a plain content delta in OpenAI's key order
  * (`{…,"choices":[{"index":0,"delta":{"content":"…"},"logprobs":null,"finish_reason":null}]…}`),
- * read by checking fixed markers instead of `JSON.parse` (issue 6: parsing every chunk was the
+ * read by checking fixed markers instead of `JSON.parse` (parsing every chunk was the
  * relay's largest own cost in bench/profile.ts). It recognises that one shape exactly: the text
  * between `"delta":{"content":"` and its closing quote, followed by a known tail. Anything else
  * — the role chunk, usage, finish_reason, tool calls, reasoning, several choices, other key
@@ -80,7 +80,7 @@ function backslashesBefore(buf: Uint8Array, at: number, min: number): number {
  * {@link scanContentDelta} on the UTF-8 bytes [start, end) of a payload, for the common layout
  * that ends with the choices array (then `,"usage":null}` or `}`): fixed-position byte compares
  * and a walk back over the content only; only the content is decoded. (Searching the decoded
- * chunk for the head cost ~0.34 µs a chunk, this ~0.1: issue 6, bench/README.md.)
+ * chunk for the head cost ~0.34 µs a chunk, this ~0.1: bench/README.md.)
  * Returns undefined when the payload is not in that layout (decode it and use scanContentDelta),
  * null when it is not a plain content delta.
  */

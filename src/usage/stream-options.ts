@@ -1,7 +1,8 @@
 /**
- * The usage contract for streams (issue 3): the proxy always asks the upstream for
- * `stream_options.include_usage: true`, and remembers whether the caller asked itself, so the
- * relay can drop the usage-only chunk again and the caller sees exactly what OpenAI would send.
+ * The usage contract for streams (README "What the proxy guarantees": usage, always): the proxy
+ * always asks the upstream for `stream_options.include_usage: true`, and remembers whether the
+ * caller asked itself, so the relay can drop the usage-only chunk again and the caller sees exactly
+ * what OpenAI would send.
  */
 
 export interface UsageRequest {
@@ -34,7 +35,7 @@ const ASK_USAGE = Buffer.from('"stream_options":{"include_usage":true},');
  * The request bytes with `"stream_options":{"include_usage":true}` added as the object's first
  * member: what {@link requestUsage} asks for when the caller sent no `stream_options` at all,
  * without serialising the whole body again (JSON.stringify of the request was ~13 µs of every
- * stream's CPU before its first upstream byte, bench/profile.ts, issue 6). `raw` must be the bytes
+ * stream's CPU before its first upstream byte, bench/profile.ts). `raw` must be the bytes
  * of a JSON object with at least one member and no `stream_options` key (the caller checks the
  * parsed body); null when the bytes do not look like that.
  */

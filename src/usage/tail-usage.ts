@@ -1,9 +1,10 @@
 /**
- * The top-level `usage` of a JSON answer, read from its end (issue 6). A chat completion puts
- * `usage` after `choices`, near the end of the body, so reading the body backwards, member by
- * member at the top level, reaches it after a few short members, and only that object is parsed.
- * Decoding and parsing the whole ~1.5 KB answer to read it cost ~20 µs per non-streaming request
- * (`bench/profile.ts --scenario json`), about an eighth of the proxy's CPU per request.
+ * The top-level `usage` of a JSON answer, read from its end (test/unit/tail-usage.test.ts;
+ * docs/ARCHITECTURE.md "Performance rules"). A chat completion puts `usage` after `choices`, near
+ * the end of the body, so reading the body backwards, member by member at the top level, reaches it
+ * after a few short members, and only that object is parsed. Decoding and parsing the whole ~1.5 KB
+ * answer to read it cost ~20 µs per non-streaming request (`bench/profile.ts --scenario json`),
+ * about an eighth of the proxy's CPU per request.
  *
  * Pure: bytes in, the parsed value out. It works on bytes because every byte JSON's structure
  * uses is ASCII, and no byte of a multi-byte UTF-8 sequence is.

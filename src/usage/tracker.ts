@@ -1,5 +1,5 @@
 /**
- * Usage accounting for one request (issue 3): the upstream's own counts when it sent them,
+ * Usage accounting for one request (test/unit/usage.test.ts): the upstream's own counts when it sent them,
  * otherwise an estimate — prompt from the request body, completion from the text actually relayed.
  * That is also what a stream cut by the client or the upstream is billed: prompt plus what was
  * generated up to the cut.
@@ -26,7 +26,7 @@ export class UsageTracker {
   private usage: Usage | null = null;
   /**
    * The latest content pieces; every {@link JOIN_AT} they are joined onto {@link joined}. One
-   * string per token would cost ~30 bytes a token for as long as the stream is open (issue 6).
+   * string per token would cost ~30 bytes a token for as long as the stream is open (bench/heap.ts).
    */
   private readonly fragments: string[] = [];
   private joined = '';

@@ -1,10 +1,10 @@
 /**
  * A request's cancellation: the part of `AbortController`/`AbortSignal` the proxy uses, as one
- * plain object (issue 6). Node's `AbortController` is an EventTarget with a separate signal
- * object; creating one and adding and removing its listener cost ~9 µs per request in the
- * non-streaming profile (`bench/profile.ts --scenario json`: `createAbortSignal`,
- * `addEventListener`, `removeEventListener`), and it holds about 2 KB of heap per open stream.
- * This is a field and a small listener list.
+ * plain object (docs/ARCHITECTURE.md "Performance rules"). Node's `AbortController` is an
+ * EventTarget with a separate signal object; creating one and adding and removing its listener cost
+ * ~9 µs per request in the non-streaming profile (`bench/profile.ts --scenario json`:
+ * `createAbortSignal`, `addEventListener`, `removeEventListener`), and it holds about 2 KB of heap
+ * per open stream. This is a field and a small listener list.
  *
  * A real `AbortSignal` satisfies {@link CancelSignal}, so tests and callers may still pass one;
  * APIs that need a real signal (fetch) get one from {@link toAbortSignal}.

@@ -1,6 +1,6 @@
 /**
  * Read a whole Node stream into one Buffer, with events rather than an async iterator: no
- * generator and promise per chunk on the request path (issue 6). Shared by the request body
+ * generator and promise per chunk on the request path. Shared by the request body
  * (src/http/body.ts, `server.maxBodyBytes`) and JSON answers from upstreams
  * (src/relay/upstream-response.ts, `server.maxUpstreamBodyBytes`): both bounded by `limitBytes`.
  */

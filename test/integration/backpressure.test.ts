@@ -111,7 +111,7 @@ describe('backpressure (integration)', () => {
         upstreams: { fast: { baseUrl: up.baseUrl } },
         models: [{ match: 'bp-model', upstream: 'fast' }],
       },
-      ext: { middleware: [capture] },
+      ext: { middleware: [{ name: 'capture', middleware: capture, chat: true }] },
     });
   });
   after(async () => {

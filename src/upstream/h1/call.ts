@@ -29,7 +29,7 @@ export interface CallClient {
 
 /**
  * The response handed to the caller. Its body is made on first use: a relay that takes it with
- * `direct` never has a Readable (issue 6: ~1.5 KB of heap per open stream, and the per-read
+ * `direct` never has a Readable (~1.5 KB of heap per open stream in bench/heap.ts, and the per-read
  * stream machinery, see {@link BodySink}).
  */
 class H1Response implements UpstreamResponse {
@@ -79,7 +79,7 @@ export class Call implements ParserEvents, DirectBody {
   /**
    * The request body, kept for a resend (with head0) until the upstream answers; then dropped, as
    * the request as a whole is not kept: the body (often a slice of an 8 KB pool slab) and the
-   * headers need not live as long as the stream (bench/heap.ts --snapshot, issue 6).
+   * headers need not live as long as the stream (bench/heap.ts --snapshot).
    */
   private body0: TransportRequest['body'];
   private onResponse: TransportRequest['onResponse'];
@@ -90,7 +90,7 @@ export class Call implements ParserEvents, DirectBody {
     private readonly key: string,
     init: TransportRequest,
     private head0: string | null,
-    /** Dropped once settled: its two functions need not live as long as the stream (issue 6). */
+    /** Dropped once settled: its two functions need not live as long as the stream (bench/heap.ts). */
     private pending: Pending | null,
   ) {
     this.parser = new ResponseParser(this, { noBody: init.method === 'HEAD' });
@@ -135,7 +135,7 @@ export class Call implements ParserEvents, DirectBody {
     if (!this.received) {
       this.received = true;
       // No resend once the upstream answered: the request head (a string of many pieces, ~1 KB
-      // of heap) need not live as long as the stream (bench/heap.ts --snapshot, issue 6).
+      // of heap) need not live as long as the stream (bench/heap.ts --snapshot).
       this.head0 = null;
       this.body0 = undefined;
     }

@@ -5,7 +5,7 @@
  * Why not llhttp (Node's parser, behind `node:http`): it calls into JavaScript once per HTTP
  * chunk, and upstreams send one chunk per SSE frame. That crossing was 27% of the proxy's CPU per
  * 256-token stream (`node --import=tsx bench/profile.ts`: `socketOnData` self time ~300 µs per
- * stream, issue 6). This parser de-chunks a whole socket read in one pass and hands the body on
+ * stream). This parser de-chunks a whole socket read in one pass and hands the body on
  * as one buffer per read. Pure: imports nothing from the app.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The proxy's own HTTP/1.1 client for upstreams (issue 6): keep-alive connections over
+ * The proxy's own HTTP/1.1 client for upstreams (docs/ARCHITECTURE.md "Performance rules"): keep-alive connections over
  * `node:net` / `node:tls`, one request at a time per connection, responses read with
  * the response parser (parser.ts) and calls (call.ts). It does what the `node:http` transport does (src/upstream/transport.ts),
  * with one listener set per connection instead of per request and one body push per socket read
