@@ -75,12 +75,8 @@ function owned(
   state.handled = true;
   const { res } = r;
   const release = inflight.add(r.abort);
-  // A caller that leaves aborts the upstream request at once (README "What the proxy guarantees";
-  // test/integration/cancel-shutdown.test.ts). ('close' comes once: `on` spares `once`'s wrapper
-  // objects, heap per open stream, bench/heap.ts.)
-  res.on('close', () => {
-    if (!res.writableFinished) r.abort.abort(new Error('client closed'));
-  });
+  // (A caller that leaves cancels the request from the relay's caller side, src/relay/caller.ts:
+  // the one `close` listener.)
   let ran: Promise<StreamEnd>;
   try {
     // The caller may have left while admission awaited the store (a Redis round trip): its
@@ -169,7 +165,7 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
     // Returned, not awaited, and the arrow is not async: each suspended async function would be
     // ~0.5 KB of heap for as long as the stream is open (bench/heap.ts --snapshot).
     return owned(deps, inflight, state, r, () =>
-      ex.stream ? relayChatStream(r, streamOpts) : relayChatJson(r).then(() => ({ reason: 'done' as const, status: ex.status })),
+      ex.stream ? relayChatStream(r, streamOpts) : relayChatJson(r, streamOpts).then(() => ({ reason: 'done' as const, status: ex.status })),
     );
   };
 }
@@ -200,6 +196,7 @@ function permitPassthrough(deps: AppDeps, state: ProxyState, endpoint: Passthrou
 /** The handler of one pass-through endpoint: the body goes to the model's upstream as it came. */
 function passthrough(deps: AppDeps, inflight: Inflight, endpoint: PassthroughEndpoint): Koa.Middleware<ProxyState> {
   const limit = deps.config.server.maxBodyBytes;
+  const relayOpts = streamRelayOptions(deps);
   return async (ctx) => {
     const ex = ctx.state.ex;
     const method = ctx.method;
@@ -230,7 +227,7 @@ function passthrough(deps: AppDeps, inflight: Inflight, endpoint: PassthroughEnd
       tracker: new UsageTracker(deps.estimator, ex.model, json),
       abort: new Cancel(),
     };
-    await owned(deps, inflight, ctx.state, r, async () => ({ reason: await relayPassthrough(r), status: ex.status }));
+    await owned(deps, inflight, ctx.state, r, () => relayPassthrough(r, relayOpts));
     ctx.respond = false;
   };
 }

@@ -11,11 +11,9 @@
  * the finish chunk, the usage chunk, `response.completed`, other layouts — is parsed once and read
  * by src/usage/chunk.ts. test/integration/passthrough.test.ts checks the records.
  */
-import type { Clock } from '../clock.js';
 import type { Exchange } from './exchange.js';
-import { UNCHANGED, type TrimTail } from './observer.js';
+import { UNCHANGED, type ByteObserver, type StreamObserver, type TrimTail } from './observer.js';
 import { STRIP_USAGE_NULL, USAGE_NULL_TAIL } from './chat-observer.js';
-import type { PassthroughObserver } from './passthrough-frames.js';
 import { responsesFinishReason } from './finish-reason.js';
 import { inspectChunk, RESPONSES_TEXT_DELTAS } from '../usage/chunk.js';
 import { endsWithUsageNull } from '../usage/scan.js';
@@ -24,7 +22,7 @@ import type { UsageTracker } from '../usage/tracker.js';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 /** Observes one pass-through SSE stream. */
-export class PassthroughStreamObserver implements PassthroughObserver {
+export class PassthroughStreamObserver implements StreamObserver, ByteObserver {
   /**
    * @param hideUsage the proxy asked for `stream_options.include_usage` and the caller did not:
    *   relay what the upstream would have sent without it (src/usage/stream-options.ts).
@@ -33,53 +31,52 @@ export class PassthroughStreamObserver implements PassthroughObserver {
     private readonly ex: Exchange,
     private readonly tracker: UsageTracker,
     private readonly hideUsage: boolean,
-    private readonly clock: Clock,
   ) {}
 
-  onBytes(buf: Buffer, start: number, end: number): TrimTail | null | undefined {
+  onBytes(buf: Buffer, start: number, end: number, now: number): TrimTail | null | undefined {
     const text = scanCompletionTextBytes(buf, start, end);
     if (text === undefined) return undefined;
     this.tracker.onContent(text);
-    this.count();
+    this.count(now);
     return this.hideUsage && endsWithUsageNull(buf, start, end) ? STRIP_USAGE_NULL : UNCHANGED;
   }
 
-  onEvent(data: string): string | TrimTail | null {
+  onEvent(data: string, now: number): string | TrimTail | null {
     // Responses events put `type` first (OpenAI, src/sim/responses.ts). Of the `response.*` ones
     // only the text deltas and the final event matter; the others are counted unread.
     if (data.startsWith(RESPONSE_TYPE)) {
       const q = data.indexOf('"', TYPE_HEAD.length);
-      if (q < 0) return this.full(data);
+      if (q < 0) return this.full(data, now);
       if (data.startsWith('.delta', q - 6)) {
         // The common delta is matched in place; another's type is cut out to look it up.
-        if (!data.startsWith(OUTPUT_TEXT_DELTA, TYPE_HEAD.length) && !RESPONSES_TEXT_DELTAS.has(data.slice(TYPE_HEAD.length, q))) return this.counted(data);
+        if (!data.startsWith(OUTPUT_TEXT_DELTA, TYPE_HEAD.length) && !RESPONSES_TEXT_DELTAS.has(data.slice(TYPE_HEAD.length, q))) return this.counted(data, now);
         const delta = readStringMember(data, DELTA_KEY, q);
-        if (delta === null) return this.full(data);
+        if (delta === null) return this.full(data, now);
         this.tracker.onContent(delta);
-        return this.counted(data);
+        return this.counted(data, now);
       }
-      if (!isFinalType(data)) return this.counted(data);
+      if (!isFinalType(data)) return this.counted(data, now);
     }
-    return this.full(data);
+    return this.full(data, now);
   }
 
-  private counted(data: string): string {
-    this.count();
+  private counted(data: string, now: number): string {
+    this.count(now);
     return data;
   }
 
-  private count(): void {
+  private count(now: number): void {
     this.ex.chunks++;
-    this.ex.markToken(this.clock.monotonic());
+    this.ex.markToken(now);
   }
 
   /** Parse the event and read all of it (src/usage/chunk.ts), as the chat observer's full path. */
-  private full(data: string): string | TrimTail | null {
+  private full(data: string, now: number): string | TrimTail | null {
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);
     } catch {
-      return this.counted(data); // not JSON: relayed untouched
+      return this.counted(data, now); // not JSON: relayed untouched
     }
     const obs = inspectChunk(parsed);
     this.tracker.onChunk(obs);
@@ -102,7 +99,7 @@ export class PassthroughStreamObserver implements PassthroughObserver {
       const m = parsed.error.message;
       this.ex.error = typeof m === 'string' ? m : 'upstream error event';
     }
-    this.count();
+    this.count(now);
     return out;
   }
 }

@@ -2,7 +2,7 @@
  * Pass-through for the other `/v1/*` endpoints (README "Endpoints"): `/v1/completions`, `/v1/embeddings`,
  * `/v1/responses`, files, audio … The body goes to the model's upstream as it came (re-encoded
  * only when a deployment renames the model); the answer streams back without buffering, with
- * backpressure. An SSE body is re-framed on the way (src/relay/passthrough-frames.ts): one `data:`
+ * backpressure. An SSE body goes through the stream pipeline (src/relay/pipeline.ts): one `data:`
  * line per event, LF only, what a line-reading client can parse. The record is filled as a chat
  * stream's: a `/v1/completions` stream asks its upstream for usage as chat does and hides it
  * again from a caller who did not ask; usage, the text to estimate from when there is none, and
@@ -11,150 +11,146 @@
  * `server.maxEventBytes` (an endless line) ends its stream with an error frame
  * (test/security/upstream-bounds.test.ts); a JSON body over MAX_USAGE_BODY is not kept.
  */
-import type { EndReason } from '../events/types.js';
-import type { RelayDeps } from './relay-deps.js';
-import { encodeData } from '../sse/encoder.js';
-import { toOpenAIError } from '../errors.js';
-import { BatchWriter } from './batch-writer.js';
-import { PassthroughFrames } from './passthrough-frames.js';
+import { UpstreamError } from '../errors.js';
 import { PassthroughStreamObserver } from './passthrough-observer.js';
 import { finishReasonFromBody } from './finish-reason.js';
 import { requestUsage, spliceUsageRequest, type UsageRequest } from '../usage/stream-options.js';
 import type { Deployment } from '../upstream/router.js';
+import type { UpstreamResponse } from '../upstream/transport.js';
+import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import { runAttempts } from './attempts.js';
-import { sendAttempt } from './upstream-call.js';
+import { relayAttempt, type BodyRelay } from './upstream-call.js';
 import type { RelayRequest } from './chat.js';
 import { relayedHeaders } from './upstream-response.js';
-import type { UpstreamResponse } from '../upstream/transport.js';
-import { serverTiming } from './server-timing.js';
-import { upstreamRequestHeaders } from '../upstream/request-headers.js';
-import { configSecrets } from '../logging/secrets.js';
-import { drained } from '../util/drained.js';
+import { CallerStream, type StreamEnd } from './caller.js';
+import { PassthroughPipeline } from './pipeline.js';
+import type { PumpResult, RelayOptions } from './relay-types.js';
+import { readBody, type BodyConsumer } from './upstream-body.js';
 
 /** Largest JSON answer kept aside to read its usage. */
 const MAX_USAGE_BODY = 4 * 1024 * 1024;
 
-/** Relay a pass-through request whose body (raw) is `raw`. */
-/** Relay a pass-through request; resolves with how it ended, for the request record. */
-export async function relayPassthrough(r: RelayRequest & { raw: Buffer | undefined; path: string; deps: RelayDeps }): Promise<EndReason> {
-  const { deps, ex, res, req } = r;
+/** A pass-through request: a relay request with the path below `/v1` it goes to. */
+export type PassthroughRequest = RelayRequest & { path: string };
+
+/**
+ * Relay a pass-through request; resolves with how it ended, for the request record. Each attempt
+ * relays its answer's body from its head on (its head is committed then: nothing is retried after
+ * a 2xx), so the body's end is the attempt's end, as on the chat path.
+ */
+export function relayPassthrough(r: PassthroughRequest, opts: RelayOptions): Promise<StreamEnd> {
+  const { deps, ex } = r;
+  const caller = new CallerStream(r.res, r.abort, opts, ex, r.extraHeaders);
   const usage = usageRequest(r);
-  const upstreamRes = await runAttempts<UpstreamResponse>(deps, ex, r.route, r.abort.signal, async (d) => {
-    const started = deps.clock.monotonic();
+  return runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
     const body = upstreamBody(r, d, usage);
-    const headers = upstreamRequestHeaders(req.headers, d.upstreamConfig, ex.id);
-    // The shared attempt (src/relay/upstream-call.ts): same error-status rule, record and
-    // `upstream.failed` as chat. The body is relayed as it streams, outside the attempt loop, so
-    // a success is recorded at its head.
-    const out = await sendAttempt(r, d, { path: r.path, method: req.method ?? 'GET', headers, body: body === undefined || body.length === 0 ? undefined : body }, r.abort.signal);
-    if ('ok' in out) ex.addAttempt(d.upstream, out.ok.status, null, started);
-    return out;
-  });
-
-  const type = upstreamRes.headers.get('content-type') ?? '';
-  const isSse = type.startsWith('text/event-stream');
-  const isJson = type.includes('json');
-  ex.stream = isSse;
-  const headers: Record<string, string> = {
-    ...relayedHeaders(upstreamRes.headers, configSecrets(deps.config)),
-    ...r.extraHeaders,
-    'x-request-id': ex.id,
-    'server-timing': serverTiming(ex, deps.clock.monotonic()),
-  };
-  if (type) headers['content-type'] = type;
-  const len = upstreamRes.headers.get('content-length');
-  // (Not for SSE: re-framing may change its length.)
-  if (len !== null && !isSse && !upstreamRes.headers.has('content-encoding')) headers['content-length'] = len;
-  if (isSse) {
-    headers['cache-control'] = 'no-cache';
-    headers['x-accel-buffering'] = 'no';
-  }
-  res.writeHead(upstreamRes.status, headers);
-  ex.status = upstreamRes.status;
-
-  // SSE: re-framed, usage observed per event. JSON: kept aside (bounded) for its usage.
-  let frames: PassthroughFrames | null = null;
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  // One write per upstream read, counted as it goes out.
-  const out = new BatchWriter(res, { writable: () => !res.destroyed, onWrite: (n) => (ex.bytesOut += n) });
-  if (isSse) {
-    res.socket?.setNoDelay(true);
-    ex.openStream();
-    // Usage hidden again only where the proxy asked for it and the caller did not (chat's rule).
-    const observer = new PassthroughStreamObserver(ex, r.tracker, usage !== null && !usage.callerAsked, deps.clock);
-    frames = new PassthroughFrames(out, observer, deps.config.server.maxEventBytes, ex.upstream ?? 'upstream');
-  }
-
-  const body = upstreamRes.body;
-  let clientGone = false;
-  res.once('close', () => {
-    clientGone = !res.writableFinished;
-  });
-  let bodyEnded = false;
-  let reason: EndReason = 'done';
-  try {
-    for await (const value of body as AsyncIterable<Uint8Array>) {
-      if (frames !== null) {
-        out.begin();
-        frames.feed(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-        out.flush();
-        // An oversized event: stop reading (leaving the loop destroys the upstream body).
-        if (frames.error() !== null) break;
-      } else {
-        res.write(value);
-        ex.bytesOut += value.length;
-        if (isJson && keptBytes + value.length <= MAX_USAGE_BODY) {
-          kept.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-          keptBytes += value.length;
-        }
+    const headers = upstreamRequestHeaders(r.req.headers, d.upstreamConfig, ex.id);
+    const request = { path: r.path, method: r.req.method ?? 'GET', headers, body: body === undefined || body.length === 0 ? undefined : body };
+    return relayAttempt(r, d, request, new PassthroughBody(r, caller, opts, d.upstream, usage), r.abort.signal);
+  }).then(
+    (result) => {
+      if (result.kind !== 'done' && result.error?.code === 'upstream_event_too_large') {
+        deps.logger.warn({ requestId: ex.id, maxEventBytes: opts.maxEventBytes }, 'pass-through SSE event larger than server.maxEventBytes: its stream ends with an error frame');
       }
-      if (res.writableNeedDrain) await drained(res);
-      if (clientGone) break;
-    }
-    bodyEnded = !clientGone && frames?.error() == null;
-  } catch (err) {
-    if (!clientGone) {
-      ex.error = `upstream failed mid-body: ${(err as Error).message}`;
-      reason = 'upstream_error';
-      res.destroy();
-    }
-  } finally {
-    ex.upstreamEndAt = deps.clock.monotonic();
-  }
-  if (clientGone) {
-    body.destroy();
-    throw new ClientGone();
-  }
-  if (frames !== null && !res.destroyed) {
-    out.begin();
-    if (bodyEnded) frames.end();
-    const failed = frames.error();
-    if (failed !== null) {
-      // As the chat relay after its head is out: a last `data: {"error":…}` frame, never a silent cut.
-      ex.error = failed.message;
-      reason = failed.code === 'upstream_truncated' ? 'upstream_truncated' : 'upstream_error';
-      if (failed.code === 'upstream_event_too_large') {
-        deps.logger.warn({ requestId: ex.id, maxEventBytes: frames.maxEventBytes }, 'pass-through SSE event larger than server.maxEventBytes: its stream ends with an error frame');
-      }
-      out.write(encodeData(JSON.stringify(toOpenAIError(failed).body)));
-      res.shouldKeepAlive = false;
-    }
-    out.flush();
-  }
-  if (kept.length > 0) {
-    try {
-      const parsed: unknown = JSON.parse(Buffer.concat(kept, keptBytes).toString('utf8'));
-      r.tracker.onBody(parsed);
-      ex.finishReason = finishReasonFromBody(parsed);
-    } catch {
-      /* not JSON after all */
-    }
-  }
-  if (!res.destroyed) res.end();
-  return reason;
+      return caller.finish(result, null);
+    },
+    (err: unknown) => {
+      const stopped = caller.stoppedResult(ex.upstream ?? 'upstream');
+      if (stopped !== null) return caller.finish(stopped, null);
+      throw err;
+    },
+  );
 }
 
+/**
+ * One attempt's answer, from its head: the head relayed with the upstream's status, then an SSE
+ * body through the pass-through pipeline (src/relay/pipeline.ts), any other body as it comes, a
+ * JSON one also kept aside (bounded) for its usage and finish reason.
+ */
+class PassthroughBody implements BodyRelay, BodyConsumer {
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
+  private isJson = false;
+
+  constructor(
+    private readonly r: PassthroughRequest,
+    private readonly caller: CallerStream,
+    private readonly opts: RelayOptions,
+    private readonly upstreamName: string,
+    private readonly usage: UsageRequest | null,
+  ) {}
+
+  run(upstreamRes: UpstreamResponse): Promise<PumpResult> {
+    const { ex } = this.r;
+    const caller = this.caller;
+    const type = upstreamRes.headers.get('content-type') ?? '';
+    const isSse = type.startsWith('text/event-stream');
+    this.isJson = type.includes('json');
+    ex.stream = isSse;
+    const headers = relayedHeaders(upstreamRes.headers, this.opts.secrets);
+    if (type) headers['content-type'] = type;
+    const len = upstreamRes.headers.get('content-length');
+    // (Not for SSE: re-framing may change its length.)
+    if (len !== null && !isSse && !upstreamRes.headers.has('content-encoding')) headers['content-length'] = len;
+    if (!isSse) {
+      caller.commitWith(upstreamRes.status, headers);
+      return readBody(upstreamRes, this).done.then((readError) => this.ended(readError));
+    }
+    headers['cache-control'] = 'no-cache';
+    headers['x-accel-buffering'] = 'no';
+    caller.openStream();
+    caller.commitWith(upstreamRes.status, headers);
+    ex.openStream();
+    // Usage hidden again only where the proxy asked for it and the caller did not (chat's rule).
+    const observer = new PassthroughStreamObserver(ex, this.r.tracker, this.usage !== null && !this.usage.callerAsked);
+    return new PassthroughPipeline(caller, { observer }, this.upstreamName, this.opts.maxEventBytes).run(upstreamRes);
+  }
+
+  // BodyConsumer: a plain body, relayed read by read with backpressure.
+
+  stopped(): boolean {
+    return this.caller.stopped();
+  }
+
+  done(): boolean {
+    return false;
+  }
+
+  take(chunk: Buffer): void {
+    this.caller.writeRaw(chunk);
+    if (this.isJson && this.keptBytes + chunk.length <= MAX_USAGE_BODY) {
+      this.kept.push(chunk);
+      this.keptBytes += chunk.length;
+    }
+  }
+
+  mustWait(wake: () => void): boolean {
+    return this.caller.mustWait(wake);
+  }
+
+  cancelWait(): void {
+    this.caller.cancelWait();
+  }
+
+  /** A plain body's end: its usage and finish reason read from a whole JSON answer. */
+  private ended(readError: unknown): PumpResult {
+    const { ex, tracker } = this.r;
+    if (this.caller.stopped()) return this.caller.stoppedResult(this.upstreamName)!;
+    if (readError !== null) {
+      return { kind: 'ended', reason: 'upstream_error', error: new UpstreamError(`Upstream "${this.upstreamName}" failed mid-body: ${(readError as Error).message}`, { code: 'upstream_disconnected' }) };
+    }
+    if (this.kept.length > 0) {
+      try {
+        const parsed: unknown = JSON.parse(Buffer.concat(this.kept, this.keptBytes).toString('utf8'));
+        tracker.onBody(parsed);
+        ex.finishReason = finishReasonFromBody(parsed);
+      } catch {
+        /* not JSON after all */
+      }
+    }
+    return { kind: 'done' };
+  }
+}
 
 /**
  * A `/v1/completions` stream asks its upstream for usage as a chat stream does
@@ -181,7 +177,7 @@ function upstreamBody(r: RelayRequest, d: Deployment, usage: UsageRequest | null
   return JSON.stringify(d.model === undefined ? usage.body : { ...usage.body, model: d.model });
 }
 
-/** Thrown when the caller left mid-relay; the handler records `client_aborted`. */
+/** Thrown when the caller left before the relay began; the handler records `client_aborted`. */
 export class ClientGone extends Error {
   constructor() {
     super('client closed the connection');

@@ -16,8 +16,8 @@
  * - 4xx/5xx become the caller's error with the same status ({@link errorFromUpstream}, which
  *   scrubs the config's secrets and turns 401/403 into 502).
  *
- * Every failed attempt is recorded on the exchange here, with the upstream's status (null when
- * it never answered). A successful one is recorded by the path, which knows how its body ended.
+ * Every attempt is recorded on the exchange here, with the upstream's status (null when it never
+ * answered); one whose body is relayed ({@link relayAttempt}) when its body ended.
  * `upstream.failed` goes on the bus for each failed attempt that counts against the upstream
  * ({@link isUpstreamFailure}: no answer, 408, 429, 5xx, 3xx), on both paths
  * (test/integration/failover.test.ts "upstream.failed").
@@ -31,6 +31,7 @@ import type { CancelSignal } from '../util/cancel.js';
 import { isUpstreamFailure, type AttemptOutcome } from './attempts.js';
 import type { Exchange } from './exchange.js';
 import type { RelayDeps } from './relay-deps.js';
+import type { PumpResult } from './relay-types.js';
 import { errorFromUpstream } from './upstream-response.js';
 
 /** What one attempt sends. */
@@ -40,12 +41,12 @@ export interface AttemptRequest {
   method: string;
   headers: Record<string, string>;
   body?: string | Uint8Array;
-  /**
-   * Called synchronously with a successful (2xx) head as soon as it is parsed, before the attempt
-   * resolves: chat's stream relays its first event from the very read that brought the head
-   * (src/relay/sse-relay.ts `early`, the first-token latency path). Not called for an error status.
-   */
-  onResponse?(res: UpstreamResponse): void;
+}
+
+/** Relays a successful answer's body to the caller (src/relay/pipeline.ts, src/relay/passthrough.ts). */
+export interface BodyRelay {
+  /** Called once, with a 2xx head, from inside the read that brought it; resolves with how the body ended. */
+  run(res: UpstreamResponse): Promise<PumpResult>;
 }
 
 /** What an attempt needs of the request being relayed. */
@@ -59,18 +60,53 @@ export function isErrorStatus(status: number): boolean {
   return status < 200 || status >= 300;
 }
 
-/** Send one attempt to `d`; an error status or a transport failure becomes an error outcome. */
+/**
+ * Send one attempt to `d` and relay its body with `relay`, which starts on a 2xx head at once
+ * (from the read that brought it: the first event does not wait for the attempt to resolve, time
+ * to first token, `npm run bench -- --only latency`). An error status or a transport failure becomes
+ * an error outcome; a body that failed before any data reached the caller is retryable.
+ */
+export function relayAttempt(
+  r: AttemptContext,
+  d: Deployment,
+  request: AttemptRequest,
+  relay: BodyRelay,
+  signal: CancelSignal,
+): Promise<AttemptOutcome<PumpResult>> {
+  const { deps, ex } = r;
+  const started = deps.clock.monotonic();
+  let running: Promise<PumpResult> | null = null;
+  return sendAttempt(r, d, request, signal, (res) => (running = relay.run(res))).then((out) => {
+    if (!('ok' in out)) return out;
+    const status = out.ok.status;
+    return (running ?? relay.run(out.ok)).then((pumped): AttemptOutcome<PumpResult> => {
+      ex.upstreamEndAt = deps.clock.monotonic();
+      const err = pumped.kind === 'done' ? null : pumped.error;
+      ex.addAttempt(d.upstream, status, err?.message ?? (pumped.kind === 'ended' ? pumped.reason : null), started);
+      if (pumped.kind === 'retryable') return { error: pumped.error, retryable: true };
+      // A body that broke after data cannot be retried, but it is the upstream's failure (its circuit).
+      const upstreamFailed = pumped.kind === 'ended' && (pumped.reason === 'upstream_error' || pumped.reason === 'upstream_truncated' || pumped.reason === 'idle_timeout');
+      return { ok: pumped, upstreamFailed };
+    });
+  });
+}
+
+/**
+ * Send one attempt to `d`; an error status or a transport failure becomes an error outcome. The
+ * answer's body is the caller's to read (the JSON path reads it whole). `onHead` gets a 2xx head
+ * as soon as it is parsed.
+ */
 export async function sendAttempt(
   r: AttemptContext,
   d: Deployment,
   request: AttemptRequest,
   signal: CancelSignal,
+  onHead?: (res: UpstreamResponse) => void,
 ): Promise<AttemptOutcome<UpstreamResponse>> {
   const { deps, ex } = r;
   const started = deps.clock.monotonic();
   ex.upstreamSentAt ??= started;
   let headAt: number | null = null;
-  const hook = request.onResponse;
   let res: UpstreamResponse;
   try {
     res = await deps.upstream.send(
@@ -86,7 +122,7 @@ export async function sendAttempt(
           // The head's own time, not when the await resumes (after the rest of its read).
           headAt = deps.clock.monotonic();
           ex.upstreamHeadersAt = headAt;
-          if (hook !== undefined && !isErrorStatus(head.status)) hook(head);
+          if (onHead !== undefined && !isErrorStatus(head.status)) onHead(head);
         },
       },
       deps.config.server.firstByteTimeoutMs,

@@ -1,0 +1,368 @@
+/**
+ * The caller's side of a relay: the one owner of the caller's response. It commits the head,
+ * writes what the pipeline produces (one write per upstream read, src/relay/batch-writer.ts),
+ * waits for `drain`, sends keep-alives, runs the idle timer and the maximum duration, holds the one
+ * `close` listener, and ends the response (a final error frame, or a real status before the head).
+ *
+ * Cancellation flows one way from here: when the caller leaves, stops reading, or a timer fires,
+ * the caller side aborts the request's {@link Canceller} with the reason ({@link relayStop}); the
+ * upstream request and the body read only listen to it. Shutdown aborts the same canceller from
+ * outside (src/shutdown.ts). Nothing calls back into this object to stop it.
+ *
+ * - Status fidelity: a stream's head is committed when its first event is written, so an upstream
+ *   that fails before its first event (error status, reset, silence) can still be answered with a
+ *   real status, or retried on another deployment (src/relay/attempts.ts). Only a silence past
+ *   `keepAliveMs` commits 200 early, followed by `: keep-alive` comments while the silence lasts
+ *   (test/unit/sse-relay.test.ts).
+ * - After the head is out, every failure ends the stream with `data: {"error":…}` (the OpenAI SDK
+ *   raises it), never a silent truncation (README "What the proxy guarantees").
+ * - Backpressure: the body read waits for `drain` when the caller's socket is full, so memory per
+ *   stream is one read plus the socket buffer (test/integration/backpressure.test.ts).
+ */
+import type { ServerResponse } from 'node:http';
+import { flattenHead } from '../util/flatten-head.js';
+import { encodeComment, encodeData } from '../sse/encoder.js';
+import { ProxyError, toOpenAIError } from '../errors.js';
+import { writeRendered } from '../util/write-error.js';
+import type { Canceller } from '../util/cancel.js';
+import type { EndReason } from '../events/types.js';
+import type { UpstreamHeaders } from '../upstream/transport.js';
+import { BatchWriter, type BatchTarget } from './batch-writer.js';
+import { relayStop, stopReasonOf, type PumpResult, type RelayOptions, type RelayStop, type StopReason } from './relay-types.js';
+import { stopResult } from './stop-result.js';
+import { relayedHeaders } from './upstream-response.js';
+import { serverTiming } from './server-timing.js';
+import type { Exchange } from './exchange.js';
+
+/** How a relayed response ended, for the record. */
+export interface StreamEnd {
+  reason: EndReason;
+  status: number;
+}
+
+/**
+ * One per request whose response a relay writes. One object with methods where closures cost
+ * heap per open stream (bench/heap.ts).
+ */
+export class CallerStream implements BatchTarget {
+  /** The head is written. */
+  committed = false;
+  /** At least one data frame (or a pass-through head) reached the caller: no retry after this. */
+  dataSent = false;
+  /** The 2xx head of the upstream being relayed: its headers go out on commit (src/relay/pipeline.ts sets it). */
+  upstreamHead: UpstreamHeaders | null = null;
+  /** Writes of one upstream read go out together. */
+  readonly out: BatchWriter;
+  private closed = false;
+  /** An event stream (keep-alives, error frames) rather than a plain body. */
+  private sse = false;
+  private lastActivity: number;
+  private nextKeepAliveAt = Infinity;
+  private deadline = Infinity;
+  private timer: NodeJS.Timeout | null = null;
+  private drainWaiter: (() => void) | null = null;
+  /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
+  private firstTokenFlushed = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly cancel: Canceller,
+    private readonly opts: RelayOptions,
+    private readonly ex: Exchange,
+    /** Headers from admission (x-ratelimit-*, x-budget-*), on every response. */
+    private readonly extraHeaders: Record<string, string>,
+  ) {
+    this.out = new BatchWriter(res, this);
+    this.lastActivity = opts.now();
+    // 'close' is emitted once: `on`, not `once` (whose wrapper is two more objects per stream).
+    res.on('close', this.onClose);
+  }
+
+  /** Why the request was cancelled, or null. */
+  stopReason(): StopReason | null {
+    return stopReasonOf(this.cancel.signal);
+  }
+
+  /** The request was cancelled: read no more. */
+  stopped(): boolean {
+    return this.cancel.signal.aborted;
+  }
+
+  /**
+   * From now on this is an event stream: keep-alives while the upstream is silent, the idle timer,
+   * the maximum duration, and `drain` for backpressure.
+   */
+  openStream(): void {
+    this.sse = true;
+    const now = this.opts.now();
+    this.lastActivity = now;
+    this.nextKeepAliveAt = now + this.opts.keepAliveMs;
+    this.deadline = this.opts.maxStreamDurationMs > 0 ? now + this.opts.maxStreamDurationMs : Infinity;
+    this.res.on('drain', this.onDrain);
+    this.arm();
+  }
+
+  /** Stop the request (the caller side's own reasons); the first stop wins. */
+  private stop(reason: RelayStop['stop']): void {
+    if (this.cancel.signal.aborted) return;
+    this.opts.onStop?.(reason);
+    this.cancel.abort(relayStop(reason));
+  }
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.clearTimer();
+    if (!this.res.writableFinished) this.stop('client');
+  };
+
+  private readonly onDrain = (): void => {
+    this.drainWaiter?.();
+  };
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** One timer per stream, re-armed from its own callback: per-chunk work is a field store. */
+  private arm(): void {
+    if (this.closed) return;
+    const now = this.opts.now();
+    let at = this.deadline;
+    if (this.opts.keepAliveMs > 0) at = Math.min(at, this.nextKeepAliveAt);
+    if (this.opts.idleTimeoutMs > 0) at = Math.min(at, this.lastActivity + this.opts.idleTimeoutMs);
+    if (at === Infinity) return;
+    this.timer = setTimeout(this.onTimer, Math.max(1, at - now));
+    this.timer.unref?.();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    if (this.cancel.signal.aborted || this.closed) return;
+    const now = this.opts.now();
+    if (now >= this.deadline) return this.stop('max_duration');
+    if (this.opts.idleTimeoutMs > 0 && now - this.lastActivity >= this.opts.idleTimeoutMs) {
+      // Waiting for `drain` all that time means the caller stopped reading, not the upstream
+      // (test/integration/backpressure.test.ts): cut the caller, or it would hold the stream and the upstream forever.
+      return this.stop(this.drainWaiter !== null ? 'client_stalled' : 'idle');
+    }
+    if (this.opts.keepAliveMs > 0 && now >= this.nextKeepAliveAt) {
+      // (Not while blocked on a caller that does not read: nothing would reach it.)
+      if (now - this.lastActivity >= this.opts.keepAliveMs && this.drainWaiter === null) {
+        // The upstream is silent (a slow reasoning model): commit 200 and keep idle timers of
+        // load balancers from closing the connection.
+        this.commit();
+        this.out.write(encodeComment('keep-alive'));
+      }
+      this.nextKeepAliveAt = Math.max(now, this.lastActivity) + this.opts.keepAliveMs;
+    }
+    this.arm();
+  };
+
+  /** Write an event stream's head (200, SSE headers) once; `ex.openStream()` counts it open. */
+  commit(): void {
+    if (this.committed || this.closed) return;
+    this.committed = true;
+    const ex = this.ex;
+    ex.openStream();
+    const headers: Record<string, string> = {
+      ...(this.upstreamHead ? relayedHeaders(this.upstreamHead, this.opts.secrets) : {}),
+      ...this.extraHeaders,
+      'x-request-id': ex.id,
+      'server-timing': serverTiming(ex, this.opts.now()),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    };
+    this.res.writeHead(200, headers);
+    flattenHead(this.res);
+    // Frames are small and latency-bound: no Nagle delay (`npm run bench -- --only latency`).
+    this.res.socket?.setNoDelay(true);
+  }
+
+  /**
+   * Write a head that relays the upstream's status (pass-through: its answer is committed at its
+   * head, so it counts as data sent). `headers` get the request id, timing and admission headers.
+   */
+  commitWith(status: number, headers: Record<string, string>): void {
+    if (this.committed || this.closed) return;
+    this.committed = true;
+    this.dataSent = true;
+    const ex = this.ex;
+    ex.status = status;
+    this.res.writeHead(status, {
+      ...headers,
+      ...this.extraHeaders,
+      'x-request-id': ex.id,
+      'server-timing': serverTiming(ex, this.opts.now()),
+    });
+    if (this.sse) this.res.socket?.setNoDelay(true);
+  }
+
+  /** A whole answer (the JSON path): head and body in one go. */
+  respond(status: number, headers: Record<string, string>, body: Buffer): void {
+    const ex = this.ex;
+    this.committed = true;
+    this.res.writeHead(status, { ...headers, ...this.extraHeaders, 'x-request-id': ex.id, 'server-timing': serverTiming(ex, this.opts.now()) });
+    this.res.end(body);
+    ex.bytesOut = body.length;
+    ex.status = status;
+  }
+
+  // What the body read and the pipeline write through, one upstream read at a time.
+
+  /** A plain body's bytes (pass-through), written as they came. */
+  writeRaw(chunk: Buffer): void {
+    if (this.closed) return;
+    this.res.write(chunk);
+    this.ex.bytesOut += chunk.length;
+  }
+
+  /** An upstream read begins: activity for the idle timer, and its writes are batched. */
+  beginRead(): void {
+    this.lastActivity = this.opts.now();
+    this.out.begin();
+  }
+
+  /** The read is relayed: one write. */
+  endRead(): void {
+    this.out.flush();
+  }
+
+  /** Events of one read arrive together: they share its time (one clock read per read). */
+  now(): number {
+    return this.lastActivity;
+  }
+
+  /** After each relayed event: the first token is written out at once, not at the end of its read. */
+  afterEvent(sawFirstToken: boolean): void {
+    if (!sawFirstToken || this.firstTokenFlushed) return;
+    this.firstTokenFlushed = true;
+    this.out.flush();
+    // node:http's res.write corks the socket until the next tick: uncorked now, the first token
+    // leaves before the rest of its read is relayed, not after (time to first token, `npm run bench -- --only latency`).
+    // Node's own uncork on that tick then finds nothing corked.
+    const socket = this.res.socket;
+    if (socket !== null && socket.writableCorked > 0) socket.uncork();
+    this.out.begin();
+  }
+
+  /** If the caller's socket is full: keep `wake` for its 'drain' and return true. */
+  mustWait(wake: () => void): boolean {
+    if (!this.res.writableNeedDrain || this.closed) return false;
+    this.drainWaiter = () => {
+      this.drainWaiter = null;
+      wake();
+    };
+    return true;
+  }
+
+  cancelWait(): void {
+    this.drainWaiter = null;
+  }
+
+  // BatchTarget: where the batches go.
+
+  writable(): boolean {
+    return !this.closed;
+  }
+
+  onWrite(bytes: number): void {
+    this.ex.bytesOut += bytes;
+  }
+
+  // The end.
+
+  /** How a request stopped by cancellation ends (idle, shutdown, max duration, caller gone); null if it was not. */
+  stoppedResult(upstreamName: string): PumpResult | null {
+    const reason = this.stopReason();
+    return reason === null ? null : stopResult(reason, upstreamName, this.opts);
+  }
+
+  /**
+   * End the response with how its last upstream body ended (`result`), or with the error every
+   * attempt ended in (`result` null): the record's end reason and status.
+   */
+  finish(result: PumpResult | null, error: ProxyError | null): StreamEnd {
+    const ex = this.ex;
+    if (result === null) {
+      ex.error = error!.message;
+      return { reason: 'upstream_error', status: this.end(error) };
+    }
+    if (result.kind === 'done') return { reason: 'done', status: this.end(null) };
+    if (result.error) ex.error = result.error.message;
+    if (result.kind === 'ended') return { reason: result.reason, status: this.end(result.error) };
+    return { reason: 'upstream_error', status: this.end(result.error) };
+  }
+
+  /** Reset rather than close, so neither kernel keeps unsent bytes for a peer that does not read. */
+  private reset(): void {
+    const socket = this.res.socket;
+    if (socket) socket.resetAndDestroy();
+    else this.res.destroy();
+  }
+
+  /**
+   * After the last frame (test/integration/backpressure.test.ts): a caller that does not read would
+   * keep the response and its socket open forever, so it gets `idleTimeoutMs` to take the rest,
+   * then the connection is reset.
+   */
+  private guardLastFrame(untilSocketCloses = false): void {
+    if (this.opts.idleTimeoutMs <= 0) return;
+    const socket = this.res.socket;
+    // A stream that ended in error closes its connection; 'finish' only means the kernel took
+    // the bytes, so then the guard lasts until the socket itself is gone.
+    if (untilSocketCloses ? !socket || socket.destroyed : this.res.writableFinished) return;
+    const t = setTimeout(() => {
+      if (untilSocketCloses ? !socket!.destroyed : !this.res.writableFinished) this.reset();
+    }, this.opts.idleTimeoutMs);
+    t.unref?.();
+    const clear = (): void => clearTimeout(t);
+    if (untilSocketCloses) socket!.once('close', clear);
+    else this.res.once('finish', clear);
+    this.res.once('close', () => {
+      if (!untilSocketCloses) clear();
+    });
+  }
+
+  /**
+   * Finish the response. With an error: before the head is out, a real status and JSON body;
+   * after it, a final `data: {"error":…}` frame on an event stream, a cut connection on a plain body.
+   */
+  private end(error: ProxyError | null): number {
+    this.clearTimer();
+    this.res.off('drain', this.onDrain);
+    const committedStatus = this.committed ? this.ex.status || 200 : 499;
+    if (this.closed) return committedStatus;
+    if (this.stopReason() === 'client_stalled') {
+      // Its socket is full: a last frame would never leave.
+      this.reset();
+      return committedStatus;
+    }
+    if (error === null) {
+      if (this.sse) this.commit();
+      this.res.end();
+      this.guardLastFrame();
+      return this.ex.status || 200;
+    }
+    const rendered = toOpenAIError(error);
+    if (this.committed) {
+      if (!this.sse) {
+        // A plain body cannot carry an error: the cut connection tells the caller.
+        this.res.destroy();
+        return committedStatus;
+      }
+      // The stream failed: no keep-alive for this connection (Node closes it once flushed).
+      this.res.shouldKeepAlive = false;
+      this.out.write(encodeData(JSON.stringify(rendered.body)));
+      this.res.end();
+      this.guardLastFrame(true);
+      return committedStatus;
+    }
+    const ex = this.ex;
+    const status = writeRendered(this.res, rendered, { ...this.extraHeaders, 'x-request-id': ex.id, 'server-timing': serverTiming(ex, this.opts.now()) });
+    this.committed = true;
+    return status;
+  }
+}
