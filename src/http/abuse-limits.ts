@@ -10,7 +10,7 @@
  * | head not complete in time (slowloris; also a silent new connection) | headersTimeoutMs | 408 `headers_timeout`, close | headers_timeout |
  * | body not complete in time (slow body) | requestTimeoutMs | 408 `request_timeout`, close | request_timeout |
  * | body size | maxBodyBytes | 413 (src/http/body.ts) | body_size |
- * | stream duration | maxStreamDurationMs | error frame `stream_duration_exceeded` (src/relay/sse-relay.ts) | stream_duration |
+ * | stream duration | maxStreamDurationMs | error frame `stream_duration_exceeded` (src/relay/caller.ts) | stream_duration |
  *
  * A connection over `maxConnections` is still read so that its request gets a real answer (a
  * bare reset tells a client nothing); it is bounded like any other by the head timeout, and

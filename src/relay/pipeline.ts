@@ -274,12 +274,15 @@ export class PassthroughPipeline extends EventPipeline {
     return true;
   }
 
+  // Nothing after `[DONE]` (or an error): reading stops there, so what follows it in the same read
+  // must not be relayed either, or the output would depend on how the upstream's reads split.
+
   onComment(text: string): void {
-    this.caller.out.write(encodeComment(text));
+    if (!this.done()) this.caller.out.write(encodeComment(text));
   }
 
   onRetry(ms: number): void {
-    this.caller.out.write(`retry: ${ms}\n\n`);
+    if (!this.done()) this.caller.out.write(`retry: ${ms}\n\n`);
   }
 }
 

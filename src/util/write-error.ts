@@ -1,6 +1,6 @@
 /**
  * Write an OpenAI-shaped JSON error on a raw node:http response. Lives in src/util/ (not
- * src/http/) because both the HTTP routes and the relay (src/relay/sse-relay.ts) write errors this
+ * src/http/) because both the HTTP routes and the relay (src/relay/caller.ts) write errors this
  * way, and the relay may not import src/http (.dependency-cruiser.cjs, docs/ARCHITECTURE.md).
  */
 import type { ServerResponse } from 'node:http';

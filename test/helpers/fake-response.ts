@@ -7,7 +7,7 @@
  *
  * Its socket stub corks on a write and uncorks on the next tick, as node:http's `res.write` does
  * (`connectionCorkNT`), so a test can see the relay uncork the first token itself
- * (src/relay/sse-relay.ts `flushFirstToken`).
+ * (src/relay/caller.ts `afterEvent`).
  */
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';

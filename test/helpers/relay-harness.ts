@@ -1,6 +1,6 @@
 /**
  * One streamed chat request, driven through the real relay (src/relay/chat.ts `relayChatStream`:
- * the attempt loop, `SseRelay`, the frame path) with no socket: a {@link FakeResponse} caller, a
+ * the attempt loop, the caller side `CallerStream`, the pipeline) with no socket: a {@link FakeResponse} caller, a
  * {@link FakeUpstreamClient}, a {@link ManualClock} and {@link FakeTimers} for the relay's timers.
  * The route has one deployment per name in `upstreams`, tried in that order (priorities 0, 1, …).
  */

@@ -1,15 +1,21 @@
 // The pass-through observer's readers without sockets (src/relay/passthrough-observer.ts,
 // src/relay/finish-reason.ts): the byte scans give what a parse would, or step aside; the usage the
-// caller did not ask for is gone from what the re-framing stage writes, yet counted.
+// caller did not ask for is gone from what the re-framing stage (the pass-through pipeline,
+// src/relay/pipeline.ts) writes, yet counted.
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { ManualClock } from '../../src/clock.js';
 import { EventBus } from '../../src/events/bus.js';
+import { CallerStream } from '../../src/relay/caller.js';
 import { Exchange } from '../../src/relay/exchange.js';
 import { finishReasonFromBody, responsesFinishReason, scanFinishReason } from '../../src/relay/finish-reason.js';
-import { PassthroughFrames } from '../../src/relay/passthrough-frames.js';
 import { PassthroughStreamObserver, scanCompletionTextBytes } from '../../src/relay/passthrough-observer.js';
+import { PassthroughPipeline } from '../../src/relay/pipeline.js';
+import type { RelayOptions } from '../../src/relay/relay-types.js';
+import { Cancel } from '../../src/util/cancel.js';
 import { createTokenEstimator } from '../../src/usage/estimate.js';
 import { UsageTracker } from '../../src/usage/tracker.js';
+import { FakeResponse } from '../helpers/fake-response.js';
 
 const estimator = createTokenEstimator();
 const scanAll = (s: string) => scanCompletionTextBytes(Buffer.from(s), 0, Buffer.byteLength(s));
@@ -69,42 +75,42 @@ describe('pass-through observer', () => {
   });
 
   describe('with the re-framing stage', () => {
-    function run(frames: string, hideUsage: boolean) {
+    /** The frames as one upstream read through the pass-through pipeline, its head committed first (src/relay/passthrough.ts). */
+    async function run(frames: string, hideUsage: boolean) {
       const ex = new Exchange('req_1', 'POST', '/v1/completions', new ManualClock(), new EventBus());
       const tracker = new UsageTracker(estimator, 'gpt-3.5-turbo-instruct', { prompt: 'x' });
-      const out: Buffer[] = [];
-      const stage = new PassthroughFrames(
-        { write: (f) => out.push(Buffer.from(f)), writeBytes: (b, s, e) => out.push(Buffer.from(b.subarray(s, e))) },
-        new PassthroughStreamObserver(ex, tracker, hideUsage, new ManualClock()),
-        1 << 20,
-        'up',
-      );
-      stage.feed(Buffer.from(frames));
-      stage.end();
-      return { text: Buffer.concat(out).toString('utf8'), ex, usage: tracker.final() };
+      const res = new FakeResponse();
+      const opts: RelayOptions = { keepAliveMs: 0, idleTimeoutMs: 0, maxStreamDurationMs: 0, maxEventBytes: 1 << 20, secrets: [], now: () => 0 };
+      const caller = new CallerStream(res.asServerResponse(), new Cancel(), opts, ex, {});
+      caller.openStream();
+      caller.commitWith(200, {});
+      const pipeline = new PassthroughPipeline(caller, { observer: new PassthroughStreamObserver(ex, tracker, hideUsage) }, 'up', opts.maxEventBytes);
+      const result = await pipeline.run({ status: 200, ok: true, headers: new Headers({ 'content-type': 'text/event-stream' }), body: Readable.from([Buffer.from(frames)]) });
+      assert.deepEqual(result, { kind: 'done' });
+      return { text: res.text(), ex, usage: tracker.final() };
     }
     const usageChunk = '{"id":"cmpl-1","object":"text_completion","created":1,"choices":[],"model":"m","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}';
     const finish = textChunk('').replace('"finish_reason":null', '"finish_reason":"length"');
     const wire = (tail: string) =>
       [textChunk('Hel', tail), textChunk('lo', tail), finish.slice(0, -1) + tail, usageChunk].map((p) => `data: ${p}\n\n`).join('') + 'data: [DONE]\n\n';
 
-    it('hidden usage: ,"usage":null cut from every chunk and the usage chunk dropped, the upstream count kept', () => {
-      const r = run(wire(',"usage":null}'), true);
+    it('hidden usage: ,"usage":null cut from every chunk and the usage chunk dropped, the upstream count kept', async () => {
+      const r = await run(wire(',"usage":null}'), true);
       assert.equal(r.text, [textChunk('Hel'), textChunk('lo'), finish].map((p) => `data: ${p}\n\n`).join('') + 'data: [DONE]\n\n');
       assert.deepEqual([r.usage.completionTokens, r.usage.source], [2, 'upstream']);
       assert.equal(r.ex.finishReason, 'length');
       assert.equal(r.ex.chunks, 3);
     });
 
-    it('caller asked: every byte as it came', () => {
+    it('caller asked: every byte as it came', async () => {
       const w = wire(',"usage":null}');
-      const r = run(w, false);
+      const r = await run(w, false);
       assert.equal(r.text, w);
       assert.equal(r.usage.source, 'upstream');
     });
 
-    it('no usage from the upstream: the text streamed is estimated', () => {
-      const r = run([textChunk('Hello there'), textChunk(', friend'), finish].map((p) => `data: ${p}\n\n`).join(''), true);
+    it('no usage from the upstream: the text streamed is estimated', async () => {
+      const r = await run([textChunk('Hello there'), textChunk(', friend'), finish].map((p) => `data: ${p}\n\n`).join(''), true);
       assert.equal(r.usage.source, 'estimated');
       assert.equal(r.usage.completionTokens, estimator.countText('Hello there, friend', 'gpt-3.5-turbo-instruct'));
     });

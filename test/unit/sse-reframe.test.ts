@@ -1,76 +1,91 @@
-// The relay's re-framing stages without sockets: the chat attempt (src/relay/attempt-frames.ts) and
-// the pass-through stage (src/relay/passthrough-frames.ts), fed upstream bodies in every framing the
-// standard allows (test/helpers/sse-wires.ts) at every byte split. What they write must read right
-// to a client that takes the body one line at a time: exactly one `data:` line per event, each whole
-// JSON or `[DONE]`, LF only, the text whole; and the same bytes whatever the split.
+// The relay's re-framing stages without sockets: the stream pipeline (src/relay/pipeline.ts) as the
+// chat relay runs it (`EventPipeline`) and as the pass-through relay does (`PassthroughPipeline`),
+// writing to a real caller side (src/relay/caller.ts) over a fake response, fed upstream bodies in
+// every framing the standard allows (test/helpers/sse-wires.ts) at every byte split. What they
+// write must read right to a client that takes the body one line at a time: exactly one `data:`
+// line per event, each whole JSON or `[DONE]`, LF only, the text whole; and the same bytes
+// whatever the split.
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { createAttempt, type RelayAttempt, type RelaySink } from '../../src/relay/attempt-frames.js';
-import { PassthroughFrames } from '../../src/relay/passthrough-frames.js';
-import { UNCHANGED } from '../../src/relay/observer.js';
+import { ManualClock } from '../../src/clock.js';
+import { EventBus } from '../../src/events/bus.js';
+import { CallerStream } from '../../src/relay/caller.js';
+import { Exchange } from '../../src/relay/exchange.js';
+import { UNCHANGED, type ByteObserver, type StreamObserver } from '../../src/relay/observer.js';
+import { EventPipeline, PassthroughPipeline } from '../../src/relay/pipeline.js';
+import type { PumpResult, RelayOptions } from '../../src/relay/relay-types.js';
 import { createFrameSplitter, wholeAtEnd } from '../../src/sse/frames.js';
 import { createSseParser } from '../../src/sse/parser.js';
 import { encodeRelayed, joinLines } from '../../src/sse/encoder.js';
+import type { UpstreamResponse } from '../../src/upstream/transport.js';
+import { Cancel } from '../../src/util/cancel.js';
+import { FakeResponse } from '../helpers/fake-response.js';
 import { buildWire, CONTENTS, readLines, type LastEnd, type LineEnd, type WireKind } from '../helpers/sse-wires.js';
 
-/** What a stage wrote: the bytes in order, and how many frames went through as the upstream's bytes. */
+/**
+ * What a pipeline wrote after the head: the bytes in order, how many frames went through as the
+ * upstream's bytes (calls of the batch writer's `writeBytes`), and how the body ended.
+ */
 interface Written {
   out: Buffer;
   byteFrames: number;
+  result: PumpResult;
 }
 
-class Collect {
-  readonly pieces: Buffer[] = [];
-  byteFrames = 0;
-  write(frame: string): void {
-    this.pieces.push(Buffer.from(frame));
-  }
-  writeBytes(buf: Buffer, start: number, end: number): void {
-    this.byteFrames++;
-    this.pieces.push(Buffer.from(buf.subarray(start, end)));
-  }
-  result(): Written {
-    return { out: Buffer.concat(this.pieces), byteFrames: this.byteFrames };
-  }
+/** An upstream answer whose body is `chunks`, one upstream read each, then a clean end. */
+function upstream(chunks: Buffer[]): UpstreamResponse {
+  return { status: 200, ok: true, headers: new Headers({ 'content-type': 'text/event-stream' }), body: Readable.from(chunks) };
 }
 
-/** The chat attempt, with an observer that forwards every payload as it is. */
-function viaChat(chunks: Buffer[], maxEventBytes = 1 << 20): Written & { att: RelayAttempt } {
-  const c = new Collect();
-  const sink: RelaySink = {
-    maxEventBytes,
-    now: () => 0,
-    commit: () => undefined,
-    write: (f) => c.write(f),
-    writeBytes: (b, s, e) => c.writeBytes(b, s, e),
-    markDataSent: () => undefined,
-    afterEvent: () => undefined,
-    stopped: () => false,
+/** The error code a body ended with, or null when it ended normally. */
+function errorCode(result: PumpResult): string | null {
+  return result.kind === 'done' ? null : (result.error?.code ?? null);
+}
+
+/**
+ * Run `chunks` through a pipeline as the relays do (src/relay/chat.ts, src/relay/passthrough.ts):
+ * a caller side over a fake response; the pass-through's head committed before its body.
+ */
+async function relay(passthrough: boolean, chunks: Buffer[], observer: StreamObserver & Partial<ByteObserver>, maxEventBytes: number): Promise<Written> {
+  const res = new FakeResponse();
+  const opts: RelayOptions = { keepAliveMs: 0, idleTimeoutMs: 0, maxStreamDurationMs: 0, maxEventBytes, secrets: [], now: () => 0 };
+  const ex = new Exchange('id', 'POST', '/v1/chat/completions', new ManualClock(), new EventBus());
+  const caller = new CallerStream(res.asServerResponse(), new Cancel(), opts, ex, {});
+  // Count the frames forwarded as the upstream's own bytes.
+  let byteFrames = 0;
+  const out = caller.out;
+  const writeBytes = out.writeBytes;
+  out.writeBytes = (buf, start, end) => {
+    byteFrames++;
+    writeBytes.call(out, buf, start, end);
   };
-  const att = createAttempt(sink, { onEvent: (data) => data }, 'up');
-  for (const chunk of chunks) if (!att.done()) att.feed(chunk);
-  if (!att.done()) att.end();
-  return { ...c.result(), att };
+  caller.openStream();
+  if (passthrough) caller.commitWith(200, {});
+  const pipeline = passthrough ? new PassthroughPipeline(caller, { observer }, 'up', maxEventBytes) : new EventPipeline(caller, { observer }, 'up', maxEventBytes);
+  const result = await pipeline.run(upstream(chunks));
+  return { out: Buffer.concat(res.chunks), byteFrames, result };
 }
 
-/** The pass-through stage, with the events it reports to its observer. */
-function viaPassthrough(chunks: Buffer[], maxEventBytes = 1 << 20): Written & { stage: PassthroughFrames; observed: string[] } {
-  const c = new Collect();
+/** The chat pipeline, with an observer that forwards every payload as it is. */
+function viaChat(chunks: Buffer[], maxEventBytes = 1 << 20): Promise<Written> {
+  return relay(false, chunks, { onEvent: (data) => data }, maxEventBytes);
+}
+
+/** The pass-through pipeline, with the events it reports to its observer. */
+async function viaPassthrough(chunks: Buffer[], maxEventBytes = 1 << 20): Promise<Written & { observed: string[] }> {
   const observed: string[] = [];
-  const observer = {
-    onBytes: (b: Buffer, s: number, e: number) => {
+  const observer: StreamObserver & ByteObserver = {
+    onBytes: (b, s, e) => {
       observed.push(b.toString('utf8', s, e));
       return UNCHANGED;
     },
-    onEvent: (d: string) => {
+    onEvent: (d) => {
       observed.push(d);
       return d;
     },
   };
-  const stage = new PassthroughFrames(c, observer, maxEventBytes, 'up');
-  for (const chunk of chunks) stage.feed(chunk);
-  stage.end();
-  return { ...c.result(), stage, observed };
+  return { ...(await relay(true, chunks, observer, maxEventBytes)), observed };
 }
 
 /** Checks the frames a line-reading client gets; returns its lines. */
@@ -170,9 +185,9 @@ describe('SSE re-framing for line-reading clients (relay stages, no sockets)', f
         for (const last of LASTS) {
           const wire = Buffer.from(buildWire(kind, CONTENTS, { eol, bom, last }));
           const label = `${kind}, ${JSON.stringify(eol)}${bom ? ', BOM' : ''}, last event ended by ${last}`;
-          it(`pass-through: ${label}: canonical, the text whole, the same at every split`, () => {
-            const expected = viaPassthrough([wire]);
-            assert.equal(expected.stage.error(), null);
+          it(`pass-through: ${label}: canonical, the text whole, the same at every split`, async () => {
+            const expected = await viaPassthrough([wire]);
+            assert.equal(errorCode(expected.result), null);
             const read = readLines(kind, assertCanonical(expected.out));
             assert.deepEqual(read.broken, []);
             assert.equal(read.text, TEXT);
@@ -181,89 +196,100 @@ describe('SSE re-framing for line-reading clients (relay stages, no sockets)', f
             assert.ok(expected.out.includes('id: 2\n') && expected.out.includes(': ping\n\n'), 'ids and comments kept');
             if (kind === 'responses') assert.ok(expected.out.includes('event: response.output_text.delta\ndata: '), 'event names kept');
             assert.equal(expected.observed.length, CONTENTS.length + (kind === 'responses' ? 1 : 0), 'every event observed once');
-            for (const chunks of everySplit(wire)) assert.ok(viaPassthrough(chunks).out.equals(expected.out), `split ${chunks.map((c) => c.length).join('+')}`);
+            for (const chunks of everySplit(wire)) assert.ok((await viaPassthrough(chunks)).out.equals(expected.out), `split ${chunks.map((c) => c.length).join('+')}`);
           });
 
           if (kind === 'responses') continue;
-          it(`chat: ${label}: data: lines only, the text whole, [DONE] received, the same at every split`, () => {
-            const expected = viaChat([wire]);
-            assert.ok(expected.att.sawDone(), 'the stream ended normally');
+          it(`chat: ${label}: data: lines only, the text whole, [DONE] received, the same at every split`, async () => {
+            const expected = await viaChat([wire]);
+            assert.deepEqual(expected.result, { kind: 'done' }, 'the stream ended normally');
             const lines = assertCanonical(expected.out);
             assert.ok(lines.every((l) => l === '' || l.startsWith('data: ')), 'the chat relay writes data: lines only');
             const read = readLines(kind, lines);
             assert.deepEqual(read.broken, []);
             assert.equal(read.text, TEXT);
             assert.equal(read.payloads.at(-1), '[DONE]');
-            for (const chunks of everySplit(wire)) assert.ok(viaChat(chunks).out.equals(expected.out), `split ${chunks.map((c) => c.length).join('+')}`);
+            for (const chunks of everySplit(wire)) assert.ok((await viaChat(chunks)).out.equals(expected.out), `split ${chunks.map((c) => c.length).join('+')}`);
           });
         }
       }
     }
   }
 
-  it('keeps the byte fast path: LF single-line frames go through as the upstream bytes, unchanged', () => {
+  it('keeps the byte fast path: LF single-line frames go through as the upstream bytes, unchanged', async () => {
     const frames = CONTENTS.map((c) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: c } }] })}\n\n`).join('') + 'data: [DONE]\n\n';
     const wire = Buffer.from(frames);
     for (const chunks of everySplit(wire)) {
-      const chat = viaChat(chunks);
+      const chat = await viaChat(chunks);
       assert.ok(chat.out.equals(wire));
       assert.equal(chat.byteFrames, CONTENTS.length + 1);
-      const pass = viaPassthrough(chunks);
+      const pass = await viaPassthrough(chunks);
       assert.ok(pass.out.equals(wire));
       assert.equal(pass.byteFrames, CONTENTS.length + 1);
     }
   });
 
-  it('a stream cut inside an event stays a truncation: chat without [DONE], pass-through with an error', () => {
+  it('a stream cut inside an event stays a truncation: chat without [DONE], pass-through with an error', async () => {
     for (const tail of ['data: {"choices":[{"delta":{"content":"x"', 'data: [DO', 'data: {"a":\ndata: 1']) {
       const wire = Buffer.from(`data: {"a":1}\n\n${tail}`);
       for (const chunks of everySplit(wire)) {
-        const chat = viaChat(chunks);
-        assert.ok(!chat.att.sawDone(), tail);
+        const chat = await viaChat(chunks);
+        assert.notEqual(chat.result.kind, 'done', tail);
+        assert.equal(errorCode(chat.result), 'upstream_truncated', tail);
         assert.equal(chat.out.toString(), 'data: {"a":1}\n\n');
-        const pass = viaPassthrough(chunks);
-        assert.equal(pass.stage.error()?.code, 'upstream_truncated', tail);
+        const pass = await viaPassthrough(chunks);
+        assert.equal(errorCode(pass.result), 'upstream_truncated', tail);
         assert.equal(pass.out.toString(), 'data: {"a":1}\n\n');
       }
     }
   });
 
-  it('a final complete JSON event without [DONE]: relayed, and the chat stream is still a truncation', () => {
-    const chat = viaChat([Buffer.from('data: {"a":1}\n\ndata: {"b":2}')]);
+  it('a final complete JSON event without [DONE]: relayed, and the chat stream is still a truncation', async () => {
+    const chat = await viaChat([Buffer.from('data: {"a":1}\n\ndata: {"b":2}')]);
     assert.equal(chat.out.toString(), 'data: {"a":1}\n\ndata: {"b":2}\n\n');
-    assert.ok(!chat.att.sawDone());
+    assert.notEqual(chat.result.kind, 'done');
+    assert.equal(errorCode(chat.result), 'upstream_truncated');
   });
 
-  it('pass-through: an event over maxEventBytes ends the stream with an error; nothing after it is written', () => {
+  it('pass-through: an event over maxEventBytes ends the stream with an error; nothing after it is written', async () => {
     const wire = Buffer.from(`data: {"a":1}\n\ndata: ${'x'.repeat(300)}\n\ndata: {"b":2}\n\n`);
     for (const chunks of everySplit(wire)) {
-      const pass = viaPassthrough(chunks, 100);
-      assert.equal(pass.stage.error()?.code, 'upstream_event_too_large');
+      const pass = await viaPassthrough(chunks, 100);
+      assert.equal(errorCode(pass.result), 'upstream_event_too_large');
       assert.equal(pass.out.toString(), 'data: {"a":1}\n\n');
     }
   });
 
-  it('property: any events in any framing, split anywhere, read whole by a line client', () => {
+  it('pass-through: nothing after [DONE] is relayed, comments and retry included, at every split', async () => {
+    const wire = Buffer.from('data: {"a":1}\n\ndata: [DONE]\n\n: after\n\nretry: 5\n\ndata: {"b":2}\n\n');
+    for (const chunks of everySplit(wire)) {
+      const pass = await viaPassthrough(chunks);
+      assert.deepEqual(pass.result, { kind: 'done' });
+      assert.equal(pass.out.toString(), 'data: {"a":1}\n\ndata: [DONE]\n\n');
+    }
+  });
+
+  it('property: any events in any framing, split anywhere, read whole by a line client', async () => {
     const piece = fc.string({ unit: fc.constantFrom('a', 'é', '世', '😀', '"', '\\', '\n', '\r', ' ', '\u2028'), maxLength: 6 });
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.constantFrom<WireKind>('chat', 'completions', 'responses'),
         fc.array(piece, { minLength: 1, maxLength: 8 }),
         fc.constantFrom(...EOLS),
         fc.boolean(),
         fc.constantFrom(...LASTS),
         fc.array(fc.nat(), { maxLength: 12 }),
-        (kind, contents, eol, bom, last, cuts) => {
+        async (kind, contents, eol, bom, last, cuts) => {
           const wire = Buffer.from(buildWire(kind, contents, { eol, bom, last }));
           const chunks = cut(wire, cuts);
-          const pass = viaPassthrough(chunks);
+          const pass = await viaPassthrough(chunks);
           const read = readLines(kind, assertCanonical(pass.out));
           assert.deepEqual(read.broken, []);
           assert.equal(read.text, contents.join(''));
-          assert.ok(pass.out.equals(viaPassthrough([wire]).out));
+          assert.ok(pass.out.equals((await viaPassthrough([wire])).out));
           if (kind === 'responses') return;
-          const chat = viaChat(chunks);
-          assert.ok(chat.att.sawDone());
+          const chat = await viaChat(chunks);
+          assert.deepEqual(chat.result, { kind: 'done' });
           assert.equal(readLines(kind, assertCanonical(chat.out)).text, contents.join(''));
         },
       ),

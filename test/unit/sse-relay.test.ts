@@ -1,5 +1,5 @@
 /**
- * The stream relay's rules without sockets (src/relay/sse-relay.ts through src/relay/chat.ts
+ * The stream relay's rules without sockets (src/relay/caller.ts and src/relay/pipeline.ts through src/relay/chat.ts
  * `relayChatStream`): when the head is committed, keep-alives, the idle timeout against a caller
  * that stopped reading, the end after [DONE], and retry only before data reached the caller. The
  * caller is a FakeResponse, the upstream a FakeUpstreamClient, time a ManualClock with the relay's
