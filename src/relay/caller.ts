@@ -4,7 +4,8 @@
  * waits for `drain`, sends keep-alives, runs the idle timer and the maximum duration, holds the one
  * `close` listener, and ends the response (a final error frame, or a real status before the head).
  *
- * Cancellation flows one way from here: when the caller leaves, stops reading, or a timer fires,
+ * Cancellation flows one way from here: when the caller leaves, stops reading, or its timer fires
+ * (src/relay/stream-timer.ts: keep-alive, idle, maximum duration),
  * the caller side aborts the request's {@link Canceller} with the reason ({@link relayStop}); the
  * upstream request and the body read only listen to it. Shutdown aborts the same canceller from
  * outside (src/shutdown.ts). Nothing calls back into this object to stop it.
@@ -30,6 +31,8 @@ import type { UpstreamHeaders } from '../upstream/transport.js';
 import { BatchWriter, type BatchTarget } from './batch-writer.js';
 import { relayStop, stopReasonOf, type PumpResult, type RelayOptions, type RelayStop, type StopReason } from './relay-types.js';
 import { stopResult } from './stop-result.js';
+import { StreamTimer, type TimedStream } from './stream-timer.js';
+import { guardLastFrame, resetConnection } from './last-frame.js';
 import { relayedHeaders } from './upstream-response.js';
 import { serverTiming } from './server-timing.js';
 import type { Exchange } from './exchange.js';
@@ -44,7 +47,7 @@ export interface StreamEnd {
  * One per request whose response a relay writes. One object with methods where closures cost
  * heap per open stream (bench/heap.ts).
  */
-export class CallerStream implements BatchTarget {
+export class CallerStream implements BatchTarget, TimedStream {
   /** The head is written. */
   committed = false;
   /** At least one data frame (or a pass-through head) reached the caller: no retry after this. */
@@ -56,10 +59,7 @@ export class CallerStream implements BatchTarget {
   private closed = false;
   /** An event stream (keep-alives, error frames) rather than a plain body. */
   private sse = false;
-  private lastActivity: number;
-  private nextKeepAliveAt = Infinity;
-  private deadline = Infinity;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer: StreamTimer;
   private drainWaiter: (() => void) | null = null;
   /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
   private firstTokenFlushed = false;
@@ -73,9 +73,10 @@ export class CallerStream implements BatchTarget {
     private readonly extraHeaders: Record<string, string>,
   ) {
     this.out = new BatchWriter(res, this);
-    this.lastActivity = opts.now();
+    this.timer = new StreamTimer(this, opts);
     // 'close' is emitted once: `on`, not `once` (whose wrapper is two more objects per stream).
     res.on('close', this.onClose);
+    res.on('drain', this.onDrain);
   }
 
   /** Why the request was cancelled, or null. */
@@ -90,73 +91,43 @@ export class CallerStream implements BatchTarget {
 
   /**
    * From now on this is an event stream: keep-alives while the upstream is silent, the idle timer,
-   * the maximum duration, and `drain` for backpressure.
+   * the maximum duration, error frames.
    */
   openStream(): void {
     this.sse = true;
-    const now = this.opts.now();
-    this.lastActivity = now;
-    this.nextKeepAliveAt = now + this.opts.keepAliveMs;
-    this.deadline = this.opts.maxStreamDurationMs > 0 ? now + this.opts.maxStreamDurationMs : Infinity;
-    this.res.on('drain', this.onDrain);
-    this.arm();
+    this.timer.start();
+  }
+
+  // TimedStream: what the stream's timer acts on.
+
+  isOver(): boolean {
+    return this.closed || this.cancel.signal.aborted;
+  }
+
+  waitingForDrain(): boolean {
+    return this.drainWaiter !== null;
   }
 
   /** Stop the request (the caller side's own reasons); the first stop wins. */
-  private stop(reason: RelayStop['stop']): void {
+  stopFor(reason: RelayStop['stop']): void {
     if (this.cancel.signal.aborted) return;
     this.opts.onStop?.(reason);
     this.cancel.abort(relayStop(reason));
   }
 
+  keepAlive(): void {
+    this.commit();
+    this.out.write(encodeComment('keep-alive'));
+  }
+
   private readonly onClose = (): void => {
     this.closed = true;
-    this.clearTimer();
-    if (!this.res.writableFinished) this.stop('client');
+    this.timer.clear();
+    if (!this.res.writableFinished) this.stopFor('client');
   };
 
   private readonly onDrain = (): void => {
     this.drainWaiter?.();
-  };
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  /** One timer per stream, re-armed from its own callback: per-chunk work is a field store. */
-  private arm(): void {
-    if (this.closed) return;
-    const now = this.opts.now();
-    let at = this.deadline;
-    if (this.opts.keepAliveMs > 0) at = Math.min(at, this.nextKeepAliveAt);
-    if (this.opts.idleTimeoutMs > 0) at = Math.min(at, this.lastActivity + this.opts.idleTimeoutMs);
-    if (at === Infinity) return;
-    this.timer = setTimeout(this.onTimer, Math.max(1, at - now));
-    this.timer.unref?.();
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    if (this.cancel.signal.aborted || this.closed) return;
-    const now = this.opts.now();
-    if (now >= this.deadline) return this.stop('max_duration');
-    if (this.opts.idleTimeoutMs > 0 && now - this.lastActivity >= this.opts.idleTimeoutMs) {
-      // Waiting for `drain` all that time means the caller stopped reading, not the upstream
-      // (test/integration/backpressure.test.ts): cut the caller, or it would hold the stream and the upstream forever.
-      return this.stop(this.drainWaiter !== null ? 'client_stalled' : 'idle');
-    }
-    if (this.opts.keepAliveMs > 0 && now >= this.nextKeepAliveAt) {
-      // (Not while blocked on a caller that does not read: nothing would reach it.)
-      if (now - this.lastActivity >= this.opts.keepAliveMs && this.drainWaiter === null) {
-        // The upstream is silent (a slow reasoning model): commit 200 and keep idle timers of
-        // load balancers from closing the connection.
-        this.commit();
-        this.out.write(encodeComment('keep-alive'));
-      }
-      this.nextKeepAliveAt = Math.max(now, this.lastActivity) + this.opts.keepAliveMs;
-    }
-    this.arm();
   };
 
   /** Write an event stream's head (200, SSE headers) once; `ex.openStream()` counts it open. */
@@ -221,7 +192,7 @@ export class CallerStream implements BatchTarget {
 
   /** An upstream read begins: activity for the idle timer, and its writes are batched. */
   beginRead(): void {
-    this.lastActivity = this.opts.now();
+    this.timer.touch(this.opts.now());
     this.out.begin();
   }
 
@@ -232,7 +203,7 @@ export class CallerStream implements BatchTarget {
 
   /** Events of one read arrive together: they share its time (one clock read per read). */
   now(): number {
-    return this.lastActivity;
+    return this.timer.lastActivity;
   }
 
   /** After each relayed event: the first token is written out at once, not at the end of its read. */
@@ -296,54 +267,24 @@ export class CallerStream implements BatchTarget {
     return { reason: 'upstream_error', status: this.end(result.error) };
   }
 
-  /** Reset rather than close, so neither kernel keeps unsent bytes for a peer that does not read. */
-  private reset(): void {
-    const socket = this.res.socket;
-    if (socket) socket.resetAndDestroy();
-    else this.res.destroy();
-  }
-
-  /**
-   * After the last frame (test/integration/backpressure.test.ts): a caller that does not read would
-   * keep the response and its socket open forever, so it gets `idleTimeoutMs` to take the rest,
-   * then the connection is reset.
-   */
-  private guardLastFrame(untilSocketCloses = false): void {
-    if (this.opts.idleTimeoutMs <= 0) return;
-    const socket = this.res.socket;
-    // A stream that ended in error closes its connection; 'finish' only means the kernel took
-    // the bytes, so then the guard lasts until the socket itself is gone.
-    if (untilSocketCloses ? !socket || socket.destroyed : this.res.writableFinished) return;
-    const t = setTimeout(() => {
-      if (untilSocketCloses ? !socket!.destroyed : !this.res.writableFinished) this.reset();
-    }, this.opts.idleTimeoutMs);
-    t.unref?.();
-    const clear = (): void => clearTimeout(t);
-    if (untilSocketCloses) socket!.once('close', clear);
-    else this.res.once('finish', clear);
-    this.res.once('close', () => {
-      if (!untilSocketCloses) clear();
-    });
-  }
-
   /**
    * Finish the response. With an error: before the head is out, a real status and JSON body;
    * after it, a final `data: {"error":…}` frame on an event stream, a cut connection on a plain body.
    */
   private end(error: ProxyError | null): number {
-    this.clearTimer();
+    this.timer.clear();
     this.res.off('drain', this.onDrain);
     const committedStatus = this.committed ? this.ex.status || 200 : 499;
     if (this.closed) return committedStatus;
     if (this.stopReason() === 'client_stalled') {
       // Its socket is full: a last frame would never leave.
-      this.reset();
+      resetConnection(this.res);
       return committedStatus;
     }
     if (error === null) {
       if (this.sse) this.commit();
       this.res.end();
-      this.guardLastFrame();
+      guardLastFrame(this.res, this.opts.idleTimeoutMs);
       return this.ex.status || 200;
     }
     const rendered = toOpenAIError(error);
@@ -357,7 +298,7 @@ export class CallerStream implements BatchTarget {
       this.res.shouldKeepAlive = false;
       this.out.write(encodeData(JSON.stringify(rendered.body)));
       this.res.end();
-      this.guardLastFrame(true);
+      guardLastFrame(this.res, this.opts.idleTimeoutMs, true);
       return committedStatus;
     }
     const ex = this.ex;
