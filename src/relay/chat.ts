@@ -73,9 +73,12 @@ export async function relayChatJson(r: RelayRequest, opts: RelayOptions): Promis
   const { deps, ex } = r;
   // The caller side: its `close` cancels the upstream request (src/relay/caller.ts).
   const caller = new CallerStream(r.res, r.abort, opts, ex, r.extraHeaders);
-  const upstreamRes = await runAttempts(deps, ex, r.route, r.abort.signal, (d) =>
-    sendAttempt(r, d, chatRequest(r, d, upstreamBody(r, d, false).text, 'application/json'), r.abort.signal),
-  );
+  // The answering attempt's own start, for its record (an earlier failed attempt is recorded with its own).
+  let started = 0;
+  const upstreamRes = await runAttempts(deps, ex, r.route, r.abort.signal, (d) => {
+    started = deps.clock.monotonic();
+    return sendAttempt(r, d, chatRequest(r, d, upstreamBody(r, d, false).text, 'application/json'), r.abort.signal);
+  });
   // Bounded (`server.maxUpstreamBodyBytes`): the whole answer is held before its head is written,
   // whether or not the caller reads it, so a larger one is refused with 502, nothing relayed.
   const limit = deps.config.server.maxUpstreamBodyBytes;
@@ -90,13 +93,13 @@ export async function relayChatJson(r: RelayRequest, opts: RelayOptions): Promis
     if (r.abort.signal.aborted) throw err;
     if (err instanceof UpstreamError && err.code === 'upstream_response_too_large') {
       ex.upstreamEndAt = deps.clock.monotonic();
-      ex.addAttempt(ex.upstream ?? '', upstreamRes.status, err.message, ex.upstreamSentAt!);
+      ex.addAttempt(ex.upstream ?? '', upstreamRes.status, err.message, started);
       throw err;
     }
     throw new UpstreamError(`Upstream "${ex.upstream}" broke off its response: ${(err as Error).message}`, { code: 'upstream_disconnected', cause: err });
   }
   ex.upstreamEndAt = deps.clock.monotonic();
-  ex.addAttempt(ex.upstream ?? '', upstreamRes.status, null, ex.upstreamSentAt!);
+  ex.addAttempt(ex.upstream ?? '', upstreamRes.status, null, started);
   // The usage is all the record needs of the answer, unless the debug line or content capture
   // wants the whole of it: read from the end of the bytes, no decode or parse of the rest
   // (docs/ARCHITECTURE.md "Performance rules").

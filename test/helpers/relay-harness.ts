@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/clock.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { EventBus } from '../../src/events/bus.js';
 import { noopMetrics } from '../../src/metrics.js';
-import { relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../../src/relay/chat.js';
+import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../../src/relay/chat.js';
 import { Exchange } from '../../src/relay/exchange.js';
 import type { RelayDeps } from '../../src/relay/relay-deps.js';
 import type { UpstreamHealth } from '../../src/upstream/breaker.js';
@@ -90,7 +90,9 @@ export function chatHarness(o: HarnessOptions = {}) {
     abort,
   };
   const start = (): Promise<StreamEnd> => relayChatStream(r, streamRelayOptions(deps));
-  return { clock, timers, config, upstream, health, ex, res, abort, r, start };
+  /** The same request with `stream: false` (src/relay/chat.ts `relayChatJson`). */
+  const startJson = (): Promise<void> => relayChatJson({ ...r, body: { ...body, stream: false } }, streamRelayOptions(deps));
+  return { clock, timers, config, upstream, health, ex, res, abort, r, start, startJson };
 }
 
 export type ChatHarness = ReturnType<typeof chatHarness>;

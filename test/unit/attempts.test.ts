@@ -51,6 +51,27 @@ describe('attempt loop bounds, unit (manual clock)', () => {
     assert.equal(h.res.statusCode, 502, 'the last attempt’s error, as a real status');
   });
 
+  it('stream: false — each attempt in the record is timed from its own start', async () => {
+    // (The JSON path reads the answer's Readable: the fake's stream mode.)
+    make({ upstreams: ['a', 'b'], mode: 'stream' });
+    const done = h.startJson();
+    const first = await h.upstream.call(0);
+    h.clock.advance(300);
+    first.respondError(503);
+    const body = (await h.upstream.call(1)).respond(200, { 'content-type': 'application/json' });
+    h.clock.advance(20);
+    body.push('{"id":"x","object":"chat.completion","choices":[]}');
+    body.end();
+    await done;
+    assert.deepEqual(
+      h.ex.attempts.map((a) => [a.upstream, a.status, a.durationMs]),
+      [
+        ['a', 503, 300],
+        ['b', 200, 20],
+      ],
+    );
+  });
+
   it('one deployment: one attempt, whatever maxAttempts says', async () => {
     // Rule: the caller's SDK retries a single upstream itself (attempts.ts header comment).
     make({ upstreams: ['a'], resilience: { maxAttempts: 3 } });
