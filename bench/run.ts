@@ -49,6 +49,8 @@ for (const s of only) if (!SCENARIOS.includes(s as Scenario)) throw new Error(`-
 const UPSTREAM = args.upstream === 'sim' ? 'sim' : 'mock';
 const PROXY_B = args['proxy-b'] ? path.resolve(args['proxy-b']) : null;
 /** Node flags for proxy-b (`--proxy-b-flags=--single-threaded-gc`): the same build under other V8 settings. */
+/** The slow scenarios start a fresh process per run: the build under test's, and `--proxy-b`'s when given. */
+const SLOW_TARGETS = ['direct', 'pipe', 'proxy', ...(args['proxy-b'] ? ['proxy-b'] : [])];
 const PROXY_B_FLAGS = args['proxy-b-flags'] ? args['proxy-b-flags'].split(/\s+/).filter(Boolean) : [];
 
 const P = {
@@ -260,7 +262,7 @@ function slowSummary(ctx: Ctx, figures: Figures): string {
     // Per stream the proxy holds: most requests in flight at once (all of them when nothing queues).
     const kbPer = (r: Run): number => (r.rssKb && r.result.maxInFlight > 0 ? (r.rssKb.peak - r.rssKb.before) / r.result.maxInFlight : NaN);
     const pipeKb = med(select(ctx, sc, 'pipe'), kbPer);
-    const rows = ['direct', 'pipe', 'proxy'].map((t) => {
+    const rows = SLOW_TARGETS.map((t) => {
       const rs = select(ctx, sc, t);
       const sum = (f: (r: LoadResult) => number): number => rs.reduce((n, r) => n + f(r.result), 0);
       const kb = med(rs, kbPer);
@@ -268,9 +270,15 @@ function slowSummary(ctx: Ctx, figures: Figures): string {
         fmt(med(rs, (r) => r.result.wallMs / 1000), 1), fmt(med(rs, (r) => r.result.gap?.p50 ?? NaN)), fmt(med(rs, (r) => r.result.gap?.p99 ?? NaN)),
         t === 'direct' ? '—' : fmt(added(ctx, sc, t, (r) => r.result.gap?.p99 ?? NaN)), fmt(med(rs, (r) => r.result.ttft.p50), 0), fmt(med(rs, cpuPer), 2),
         fmt(med(rs, (r) => (r.rssKb ? r.rssKb.before / 1024 : NaN)), 0), fmt(med(rs, (r) => (r.rssKb ? r.rssKb.peak / 1024 : NaN)), 0), fmt(kb, 1),
-        t === 'proxy' ? `${fmt(ratio(kb, pipeKb))}×` : '—'];
+        t.startsWith('proxy') ? `${fmt(ratio(kb, pipeKb))}×` : '—'];
     });
     const proxyRuns = select(ctx, sc, 'proxy');
+    const bRuns = select(ctx, sc, 'proxy-b');
+    if (bRuns.length > 0) {
+      figures[`slow_${size}_rss_per_stream_kb_proxy_b`] = med(bRuns, kbPer);
+      figures[`slow_${size}_rss_peak_mb_proxy`] = med(proxyRuns, (r) => (r.rssKb ? r.rssKb.peak / 1024 : NaN));
+      figures[`slow_${size}_rss_peak_mb_proxy_b`] = med(bRuns, (r) => (r.rssKb ? r.rssKb.peak / 1024 : NaN));
+    }
     figures[`slow_${size}_rss_per_stream_ratio`] = ratio(med(proxyRuns, kbPer), pipeKb);
     figures[`slow_${size}_rss_per_stream_kb_proxy`] = med(proxyRuns, kbPer);
     figures[`slow_${size}_rss_per_stream_kb_pipe`] = pipeKb;
@@ -278,7 +286,7 @@ function slowSummary(ctx: Ctx, figures: Figures): string {
     figures[`slow_${size}_added_gap_p99_ms_proxy`] = added(ctx, sc, 'proxy', (r) => r.result.gap?.p99 ?? NaN);
     figures[`slow_${size}_added_gap_p99_ms_pipe`] = added(ctx, sc, 'pipe', (r) => r.result.gap?.p99 ?? NaN);
     out.push(`**${size} concurrent streams** (${P.slow.tokens} tokens, one per ${TOKEN_DELAY_MS} ms, opened over ${P.slow.rampMs / 1000} s; ` +
-      `fresh pipe/proxy per run; nominal wall time ${((P.slow.rampMs + P.slow.tokens * TOKEN_DELAY_MS) / 1000).toFixed(0)} s)\n\n` +
+      `fresh pipe/proxy${PROXY_B ? '/proxy-b' : ''} per run; nominal wall time ${((P.slow.rampMs + P.slow.tokens * TOKEN_DELAY_MS) / 1000).toFixed(0)} s)\n\n` +
       table(['target', 'ok', 'corrupted', 'errored', 'max in flight', 'max streaming', 'wall s', 'gap p50 ms', 'gap p99 ms', '+gap p99 ms', 'TTFT p50 ms', 'CPU ms/stream', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'KB/stream vs pipe'], rows));
   }
   const hold = select(ctx, 'hold');
@@ -293,7 +301,13 @@ function slowSummary(ctx: Ctx, figures: Figures): string {
     const rows = hold.map((r) => [r.target, `${r.result.ok}/${r.result.started}`, String(r.result.corrupted), String(r.result.errored), String(r.result.maxOpen),
       fmt(r.result.wallMs / 1000, 1), fmt(r.result.gap?.p99 ?? NaN), fmt(r.result.ttft.p50, 0), fmt(cpuPer(r), 2),
       r.rssKb ? fmt(r.rssKb.before / 1024, 0) : 'n/a', r.rssKb ? fmt(r.rssKb.peak / 1024, 0) : 'n/a', fmt(kbOpen(r), 1),
-      r.target === 'proxy' ? `${fmt(ratio(kbOpen(r), pipeKb))}×` : '—']);
+      r.target.startsWith('proxy') ? `${fmt(ratio(kbOpen(r), pipeKb))}×` : '—']);
+    const holdB = select(ctx, 'hold', 'proxy-b');
+    if (holdB.length > 0) {
+      figures.hold_rss_per_stream_kb_proxy_b = med(holdB, kbOpen);
+      figures.hold_rss_peak_mb_proxy = med(select(ctx, 'hold', 'proxy'), (r) => (r.rssKb ? r.rssKb.peak / 1024 : NaN));
+      figures.hold_rss_peak_mb_proxy_b = med(holdB, (r) => (r.rssKb ? r.rssKb.peak / 1024 : NaN));
+    }
     out.push(`**${P.hold.size} streams held open** (${P.hold.tokens} tokens, one per ${P.hold.delayMs / 1000} s: every stream open at once; fresh pipe/proxy)\n\n` +
       table(['target', 'ok', 'corrupted', 'errored', 'max streaming', 'wall s', 'gap p99 ms', 'TTFT p50 ms', 'CPU ms/stream', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'KB/stream vs pipe'], rows));
   }
@@ -500,7 +514,12 @@ async function main(): Promise<void> {
         let t: Target = main3[0]!;
         let fresh: Server | null = null;
         if (name !== 'direct') {
-          fresh = name === 'pipe' ? await startPipe(upstream) : await startProxy(upstream, DEFAULT_VARIANT);
+          fresh =
+            name === 'pipe'
+              ? await startPipe(upstream)
+              : name === 'proxy-b' && PROXY_B
+                ? await startProxy(upstream, DEFAULT_VARIANT, 'proxy-b', PROXY_B_FLAGS, PROXY_B)
+                : await startProxy(upstream, DEFAULT_VARIANT);
           children.push(fresh);
           t = { name, server: fresh, pid: fresh.pid };
           await ctx.load.run({ ...streamJob(P.slow.tokens, 32, { model: SLOW_MODEL, count: 64 }), url: fresh.chatUrl, headers: fresh.headers });
@@ -515,7 +534,7 @@ async function main(): Promise<void> {
       log(`slow streams: ${P.slow.sizes.join(', ')} concurrent, ${P.slow.tokens} tokens at ${TOKEN_DELAY_MS} ms`);
       for (const size of P.slow.sizes) {
         for (let rep = 0; rep < P.slow.reps; rep++) {
-          for (const name of rotation(['direct', 'pipe', 'proxy'], rep + size)) {
+          for (const name of rotation(SLOW_TARGETS, rep + size)) {
             await onFresh(name, `slow-${size}`, rep, streamJob(P.slow.tokens, size, {
               model: SLOW_MODEL, count: size, rampMs: P.slow.rampMs, maxMs: P.slow.maxMs, gaps: true,
             }));
@@ -525,7 +544,7 @@ async function main(): Promise<void> {
       if (UPSTREAM === 'mock') {
         const h = P.hold;
         log(`held streams: ${h.size} concurrent, ${h.tokens} tokens at ${h.delayMs} ms`);
-        for (const name of ['direct', 'pipe', 'proxy']) {
+        for (const name of SLOW_TARGETS) {
           await onFresh(name, 'hold', 0, streamJob(h.tokens, h.size, {
             model: `bench-delay-${h.delayMs}ms`, count: h.size, rampMs: h.rampMs, maxMs: h.maxMs, gaps: true,
           }));
