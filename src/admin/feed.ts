@@ -38,12 +38,16 @@ import type { ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
 import type { LifecycleEventName, LifecycleEvents, RequestRecord } from '../events/types.js';
-import { encodeComment, encodeEvent } from '../sse/encoder.js';
+import { encodeEvent } from '../sse/encoder.js';
 import { feedFields } from '../logging/record.js';
 import { clip, ERROR_TEXT_MAX, MODEL_TEXT_MAX } from '../util/clip.js';
 import { RingBuffer } from './ring.js';
 import { BudgetCoalescer } from './budget-coalescer.js';
 import { StreamProgressSampler } from './stream-progress.js';
+import { InFlightRequests } from './in-flight.js';
+import { FeedConnection, type FeedSource } from './feed-connection.js';
+
+export type { ActiveRequest } from './in-flight.js';
 
 /** The bus events the feed publishes, under the same names. */
 export const FEED_EVENTS = [
@@ -78,18 +82,6 @@ export interface FeedOptions {
 }
 
 
-/** A request in flight, as the `feed.hello` snapshot lists it. */
-export interface ActiveRequest {
-  id: string;
-  key: string;
-  model: string;
-  stream: boolean;
-  at: number;
-  /** Response headers of a stream are out (`stream.open`). */
-  streaming: boolean;
-  ttftMs: number | null;
-}
-
 /** Counters for tests, metrics and the hello event. */
 export interface FeedStats {
   published: number;
@@ -101,24 +93,12 @@ export interface FeedStats {
   refused: number;
 }
 
-interface Conn {
-  res: ServerResponse;
-  /** Number of the next ring event to write. */
-  nextSeq: number;
-  lastWriteAt: number;
-  blockedSince: number | null;
-  timer: NodeJS.Timeout | null;
-}
-
 /** A published event; its payload is not changed after publishing (the bus's records are final). */
 interface RingEvent {
   name: string;
   data: unknown;
   frame: string | null;
 }
-
-const SNAPSHOT_MAX = 500;
-const ACTIVE_MAX = 10_000;
 
 /**
  * A bus event's payload with its `model` and `error` texts clipped: a copy when one was too long
@@ -136,14 +116,14 @@ function clipped(payload: unknown): unknown {
 }
 
 /** The feed. Call {@link start} to subscribe it, {@link close} to end every connection. */
-export class AdminFeed {
+export class AdminFeed implements FeedSource {
   readonly instance: string;
   readonly startedAt: number;
   readonly stats: FeedStats = { published: 0, missed: 0, stalledClosed: 0, refused: 0 };
   /** Events kept for replay, encoded on first send: most events are never sent to anyone. */
   private readonly ring: RingBuffer<RingEvent>;
-  private readonly conns = new Set<Conn>();
-  private readonly active = new Map<string, ActiveRequest>();
+  private readonly conns = new Set<FeedConnection>();
+  private readonly inFlight = new InFlightRequests();
   private readonly opts: Required<FeedOptions>;
   private unsubscribe: (() => void) | null = null;
   private readonly budgets: BudgetCoalescer;
@@ -182,7 +162,7 @@ export class AdminFeed {
     this.budgets.close();
     this.progress.close();
     for (const c of this.conns) {
-      this.drop(c);
+      c.drop();
       c.res.end();
     }
   }
@@ -214,7 +194,7 @@ export class AdminFeed {
   publish(name: string, data: unknown): number {
     const seq = this.ring.push({ name, data, frame: null });
     this.stats.published++;
-    for (const c of this.conns) this.pump(c);
+    for (const c of this.conns) c.pump();
     return seq;
   }
 
@@ -231,13 +211,9 @@ export class AdminFeed {
       'x-accel-buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    const conn: Conn = { res, nextSeq: this.resumeFrom(lastEventId), lastWriteAt: this.clock.monotonic(), blockedSince: null, timer: null };
+    const conn = new FeedConnection(res, this.resumeFrom(lastEventId), this, this.clock, this.opts);
     this.conns.add(conn);
-    res.on('drain', () => this.pump(conn));
-    res.once('close', () => this.drop(conn));
-    this.write(conn, encodeEvent({ event: 'feed.hello', retry: this.opts.retryMs, data: JSON.stringify(this.hello()) }));
-    this.pump(conn);
-    this.arm(conn);
+    conn.start(encodeEvent({ event: 'feed.hello', retry: this.opts.retryMs, data: JSON.stringify(this.hello()) }));
   }
 
   /** Count a refused connection (the route answers 503). */
@@ -258,36 +234,8 @@ export class AdminFeed {
     } else {
       data = clipped(payload);
     }
-    this.track(name, data);
+    this.inFlight.track(name, data);
     this.publish(name, data);
-  }
-
-  /** Keep the in-flight set for the hello snapshot. */
-  private track(name: LifecycleEventName, payload: unknown): void {
-    switch (name) {
-      case 'request.start': {
-        const p = payload as LifecycleEvents['request.start'];
-        if (this.active.size >= ACTIVE_MAX) this.active.delete(this.active.keys().next().value!);
-        this.active.set(p.id, { id: p.id, key: p.key, model: p.model, stream: p.stream, at: p.at, streaming: false, ttftMs: null });
-        break;
-      }
-      case 'request.first_token': {
-        const p = payload as LifecycleEvents['request.first_token'];
-        const a = this.active.get(p.id);
-        if (a) a.ttftMs = p.ttftMs;
-        break;
-      }
-      case 'stream.open': {
-        const a = this.active.get((payload as LifecycleEvents['stream.open']).id);
-        if (a) a.streaming = true;
-        break;
-      }
-      case 'request.end':
-        this.active.delete((payload as { id: string }).id);
-        break;
-      default:
-        break;
-    }
   }
 
   private hello(): Record<string, unknown> {
@@ -299,7 +247,7 @@ export class AdminFeed {
       lastId: last > 0 ? this.idFor(last) : null,
       oldestId: this.ring.size > 0 ? this.idFor(this.ring.oldestSeq) : null,
       bufferSize: this.ring.capacity,
-      active: [...this.active.values()].slice(-SNAPSHOT_MAX),
+      active: this.inFlight.snapshot(),
       budgets: this.budgets.values(),
       droppedByBus: this.bus.dropped,
       missed: this.stats.missed,
@@ -316,71 +264,33 @@ export class AdminFeed {
     return seq > this.ring.lastSeq ? live : seq + 1;
   }
 
+  // FeedSource: what the connections read.
+
+  get lastSeq(): number {
+    return this.ring.lastSeq;
+  }
+
+  get oldestSeq(): number {
+    return this.ring.oldestSeq;
+  }
+
+  missed(n: number): void {
+    this.stats.missed += n;
+  }
+
+  stalled(): void {
+    this.stats.stalledClosed++;
+  }
+
+  closed(conn: FeedConnection): void {
+    this.conns.delete(conn);
+  }
+
   /** Event number `seq` as an SSE frame (encoded once, when first sent), or undefined if evicted. */
-  private frameOf(seq: number): string | undefined {
+  frameOf(seq: number): string | undefined {
     const e = this.ring.get(seq);
     if (e === undefined) return undefined;
     e.frame ??= encodeEvent({ event: e.name, id: this.idFor(seq), data: JSON.stringify(e.data) });
     return e.frame;
-  }
-
-  /** Write what `conn` has not had yet from the ring, while its buffer has room. */
-  private pump(conn: Conn): void {
-    const { res } = conn;
-    if (res.destroyed || res.writableEnded) return;
-    while (conn.nextSeq <= this.ring.lastSeq) {
-      if (res.writableLength >= this.opts.maxBufferedBytes) {
-        conn.blockedSince ??= this.clock.monotonic();
-        return;
-      }
-      const frame = this.frameOf(conn.nextSeq);
-      if (frame === undefined) {
-        // Evicted before this client got it: say how many, go on from the oldest held.
-        const missed = this.ring.oldestSeq - conn.nextSeq;
-        this.stats.missed += missed;
-        conn.nextSeq = this.ring.oldestSeq;
-        this.write(conn, encodeEvent({ event: 'feed.gap', data: JSON.stringify({ missed, resumeId: this.idFor(conn.nextSeq) }) }));
-        continue;
-      }
-      this.write(conn, frame);
-      conn.nextSeq++;
-    }
-    conn.blockedSince = null;
-  }
-
-  private write(conn: Conn, frame: string): void {
-    if (conn.res.destroyed || conn.res.writableEnded) return;
-    conn.res.write(frame);
-    conn.lastWriteAt = this.clock.monotonic();
-  }
-
-  /** One timer per connection: keep-alive comments when idle, and the stall check. */
-  private arm(conn: Conn): void {
-    const { keepAliveMs, stallMs } = this.opts;
-    const period = keepAliveMs > 0 ? keepAliveMs : stallMs;
-    const idleFor = this.clock.monotonic() - conn.lastWriteAt;
-    const delay = keepAliveMs > 0 && conn.blockedSince === null ? Math.max(1, keepAliveMs - idleFor) : period;
-    conn.timer = setTimeout(() => this.tick(conn), delay);
-    conn.timer.unref();
-  }
-
-  private tick(conn: Conn): void {
-    conn.timer = null;
-    if (!this.conns.has(conn)) return;
-    const now = this.clock.monotonic();
-    if (conn.blockedSince !== null && now - conn.blockedSince >= this.opts.stallMs) {
-      this.stats.stalledClosed++;
-      conn.res.destroy();
-      return;
-    }
-    const ka = this.opts.keepAliveMs;
-    if (ka > 0 && conn.blockedSince === null && now - conn.lastWriteAt >= ka) this.write(conn, encodeComment('keep-alive'));
-    this.arm(conn);
-  }
-
-  private drop(conn: Conn): void {
-    if (conn.timer) clearTimeout(conn.timer);
-    conn.timer = null;
-    this.conns.delete(conn);
   }
 }

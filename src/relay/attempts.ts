@@ -82,7 +82,8 @@ export async function runAttempts<T>(
     return null;
   };
 
-  for (let n = 0; n < maxAttempts && !signal.aborted; n++) {
+  // `n` counts attempts made: a deployment its breaker refuses after a Retry-After wait uses none.
+  for (let n = 0; n < maxAttempts && !signal.aborted; ) {
     const d = next();
     if (d === null) break;
     const wait = Math.max(0, (notBefore?.get(d) ?? 0) - deps.clock.monotonic());
@@ -90,8 +91,10 @@ export async function runAttempts<T>(
     if (wait > 0) {
       await delay(wait, signal);
       if (signal.aborted) break;
+      // (next() skips it from now on: this happens at most once per deployment.)
       if (!health.allows(d.upstream)) continue;
     }
+    n++;
     ex.upstream = d.upstream;
     const recorded = ex.attempts.length;
     const t0 = deps.clock.monotonic();

@@ -120,6 +120,25 @@ describe('attempt loop bounds, unit (manual clock)', () => {
     assert.deepEqual(await done, { reason: 'done', status: 200 });
   });
 
+  it('a deployment its breaker refuses after the Retry-After wait uses no attempt: the other is asked again', async () => {
+    make({ upstreams: ['a', 'b'], resilience: { maxAttempts: 3, maxRetryAfterMs: 2_000 } });
+    let refuseA = false;
+    h.health.allows = (u: string) => !(refuseA && u === 'a');
+    const done = h.start();
+    (await h.upstream.call(0)).respondError(429, { 'retry-after': '1' });
+    (await h.upstream.call(1)).respondError(503);
+    // The loop is now waiting for a's Retry-After; meanwhile a's circuit opens.
+    await settle();
+    assert.equal(h.upstream.calls.length, 2);
+    refuseA = true;
+    await h.timers.advance(1_000);
+    const third = await h.upstream.call(2);
+    assert.equal(third.upstream, 'b', 'the third attempt goes to b');
+    await serve(2);
+    assert.deepEqual(await done, { reason: 'done', status: 200 });
+    assert.equal(h.upstream.calls.length, 3);
+  });
+
   it('retry-after-ms is read too, and takes precedence over retry-after', async () => {
     make({ upstreams: ['a', 'b'], resilience: { maxAttempts: 3, maxRetryAfterMs: 2_000 } });
     const done = h.start();
