@@ -16,7 +16,7 @@ import { UNCHANGED, type ByteObserver, type StreamObserver, type TrimTail } from
 import { STRIP_USAGE_NULL, USAGE_NULL_TAIL } from './chat-observer.js';
 import { responsesFinishReason } from './finish-reason.js';
 import { inspectChunk, RESPONSES_TEXT_DELTAS } from '../usage/chunk.js';
-import { endsWithUsageNull } from '../usage/scan.js';
+import { closingQuote, endsWithUsageNull, stringValue } from '../usage/scan.js';
 import type { UsageTracker } from '../usage/tracker.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -120,23 +120,8 @@ function readStringMember(data: string, key: string, from: number): string | nul
   const k = data.indexOf(key, from);
   if (k < 0) return null;
   const v = k + key.length;
-  let escapes = false;
-  let j = v;
-  for (; j < data.length; j++) {
-    const c = data.charCodeAt(j);
-    if (c === 34 /* " */) break;
-    if (c === 92 /* \ */) {
-      escapes = true;
-      j++;
-    }
-  }
-  if (j >= data.length) return null;
-  if (!escapes) return data.slice(v, j);
-  try {
-    return JSON.parse(data.slice(v - 1, j + 1)) as string;
-  } catch {
-    return null;
-  }
+  const j = closingQuote(data, v);
+  return j < 0 ? null : stringValue(data, v, j);
 }
 
 const HEAD = Buffer.from('"choices":[{"text":"');

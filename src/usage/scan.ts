@@ -19,18 +19,8 @@ export function scanContentDelta(data: string): string | null {
   const at = data.indexOf(HEAD);
   if (at < 0) return null;
   const v = at + HEAD.length;
-  // Inside a JSON string a quote is always escaped, so the first unescaped quote ends it.
-  let j = v;
-  let escapes = false;
-  for (; j < data.length; j++) {
-    const c = data.charCodeAt(j);
-    if (c === 34 /* " */) break;
-    if (c === 92 /* \ */) {
-      escapes = true;
-      j++;
-    }
-  }
-  if (j >= data.length) return null;
+  const j = closingQuote(data, v);
+  if (j < 0) return null;
   let tailEnd = -1;
   for (let t = 0; t < TAILS.length; t++) {
     if (data.startsWith(TAILS[t]!, j + 1)) {
@@ -44,7 +34,27 @@ export function scanContentDelta(data: string): string | null {
   // only if it also breaks the head or tail above.
   const after = data.slice(tailEnd);
   if (after.length > 1 && (after.includes('"usage":{') || after.includes('"error"'))) return null;
-  if (!escapes) return data.slice(v, j);
+  return stringValue(data, v, j);
+}
+
+/**
+ * The index of the quote that closes the JSON string whose text starts at `v` (just after its
+ * opening quote), or -1 if it does not close within `data`. Inside a JSON string a quote is always
+ * escaped, so the first unescaped quote ends it.
+ */
+export function closingQuote(data: string, v: number): number {
+  for (let j = v; j < data.length; j++) {
+    const c = data.charCodeAt(j);
+    if (c === 34 /* " */) return j;
+    if (c === 92 /* \ */) j++;
+  }
+  return -1;
+}
+
+/** The value of the JSON string text `data[v, j)` (between its quotes): as it is, or decoded when it has escapes; null if it does not decode. */
+export function stringValue(data: string, v: number, j: number): string | null {
+  const raw = data.slice(v, j);
+  if (!raw.includes('\\')) return raw;
   try {
     return JSON.parse(data.slice(v - 1, j + 1)) as string;
   } catch {

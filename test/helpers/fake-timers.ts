@@ -1,7 +1,7 @@
 /**
- * A hand-driven `setTimeout` for tests of code that arms real timers (src/relay/sse-relay.ts:
+ * A hand-driven `setTimeout` for tests of code that arms real timers (src/relay/stream-timer.ts:
  * keep-alive, idle and last-frame timers; src/relay/attempts.ts: the Retry-After wait;
- * src/relay/body-reader.ts: the drain after [DONE]). While installed, the global
+ * src/relay/upstream-body.ts: the drain after [DONE]). While installed, the global
  * `setTimeout`/`clearTimeout` schedule on a {@link ManualClock}, and {@link FakeTimers.advance}
  * moves that clock, firing each due timer at its own time. No dependency: @sinonjs/fake-timers is
  * not in node_modules, and this is all the relay needs. `setImmediate`, `process.nextTick` and

@@ -25,7 +25,7 @@ import { FakeUpstreamClient, type BodyMode } from './fake-upstream-client.js';
 /** Health that allows every upstream and records what the attempt loop reports. */
 export class RecordingHealth implements UpstreamHealth {
   readonly reports: string[] = [];
-  allows(): boolean {
+  allows(_upstream: string): boolean {
     return true;
   }
   reconfigure(): void {}

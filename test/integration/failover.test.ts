@@ -368,84 +368,70 @@ describe('failover (integration)', () => {
       assert.equal(await metricValue(p.deps.registry, 'llm_proxy_upstream_up', { upstream: 'a' }), 0);
     });
   });
-});
 
-/**
- * Chat and pass-through share one upstream attempt (src/relay/upstream-call.ts): the same rule
- * for what is an error status and the same `upstream.failed` bus event. Pass-through emitted
- * nothing before, and relayed a 3xx to the caller.
- */
-describe('upstream.failed: the same for chat and pass-through (integration)', () => {
-  let a: FaultUpstream;
-  let b: FaultUpstream;
-  let proxy: TestProxy | null = null;
+  /**
+   * Chat and pass-through share one upstream attempt (src/relay/upstream-call.ts): the same rule
+   * for what is an error status and the same `upstream.failed` bus event. Pass-through emitted
+   * nothing before, and relayed a 3xx to the caller.
+   */
+  describe('upstream.failed: the same for chat and pass-through', () => {
 
-  beforeEach(async () => {
-    a = await startFaultUpstream();
-    b = await startFaultUpstream(tokens(3));
+    type Failed = { upstream: string; status: number | null; error: string };
+    const listen = (p: TestProxy): Failed[] => {
+      const seen: Failed[] = [];
+      p.deps.bus.on('upstream.failed', (e) => seen.push({ upstream: e.upstream, status: e.status, error: e.error }));
+      return seen;
+    };
+    const paths = [
+      ['chat', '/v1/chat/completions'],
+      ['pass-through', '/v1/embeddings'],
+    ] as const;
+
+    for (const [name, path] of paths) {
+      it(`${name}: a refused connection emits upstream.failed (status null); the second deployment answers`, async () => {
+        proxy = await startTestProxy({ config: routeConfig(`http://127.0.0.1:${await closedPort()}/v1`, b.baseUrl) });
+        const seen = listen(proxy);
+        const r = await chat(proxy.url, chatBody(MODEL), { path });
+        assert.equal(r.status, 200);
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0]!.upstream, 'a');
+        assert.equal(seen[0]!.status, null);
+        assert.match(seen[0]!.error, /ECONNREFUSED/);
+        const rec = await lastRecord(proxy, 1);
+        assert.deepEqual(rec.attempts.map((x) => [x.upstream, x.status]), [['a', null], ['b', 200]]);
+      });
+
+      it(`${name}: a 500 emits upstream.failed with the status`, async () => {
+        a.script(status(500));
+        proxy = await startTestProxy({ config: routeConfig(a.baseUrl, b.baseUrl) });
+        const seen = listen(proxy);
+        const r = await chat(proxy.url, chatBody(MODEL), { path });
+        assert.equal(r.status, 200);
+        assert.deepEqual(seen.map((e) => [e.upstream, e.status]), [['a', 500]]);
+        const rec = await lastRecord(proxy, 1);
+        assert.deepEqual(rec.attempts.map((x) => [x.upstream, x.status]), [['a', 500], ['b', 200]]);
+      });
+
+      it(`${name}: a 400 (the request's fault) is relayed and emits nothing`, async () => {
+        a.script(status(400));
+        proxy = await startTestProxy({ config: routeConfig(a.baseUrl, b.baseUrl) });
+        const seen = listen(proxy);
+        const r = await chat(proxy.url, chatBody(MODEL), { path });
+        assert.equal(r.status, 400);
+        assert.deepEqual(seen, []);
+      });
+
+      it(`${name}: a redirect is an error (502 upstream_redirect, not relayed), counted like a 5xx`, async () => {
+        a.script(status(302, { location: 'http://elsewhere.test/v1/x' }));
+        b.script(status(307, { location: 'http://elsewhere.test/v1/y' }));
+        proxy = await startTestProxy({ config: routeConfig(a.baseUrl, b.baseUrl, { resilience: { maxAttempts: 2 } }) });
+        const seen = listen(proxy);
+        const r = await chat(proxy.url, chatBody(MODEL), { path });
+        assert.equal(r.status, 502);
+        assert.equal(r.error?.code, 'upstream_redirect');
+        assert.equal(r.headers.location, undefined);
+        assert.deepEqual(seen.map((e) => [e.upstream, e.status]), [['a', 302], ['b', 307]]);
+      });
+    }
   });
-  afterEach(async () => {
-    await proxy?.close();
-    proxy = null;
-    await a.close();
-    await b.close();
-  });
-
-  type Failed = { upstream: string; status: number | null; error: string };
-  const listen = (p: TestProxy): Failed[] => {
-    const seen: Failed[] = [];
-    p.deps.bus.on('upstream.failed', (e) => seen.push({ upstream: e.upstream, status: e.status, error: e.error }));
-    return seen;
-  };
-  const paths = [
-    ['chat', '/v1/chat/completions'],
-    ['pass-through', '/v1/embeddings'],
-  ] as const;
-
-  for (const [name, path] of paths) {
-    it(`${name}: a refused connection emits upstream.failed (status null); the second deployment answers`, async () => {
-      proxy = await startTestProxy({ config: routeConfig(`http://127.0.0.1:${await closedPort()}/v1`, b.baseUrl) });
-      const seen = listen(proxy);
-      const r = await chat(proxy.url, chatBody(MODEL), { path });
-      assert.equal(r.status, 200);
-      assert.equal(seen.length, 1);
-      assert.equal(seen[0]!.upstream, 'a');
-      assert.equal(seen[0]!.status, null);
-      assert.match(seen[0]!.error, /ECONNREFUSED/);
-      const rec = await lastRecord(proxy, 1);
-      assert.deepEqual(rec.attempts.map((x) => [x.upstream, x.status]), [['a', null], ['b', 200]]);
-    });
-
-    it(`${name}: a 500 emits upstream.failed with the status`, async () => {
-      a.script(status(500));
-      proxy = await startTestProxy({ config: routeConfig(a.baseUrl, b.baseUrl) });
-      const seen = listen(proxy);
-      const r = await chat(proxy.url, chatBody(MODEL), { path });
-      assert.equal(r.status, 200);
-      assert.deepEqual(seen.map((e) => [e.upstream, e.status]), [['a', 500]]);
-      const rec = await lastRecord(proxy, 1);
-      assert.deepEqual(rec.attempts.map((x) => [x.upstream, x.status]), [['a', 500], ['b', 200]]);
-    });
-
-    it(`${name}: a 400 (the request's fault) is relayed and emits nothing`, async () => {
-      a.script(status(400));
-      proxy = await startTestProxy({ config: routeConfig(a.baseUrl, b.baseUrl) });
-      const seen = listen(proxy);
-      const r = await chat(proxy.url, chatBody(MODEL), { path });
-      assert.equal(r.status, 400);
-      assert.deepEqual(seen, []);
-    });
-
-    it(`${name}: a redirect is an error (502 upstream_redirect, not relayed), counted like a 5xx`, async () => {
-      a.script(status(302, { location: 'http://elsewhere.test/v1/x' }));
-      b.script(status(307, { location: 'http://elsewhere.test/v1/y' }));
-      proxy = await startTestProxy({ config: routeConfig(a.baseUrl, b.baseUrl, { resilience: { maxAttempts: 2 } }) });
-      const seen = listen(proxy);
-      const r = await chat(proxy.url, chatBody(MODEL), { path });
-      assert.equal(r.status, 502);
-      assert.equal(r.error?.code, 'upstream_redirect');
-      assert.equal(r.headers.location, undefined);
-      assert.deepEqual(seen.map((e) => [e.upstream, e.status]), [['a', 302], ['b', 307]]);
-    });
-  }
 });

@@ -31,7 +31,7 @@ function contents(h: ChatHarness): string[] {
 }
 
 for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) {
-  describe(`SseRelay rules, unit (upstream body read ${mode})`, () => {
+  describe(`stream relay rules, unit (upstream body read ${mode})`, () => {
     let h: ChatHarness;
     const make = (o: HarnessOptions = {}): ChatHarness => {
       h = chatHarness({ ...o, mode });
@@ -42,7 +42,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
 
     describe('commit', () => {
       it('commits the head on the first event, with the upstream’s relayed headers — not on the upstream’s 2xx head', async () => {
-        // Rule: status fidelity — the head waits for the first event (sse-relay.ts `commit`).
+        // Rule: status fidelity — the head waits for the first event (caller.ts `commit`).
         make({ server: { keepAliveMs: 10_000, idleTimeoutMs: 60_000 } });
         const done = h.start();
         const call = await h.upstream.call(0);
@@ -74,7 +74,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
       });
 
       it('a silent upstream past keepAliveMs commits 200, then `: keep-alive` every keepAliveMs while the silence lasts', async () => {
-        // Rule: only a silence past keepAliveMs commits early (sse-relay.ts `onTimer`).
+        // Rule: only a silence past keepAliveMs commits early (stream-timer.ts `onTimer`).
         make({ server: { keepAliveMs: 1_000, idleTimeoutMs: 60_000 } });
         const done = h.start();
         const call = await h.upstream.call(0);
@@ -100,7 +100,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
         assert.deepEqual(contents(h), ['t0', 't1', 't2', 't3', 't4']);
       });
 
-      // Rule: time to first token (sse-relay.ts `flushFirstToken`); observable synchronously only
+      // Rule: time to first token (caller.ts `afterEvent`); observable synchronously only
       // when the body is read from inside the transport's read, so for `direct` alone.
       if (mode === 'direct') it('the first token is uncorked at once, later events wait for node’s tick', async () => {
         make({ server: { keepAliveMs: 10_000, idleTimeoutMs: 60_000 } });
@@ -156,7 +156,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
 
       it('a caller that stops reading: nothing more is read upstream, no keep-alive; once it reads again the rest follows', async () => {
         // Rule: backpressure — after a write that fills the caller's socket the relay waits for
-        // 'drain' before reading the upstream again (body-reader.ts `mustWait`).
+        // 'drain' before reading the upstream again (caller.ts `mustWait`).
         make({ server: { keepAliveMs: 1_000, idleTimeoutMs: 5_000 } });
         const done = h.start();
         const call = await h.upstream.call(0);
@@ -179,7 +179,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
 
       it('a caller that does not read for idleTimeoutMs is cut (client_stalled): reset, no last frame, the upstream not blamed', async () => {
         // Rule: while waiting for 'drain' the idle timer blames the caller, not the upstream
-        // (sse-relay.ts `onTimer`; test/integration/backpressure.test.ts "… is cut").
+        // (stream-timer.ts `onTimer`; test/integration/backpressure.test.ts "… is cut").
         make({ server: { keepAliveMs: 1_000, idleTimeoutMs: 5_000 } });
         const done = h.start();
         const call = await h.upstream.call(0);
@@ -204,7 +204,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
 
     describe('the end after [DONE]', () => {
       it('[DONE] is flushed and the response ended even while the caller is not reading; finished once it reads', async () => {
-        // Rule: the relay ends the response after writing [DONE] (sse-relay.ts `end`); the last
+        // Rule: the relay ends the response after writing [DONE] (caller.ts `end`); the last
         // frame waits for the caller up to idleTimeoutMs (`guardLastFrame`).
         make({ server: { keepAliveMs: 0, idleTimeoutMs: 5_000 } });
         const done = h.start();
@@ -245,7 +245,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
 
       it('after [DONE] the upstream body is read and dropped for at most 1 s, then cut', async () => {
         // Rule: drain what follows [DONE] so the connection can be reused, within bounds
-        // (body-reader.ts DRAIN_MAX_MS); nothing after [DONE] reaches the caller.
+        // (upstream-body.ts DRAIN_MAX_MS); nothing after [DONE] reaches the caller.
         make({ server: { keepAliveMs: 0, idleTimeoutMs: 60_000 } });
         const done = h.start();
         const body = (await h.upstream.call(0)).respond(200);
@@ -262,7 +262,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
 
     describe('retry only before the first data frame', () => {
       it('an attempt that fails before any event → the next deployment; the caller sees only the second', async () => {
-        // Rule: `failure` is retryable while no data frame was written (sse-relay.ts `failure`).
+        // Rule: `failure` is retryable while no data frame was written (pipeline.ts `failure`).
         make({ upstreams: ['a', 'b'], server: { keepAliveMs: 0, idleTimeoutMs: 60_000 } });
         const done = h.start();
         const a = await h.upstream.call(0);
@@ -351,7 +351,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
       });
 
       it('a body that ends without [DONE] after data → upstream_truncated error frame, no retry', async () => {
-        // Rule: never a silent truncation (sse-relay.ts `pumped`).
+        // Rule: never a silent truncation (pipeline.ts `result`).
         make({ upstreams: ['a', 'b'], server: { keepAliveMs: 0, idleTimeoutMs: 60_000 } });
         const done = h.start();
         const bodyA = (await h.upstream.call(0)).respond(200);
@@ -365,7 +365,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
 
     describe('max stream duration', () => {
       it('at maxStreamDurationMs the stream ends with a stream_duration_exceeded error frame', async () => {
-        // Rule: `maxStreamDurationMs` bounds a stream however busy it is (sse-relay.ts `deadline`).
+        // Rule: `maxStreamDurationMs` bounds a stream however busy it is (stream-timer.ts `deadline`).
         make({ server: { keepAliveMs: 0, idleTimeoutMs: 60_000, maxStreamDurationMs: 10_000 } });
         const done = h.start();
         const call = await h.upstream.call(0);
@@ -445,7 +445,7 @@ for (const mode of ['direct', 'stream'] as const satisfies readonly BodyMode[]) 
     });
 
     it('the caller hangs up mid-stream: the upstream is aborted, nothing more is written', async () => {
-      // Rule: cancellation both ways (sse-relay.ts `onClose`).
+      // Rule: cancellation both ways (caller.ts `onClose`).
       make({ server: { keepAliveMs: 0, idleTimeoutMs: 60_000 } });
       const done = h.start();
       const call = await h.upstream.call(0);
