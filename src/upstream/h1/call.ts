@@ -7,8 +7,9 @@ import { Readable } from 'node:stream';
 import { HttpParseError, ResponseParser, type ParserEvents, type ResponseHead } from './parser.js';
 import type { Conn, ConnPool } from './pool.js';
 import type { Target } from '../target.js';
-import { NodeHeaders, type BodySink, type DirectBody, type TransportRequest, type UpstreamHeaders, type UpstreamResponse } from '../transport.js';
+import { NodeHeaders, type BodySink, type DirectBody, type TransportRequest, type UpstreamResponse } from '../transport.js';
 import { BodyDestroyedError, ConnectTimeoutError, FirstByteTimeoutError, SocketHangUpError, invariant } from '../errors.js';
+import { H1Response, type ResponseBodySource } from './response.js';
 
 function ignore(): void {}
 
@@ -27,33 +28,8 @@ export interface CallClient {
   connect(t: Target, key: string): UserConn;
 }
 
-/**
- * The response handed to the caller. Its body is made on first use: a relay that takes it with
- * `direct` never has a Readable (~1.5 KB of heap per open stream in bench/heap.ts, and the per-read
- * stream machinery, see {@link BodySink}).
- */
-class H1Response implements UpstreamResponse {
-  readonly ok: boolean;
-
-  constructor(
-    readonly status: number,
-    readonly headers: UpstreamHeaders,
-    private readonly call: Call,
-  ) {
-    this.ok = status >= 200 && status < 300;
-  }
-
-  get body(): Readable {
-    return this.call.readable();
-  }
-
-  direct(sink: BodySink): DirectBody | null {
-    return this.call.takeDirect(sink);
-  }
-}
-
 /** One request and its response. */
-export class Call implements ParserEvents, DirectBody {
+export class Call implements ParserEvents, DirectBody, ResponseBodySource {
   private conn: UserConn | null = null;
   private parser: ResponseParser;
   /** The body as a stream, once asked for (or once bytes came before anyone took it). */

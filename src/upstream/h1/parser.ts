@@ -6,24 +6,12 @@
  * chunk, and upstreams send one chunk per SSE frame. That crossing was 27% of the proxy's CPU per
  * 256-token stream (`node --import=tsx bench/profile.ts`: `socketOnData` self time ~300 µs per
  * stream). This parser de-chunks a whole socket read in one pass and hands the body on
- * as one buffer per read. Pure: imports nothing from the app.
+ * as one buffer per read. The head's status line and headers are parsed in head.ts.
+ * Pure: imports nothing from the app.
  */
+import { HttpParseError, headEnd, parseHead, type ResponseHead } from './head.js';
 
-/** A malformed response; the connection cannot be used again. */
-export class HttpParseError extends Error {
-  readonly code = 'HPE_INVALID';
-}
-
-/** A parsed response head. */
-export interface ResponseHead {
-  status: number;
-  /** Names lower-cased; a repeated header's values joined with ", " (RFC 9110 §5.3). */
-  headers: Record<string, string>;
-  /** The connection may carry another request once this response's body has ended. */
-  keepAlive: boolean;
-  /** `Keep-Alive: timeout=N` from the server, in ms (how long it keeps an idle connection). */
-  keepAliveTimeoutMs: number | null;
-}
+export { HttpParseError, type ResponseHead };
 
 /** What the parser reports, in order: head, body pieces, end. */
 export interface ParserEvents {
@@ -51,8 +39,6 @@ const LF = 0x0a;
 const CR = 0x0d;
 /** More hex digits than this would pass 2^52: no real chunk is that large. */
 const MAX_HEX_DIGITS = 13;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
@@ -282,41 +268,4 @@ export class ResponseParser {
     this.state = State.UntilClose;
     head.keepAlive = false;
   }
-}
-
-/** Index just past the blank line that ends the head, or -1. Accepts LF as well as CRLF line ends. */
-function headEnd(data: Buffer, start: number): number {
-  let i = data.indexOf(LF, start);
-  while (i >= 0) {
-    const a = data[i + 1];
-    if (a === LF) return i + 2;
-    if (a === CR && data[i + 2] === LF) return i + 3;
-    if (a === undefined || (a === CR && i + 2 >= data.length)) return -1;
-    i = data.indexOf(LF, i + 1);
-  }
-  return -1;
-}
-
-function parseHead(text: string): ResponseHead {
-  const lines = text.split(/\r?\n/);
-  const m = STATUS_LINE.exec(lines[0]!);
-  if (!m) throw new HttpParseError('invalid status line');
-  const headers: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === '') continue;
-    if (line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09) throw new HttpParseError('obsolete header line folding');
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon) : '';
-    if (!TOKEN.test(name)) throw new HttpParseError('invalid header name');
-    const key = name.toLowerCase();
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    const prev = headers[key];
-    headers[key] = prev === undefined ? value : `${prev}, ${value}`;
-  }
-  const http10 = m[1] === '0';
-  const conn = (headers['connection'] ?? '').toLowerCase();
-  const keepAlive = http10 ? /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(conn) : !/(?:^|,)\s*close\s*(?:,|$)/.test(conn);
-  const ka = /(?:^|,)\s*timeout=(\d+)/i.exec(headers['keep-alive'] ?? '');
-  return { status: Number(m[2]), headers, keepAlive, keepAliveTimeoutMs: ka ? Number(ka[1]) * 1000 : null };
 }
