@@ -2,8 +2,9 @@
  * Issue 5: the dashboard in a real browser — Debian's chromium driven by playwright-core (never a
  * downloaded browser; flags from ../shared/recipes/services.md §3). Keys are configured, so the
  * page signs in first. Traffic goes through the proxy with the OpenAI SDK; the page must show it.
- * The page keeps no copy of the admin key (src/dashboard/browser/app.js): after sign-in neither
- * sessionStorage nor localStorage holds it, and a reload still works through the session cookie.
+ * The page keeps no copy of the admin key (src/dashboard/browser/connection.js): after sign-in
+ * neither sessionStorage nor localStorage holds it, and a reload still works through the session
+ * cookie.
  * Then the proxy is stopped and a new one started on the same port: the page must notice, and,
  * the new instance having forgotten every session, ask for the key again; signed in, it shows
  * the new traffic. A screenshot is saved to test-artifacts/ (not committed).

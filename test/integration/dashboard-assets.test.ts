@@ -1,12 +1,14 @@
 /**
  * The dashboard's files are real files (src/dashboard/browser/), served byte for byte as they are
- * on disk, and the script is type-checked: `tsc -p tsconfig.browser.json` (part of
- * `npm run typecheck` and `pretest`) covers app.js, passes on it, and fails on a copy whose
- * event field no longer matches the server's type (src/events/types.ts).
+ * on disk: index.html, app.css and every ES module (app.js is the entry; a module the routes do
+ * not list would be a 404 that stops the page, so every .js file there must be served). The
+ * modules are type-checked: `tsc -p tsconfig.browser.json` (part of `npm run typecheck` and
+ * `pretest`) covers each of them, passes on them, and fails on a copy whose event field no longer
+ * matches the server's type (src/events/types.ts).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,8 @@ import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BROWSER = path.join(ROOT, 'src/dashboard/browser');
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+/** Every script of the page, as it is on disk. */
+const SCRIPTS = readdirSync(BROWSER).filter((f) => f.endsWith('.js')).sort();
 
 interface TscResult {
   code: number;
@@ -42,8 +46,13 @@ describe('dashboard assets', function () {
     await proxy?.close();
   });
 
+  it('has the entry app.js and the modules it is split into', () => {
+    assert.ok(SCRIPTS.includes('app.js'), SCRIPTS.join(', '));
+    assert.ok(SCRIPTS.length > 1, SCRIPTS.join(', '));
+  });
+
   for (const [route, file, type] of [
-    ['/dashboard/app.js', 'app.js', 'text/javascript'],
+    ...SCRIPTS.map((f) => [`/dashboard/${f}`, f, 'text/javascript'] as const),
     ['/dashboard/app.css', 'app.css', 'text/css'],
     ['/dashboard', 'index.html', 'text/html'],
   ] as const) {
@@ -56,28 +65,39 @@ describe('dashboard assets', function () {
     });
   }
 
-  it('type-checks app.js with tsconfig.browser.json, and the check catches a field the server does not send', async () => {
+  it('type-checks every module with tsconfig.browser.json, and the check catches a field the server does not send', async () => {
     const listed = await tsc(ROOT, ['-p', 'tsconfig.browser.json', '--listFilesOnly']);
     assert.equal(listed.code, 0, listed.out);
-    assert.ok(listed.out.split('\n').some((f) => path.resolve(ROOT, f.trim()) === path.join(BROWSER, 'app.js')), listed.out);
+    const files = new Set(listed.out.split('\n').map((f) => path.resolve(ROOT, f.trim())));
+    for (const f of SCRIPTS) {
+      assert.ok(files.has(path.join(BROWSER, f)), `${f} is not in the check: ${listed.out}`);
+      assert.match(readFileSync(path.join(BROWSER, f), 'utf8'), /^\/\/ @ts-check\n/, `${f} starts with // @ts-check`);
+    }
 
     const clean = await tsc(ROOT, ['-p', 'tsconfig.browser.json']);
     assert.equal(clean.code, 0, clean.out);
 
-    // A copy at the same depth, so its JSDoc import of ../../events/types.js still resolves, with
-    // `request.first_token`'s ttftMs misspelt: the browser would show blanks; tsc must refuse it.
-    const app = readFileSync(path.join(BROWSER, 'app.js'), 'utf8');
-    const broken = app.replace('r.ttftMs = d.ttftMs;', 'r.ttftMs = d.ttft;');
-    assert.notEqual(broken, app, 'the line the mutation targets is still in app.js');
+    // A copy of the whole directory at the same depth, so the modules still import each other
+    // and feed-events.js's JSDoc import of ../../events/types.js still resolves, with
+    // `request.first_token`'s ttftMs misspelt in its reducer: the browser would show blanks;
+    // tsc must refuse it.
+    const target = 'r.ttftMs = d.ttftMs;';
+    const holders = SCRIPTS.filter((f) => readFileSync(path.join(BROWSER, f), 'utf8').includes(target));
+    assert.equal(holders.length, 1, `the line the mutation targets is in exactly one module: ${holders.join(', ')}`);
+    const file = holders[0]!;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dashboard-tsc-'));
     try {
-      mkdirSync(path.join(dir, 'src/dashboard/browser'), { recursive: true });
+      mkdirSync(path.join(dir, 'src/dashboard'), { recursive: true });
+      cpSync(BROWSER, path.join(dir, 'src/dashboard/browser'), { recursive: true });
       symlinkSync(path.join(ROOT, 'src/events'), path.join(dir, 'src/events'));
-      writeFileSync(path.join(dir, 'src/dashboard/browser/app.js'), broken);
+      const copy = path.join(dir, 'src/dashboard/browser', file);
+      writeFileSync(copy, readFileSync(copy, 'utf8').replace(target, 'r.ttftMs = d.ttft;'));
       writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: path.join(ROOT, 'tsconfig.browser.json'), include: ['src/dashboard/browser'] }));
       const failed = await tsc(dir, ['-p', '.']);
       assert.notEqual(failed.code, 0, failed.out);
-      assert.match(failed.out, /app\.js\(\d+,\d+\): error TS2339: Property 'ttft' does not exist/);
+      // The copy is otherwise clean: the one error is the misspelt field, in the module that has it.
+      assert.equal(failed.out.match(/error TS\d+/g)?.length, 1, failed.out);
+      assert.match(failed.out, new RegExp(`${file.replace(/[.-]/g, '\\$&')}\\(\\d+,\\d+\\): error TS2339: Property 'ttft' does not exist`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
