@@ -46,6 +46,17 @@ function maxTokensOf(body: Record<string, unknown>, route: string): number | nul
 }
 
 /** Does any token limit or budget apply at all? Skips prompt tokenisation when none does. */
+/**
+ * Whether this configuration will need token estimates soon, so the tokenizer tables are worth
+ * loading before requests arrive (src/main.ts at start, src/reload.ts after a reload): a network
+ * upstream may omit usage or be cut, and token limits or budgets estimate every prompt at
+ * admission. A sim-only proxy without them loads the tables on its first estimate, if ever
+ * (test/integration/idle-memory.test.ts).
+ */
+export function estimatesExpected(config: Config): boolean {
+  return Object.values(config.upstreams).some((u) => u.type !== 'sim') || tokenLimitsConfigured(config);
+}
+
 function tokenLimitsConfigured(config: Config): boolean {
   const rl = config.rateLimit;
   return (

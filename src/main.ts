@@ -10,6 +10,7 @@ import { extensionsFor } from './features.js';
 import { createReloader, type Reloader } from './reload.js';
 import type { ReloadTrigger } from './config/diff.js';
 import { watchFile } from './config/watch.js';
+import { estimatesExpected } from './access.js';
 
 /**
  * One line an operator can act on for the listen errors a configuration causes (a stack trace
@@ -59,9 +60,9 @@ async function main(): Promise<void> {
   const { config, notes, source } = loaded;
   const deps = buildDeps(config, { pretty: process.argv.includes('--pretty') });
   // Tokenizer tables (≈90 MB, 0.3–0.7 s of blocked event loop: src/usage/estimate.ts) before
-  // listening, but only with a network upstream, which may omit usage or be cut; the built-in
-  // simulator always reports it, so a sim-only proxy loads them on its first estimate, if ever.
-  if (Object.values(config.upstreams).some((u) => u.type !== 'sim')) deps.estimator.preload();
+  // listening, but only when estimates are expected (src/access.ts `estimatesExpected`): not
+  // during some unlucky first request.
+  if (estimatesExpected(config)) deps.estimator.preload();
   let reloader: Reloader | null = null;
   const features = await extensionsFor(deps, {
     reload: (trigger) => (reloader ? reloader.reload(trigger) : Promise.resolve({ ok: false, problems: ['the proxy is still starting'] })),

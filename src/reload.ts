@@ -16,6 +16,7 @@ import type { AppDeps } from './deps.js';
 import type { Features } from './features.js';
 import { breakerShape, type RunningProxy } from './server.js';
 import { ModelRouter } from './upstream/router.js';
+import { estimatesExpected } from './access.js';
 
 /** What the reloader works on. */
 export interface ReloaderOptions {
@@ -71,6 +72,8 @@ export function createReloader({ running, features, load }: ReloaderOptions): Re
     current.metrics.reconfigure(config);
     current.authThrottle.configure(config.server.authFailures);
     running.swap(next, ext);
+    // A reload that adds a network upstream or token limits loads the tables now, not in a request.
+    if (estimatesExpected(config)) current.estimator.preload();
     const digest = configDigest(config);
     current.metrics.configReloaded('success');
     current.metrics.configLoaded(digest);

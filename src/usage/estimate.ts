@@ -9,7 +9,8 @@
  * synchronously (o200k_base ≈175–530 ms and ≈70 MB RSS, cl100k_base ≈80–180 ms and ≈20 MB:
  * `require` of gpt-tokenizer's encoding module, timed with performance.now() and
  * process.memoryUsage().rss). Nothing runs on import, and a proxy whose upstreams always report
- * usage never pays for it: src/main.ts preloads only when a network upstream is configured
+ * usage never pays for it: src/main.ts preloads only when estimates are expected (src/access.ts
+ * `estimatesExpected`: a network upstream, token limits or budgets)
  * (test/integration/idle-memory.test.ts). The load is one `require`, so it cannot be cut into
  * setImmediate slices, and loading in a worker would not help: the counts are needed
  * synchronously on this thread (admission, UsageTracker.final()).

@@ -96,6 +96,24 @@ describe('live configuration reload', function () {
     assert.equal(proxy.app.inflight.size, 0);
   });
 
+  it('a reload that adds token limits loads the tokenizer tables then, not in a later request', async () => {
+    proxy = await startTestProxy({ config: before() });
+    const preloads: Array<string | undefined> = [];
+    const estimator = proxy.deps.estimator;
+    const preload = estimator.preload.bind(estimator);
+    estimator.preload = (model?: string) => {
+      preloads.push(model);
+      preload(model);
+    };
+    // The same file again: nothing expects estimates yet.
+    assert.equal((await proxy.reload(before())).ok, true);
+    assert.equal(preloads.length, 0);
+    const limited = before();
+    limited.keys = (limited.keys as Array<Record<string, unknown>>).map((k) => (k.name === 'limited' ? { ...k, limits: { tpm: 100_000 } } : k));
+    assert.equal((await proxy.reload(limited)).ok, true);
+    assert.equal(preloads.length, 1);
+  });
+
   it('keeps what a key has used: a concurrency limit lowered while streams are open counts them', async () => {
     proxy = await startTestProxy({ config: before() });
     const held = await Promise.all(Array.from({ length: 3 }, () => openStream(proxy, LIMITED)));

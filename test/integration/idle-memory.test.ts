@@ -1,6 +1,7 @@
 /**
  * Idle memory: gpt-tokenizer's tables (≈90 MB RSS, src/usage/estimate.ts) are loaded at start
- * only when a network upstream is configured (src/main.ts). With the default config (the built-in
+ * only when estimates are expected: a network upstream, token limits or budgets (src/access.ts
+ * `estimatesExpected`). With the default config (the built-in
  * simulator only, which always reports usage) they stay unloaded through start-up and a served
  * request, and load on the first request that needs an estimate (a stream the client cut).
  *
@@ -9,6 +10,9 @@
  * not RSS, which tsx and the GC make noisy.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 
 const TABLES_LOADED = /MODULE \d+: load ".*gpt-tokenizer[\\/]cjs[\\/]encoding[\\/](?:o200k_base|cl100k_base)\.js"/;
@@ -60,5 +64,20 @@ describe('idle memory: tokenizer tables load only when needed', function () {
     // Nothing listens on port 9: the upstream is configured, never called.
     proxy = await startProxyProcess({ env: { NODE_DEBUG: 'module', UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1' } });
     await proxy.waitForLog(TABLES_LOADED, 10_000);
+  });
+
+  it('a sim-only proxy with token limits loads them before it listens (admission estimates every prompt)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'idle-memory-'));
+    try {
+      const file = path.join(dir, 'config.yaml');
+      writeFileSync(
+        file,
+        ['upstreams:', '  sim: { type: sim }', 'models:', '  - { match: "sim-*", upstream: sim }', 'keys:', '  - { name: team, key: sk-team-test-key-1234, limits: { tpm: 100000 } }', ''].join('\n'),
+      );
+      proxy = await startProxyProcess({ env: { NODE_DEBUG: 'module', CONFIG_FILE: file } });
+      await proxy.waitForLog(TABLES_LOADED, 10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
