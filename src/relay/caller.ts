@@ -34,6 +34,7 @@ import { stopResult } from './stop-result.js';
 import { StreamTimer, type TimedStream } from './stream-timer.js';
 import { guardLastFrame, resetConnection } from './last-frame.js';
 import { relayedHeaders } from './upstream-response.js';
+import type { Waker } from './upstream-body.js';
 import { serverTiming } from './server-timing.js';
 import type { Exchange } from './exchange.js';
 
@@ -60,7 +61,8 @@ export class CallerStream implements BatchTarget, TimedStream {
   /** An event stream (keep-alives, error frames) rather than a plain body. */
   private sse = false;
   private readonly timer: StreamTimer;
-  private drainWaiter: (() => void) | null = null;
+  /** The paused body read, woken by the caller's next 'drain'. */
+  private drainWaiter: Waker | null = null;
   /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
   private firstTokenFlushed = false;
 
@@ -127,8 +129,18 @@ export class CallerStream implements BatchTarget, TimedStream {
   };
 
   private readonly onDrain = (): void => {
-    this.drainWaiter?.();
+    const w = this.drainWaiter;
+    this.drainWaiter = null;
+    w?.wake();
   };
+
+  /** `headers` (a fresh object of the caller's) with what every response of the proxy carries: admission's headers, the request id, timing. */
+  private ownHeaders(headers: Record<string, string>): Record<string, string> {
+    Object.assign(headers, this.extraHeaders);
+    headers['x-request-id'] = this.ex.id;
+    headers['server-timing'] = serverTiming(this.ex, this.opts.now());
+    return headers;
+  }
 
   /** Write an event stream's head (200, SSE headers) once; `ex.openStream()` counts it open. */
   commit(): void {
@@ -136,16 +148,11 @@ export class CallerStream implements BatchTarget, TimedStream {
     this.committed = true;
     const ex = this.ex;
     ex.openStream();
-    const headers: Record<string, string> = {
-      ...(this.upstreamHead ? relayedHeaders(this.upstreamHead, this.opts.secrets) : {}),
-      ...this.extraHeaders,
-      'x-request-id': ex.id,
-      'server-timing': serverTiming(ex, this.opts.now()),
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    };
+    const headers = this.ownHeaders(this.upstreamHead ? relayedHeaders(this.upstreamHead, this.opts.secrets) : {});
+    headers['content-type'] = 'text/event-stream; charset=utf-8';
+    headers['cache-control'] = 'no-cache';
+    headers['connection'] = 'keep-alive';
+    headers['x-accel-buffering'] = 'no';
     this.res.writeHead(200, headers);
     flattenHead(this.res);
     // Frames are small and latency-bound: no Nagle delay (`npm run bench -- --only latency`).
@@ -162,12 +169,7 @@ export class CallerStream implements BatchTarget, TimedStream {
     this.dataSent = true;
     const ex = this.ex;
     ex.status = status;
-    this.res.writeHead(status, {
-      ...headers,
-      ...this.extraHeaders,
-      'x-request-id': ex.id,
-      'server-timing': serverTiming(ex, this.opts.now()),
-    });
+    this.res.writeHead(status, this.ownHeaders(headers));
     if (this.sse) this.res.socket?.setNoDelay(true);
   }
 
@@ -175,7 +177,7 @@ export class CallerStream implements BatchTarget, TimedStream {
   respond(status: number, headers: Record<string, string>, body: Buffer): void {
     const ex = this.ex;
     this.committed = true;
-    this.res.writeHead(status, { ...headers, ...this.extraHeaders, 'x-request-id': ex.id, 'server-timing': serverTiming(ex, this.opts.now()) });
+    this.res.writeHead(status, this.ownHeaders(headers));
     this.res.end(body);
     ex.bytesOut = body.length;
     ex.status = status;
@@ -219,13 +221,10 @@ export class CallerStream implements BatchTarget, TimedStream {
     this.out.begin();
   }
 
-  /** If the caller's socket is full: keep `wake` for its 'drain' and return true. */
-  mustWait(wake: () => void): boolean {
+  /** If the caller's socket is full: keep `waker` for its 'drain' and return true. */
+  mustWait(waker: Waker): boolean {
     if (!this.res.writableNeedDrain || this.closed) return false;
-    this.drainWaiter = () => {
-      this.drainWaiter = null;
-      wake();
-    };
+    this.drainWaiter = waker;
     return true;
   }
 
@@ -249,6 +248,24 @@ export class CallerStream implements BatchTarget, TimedStream {
   stoppedResult(upstreamName: string): PumpResult | null {
     const reason = this.stopReason();
     return reason === null ? null : stopResult(reason, upstreamName, this.opts);
+  }
+
+  /**
+   * End the response when the attempt loop settles (src/relay/attempts.ts): with how the last
+   * body ended, or with the error every attempt ended in. A request stopped before any upstream
+   * answered (idle, shutdown, maximum duration, the caller left) ends by its stop reason, not by
+   * the abort that stop caused. Anything but a {@link ProxyError} is a bug: rethrown.
+   */
+  settle(attempts: Promise<PumpResult>): Promise<StreamEnd> {
+    return attempts.then(
+      (result) => this.finish(result, null),
+      (err: unknown) => {
+        const stopped = this.stoppedResult(this.ex.upstream ?? 'upstream');
+        if (stopped !== null) return this.finish(stopped, null);
+        if (!(err instanceof ProxyError)) throw err;
+        return this.finish(null, err);
+      },
+    );
   }
 
   /**
@@ -301,8 +318,7 @@ export class CallerStream implements BatchTarget, TimedStream {
       guardLastFrame(this.res, this.opts.idleTimeoutMs, true);
       return committedStatus;
     }
-    const ex = this.ex;
-    const status = writeRendered(this.res, rendered, { ...this.extraHeaders, 'x-request-id': ex.id, 'server-timing': serverTiming(ex, this.opts.now()) });
+    const status = writeRendered(this.res, rendered, this.ownHeaders({}));
     this.committed = true;
     return status;
   }

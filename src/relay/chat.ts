@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RelayDeps } from './relay-deps.js';
-import { ProxyError, UpstreamError } from '../errors.js';
+import { UpstreamError } from '../errors.js';
 import type { Exchange } from './exchange.js';
 import type { PumpResult, RelayOptions } from './relay-types.js';
 import { ChatObserver } from './chat-observer.js';
@@ -160,22 +160,14 @@ export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<St
   caller.openStream();
   // Continuations, not awaits, from here: a suspended async function (its frame, its promise, the
   // await's two functions) is ~0.5 KB of heap for as long as the stream is open (bench/heap.ts).
-  return runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
-    const { text, callerAsked } = upstreamBody(r, d, true);
-    // The bytes received need not live as long as the stream (heap per open stream, bench/heap.ts):
-    // the rare second attempt re-encodes the parsed body.
-    r.raw = undefined;
-    const pipeline = new EventPipeline(caller, { observer: new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null) }, d.upstream, opts.maxEventBytes);
-    return relayAttempt(r, d, chatRequest(r, d, text, 'text/event-stream'), pipeline, r.abort.signal);
-  }).then(
-    (result) => caller.finish(result, null),
-    (err: unknown) => {
-      // Stopped before an upstream answered (idle, shutdown, max duration, the caller left): the
-      // stop reason, not the abort it caused, says how the request ends.
-      const stopped = caller.stoppedResult(ex.upstream ?? 'upstream');
-      if (stopped !== null) return caller.finish(stopped, null);
-      if (!(err instanceof ProxyError)) throw err;
-      return caller.finish(null, err);
-    },
+  return caller.settle(
+    runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
+      const { text, callerAsked } = upstreamBody(r, d, true);
+      // The bytes received need not live as long as the stream (heap per open stream, bench/heap.ts):
+      // the rare second attempt re-encodes the parsed body.
+      r.raw = undefined;
+      const pipeline = new EventPipeline(caller, { observer: new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null) }, d.upstream, opts.maxEventBytes);
+      return relayAttempt(r, d, chatRequest(r, d, text, 'text/event-stream'), pipeline, r.abort.signal);
+    }),
   );
 }

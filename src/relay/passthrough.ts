@@ -25,7 +25,7 @@ import { relayedHeaders } from './upstream-response.js';
 import { CallerStream, type StreamEnd } from './caller.js';
 import { PassthroughPipeline } from './pipeline.js';
 import type { PumpResult, RelayOptions } from './relay-types.js';
-import { readBody, type BodyConsumer } from './upstream-body.js';
+import { readBody, type Waker, type BodyConsumer } from './upstream-body.js';
 
 /** Largest JSON answer kept aside to read its usage. */
 const MAX_USAGE_BODY = 4 * 1024 * 1024;
@@ -42,24 +42,18 @@ export function relayPassthrough(r: PassthroughRequest, opts: RelayOptions): Pro
   const { deps, ex } = r;
   const caller = new CallerStream(r.res, r.abort, opts, ex, r.extraHeaders);
   const usage = usageRequest(r);
-  return runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
+  const attempts = runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
     const body = upstreamBody(r, d, usage);
     const headers = upstreamRequestHeaders(r.req.headers, d.upstreamConfig, ex.id);
     const request = { path: r.path, method: r.req.method ?? 'GET', headers, body: body === undefined || body.length === 0 ? undefined : body };
     return relayAttempt(r, d, request, new PassthroughBody(r, caller, opts, d.upstream, usage), r.abort.signal);
-  }).then(
-    (result) => {
-      if (result.kind !== 'done' && result.error?.code === 'upstream_event_too_large') {
-        deps.logger.warn({ requestId: ex.id, maxEventBytes: opts.maxEventBytes }, 'pass-through SSE event larger than server.maxEventBytes: its stream ends with an error frame');
-      }
-      return caller.finish(result, null);
-    },
-    (err: unknown) => {
-      const stopped = caller.stoppedResult(ex.upstream ?? 'upstream');
-      if (stopped !== null) return caller.finish(stopped, null);
-      throw err;
-    },
-  );
+  }).then((result) => {
+    if (result.kind !== 'done' && result.error?.code === 'upstream_event_too_large') {
+      deps.logger.warn({ requestId: ex.id, maxEventBytes: opts.maxEventBytes }, 'pass-through SSE event larger than server.maxEventBytes: its stream ends with an error frame');
+    }
+    return result;
+  });
+  return caller.settle(attempts);
 }
 
 /**
@@ -124,8 +118,8 @@ class PassthroughBody implements BodyRelay, BodyConsumer {
     }
   }
 
-  mustWait(wake: () => void): boolean {
-    return this.caller.mustWait(wake);
+  mustWait(waker: Waker): boolean {
+    return this.caller.mustWait(waker);
   }
 
   cancelWait(): void {

@@ -26,7 +26,7 @@ import { trimmed, UNCHANGED, type ByteObserver, type StreamObserver, type TrimTa
 import type { Tee, TranslateOut, Translator } from './stages.js';
 import type { CallerStream } from './caller.js';
 import type { PumpResult } from './relay-types.js';
-import { readBody, type BodyConsumer, type BodyRead } from './upstream-body.js';
+import { readBody, type Waker, type BodyConsumer, type BodyRead } from './upstream-body.js';
 import type { EndReason } from '../events/types.js';
 
 /** What a pipeline's stages are, besides the caller it writes to. */
@@ -103,8 +103,8 @@ export class EventPipeline implements FrameSplitterOptions, BodyConsumer, Transl
     this.caller.endRead();
   }
 
-  mustWait(wake: () => void): boolean {
-    return this.caller.mustWait(wake);
+  mustWait(waker: Waker): boolean {
+    return this.caller.mustWait(waker);
   }
 
   cancelWait(): void {
@@ -124,16 +124,17 @@ export class EventPipeline implements FrameSplitterOptions, BodyConsumer, Transl
       return;
     }
     if (this.translator !== null) return this.translator.event({ data: buf.toString('utf8', ps, pe) }, this);
+    // A tee names every frame, so none can leave as the upstream's bytes: the string path.
+    if (this.tee !== null) return this.observe(buf.toString('utf8', ps, pe), undefined, undefined);
     const observer = this.observer;
     const caller = this.caller;
-    let out: string | TrimTail | null | undefined = this.tee === null ? observer.onBytes?.(buf, ps, pe, caller.now()) : undefined;
+    let out: string | TrimTail | null | undefined = observer.onBytes?.(buf, ps, pe, caller.now());
     let data: string | null = null;
     if (out === undefined) {
       data = buf.toString('utf8', ps, pe);
       out = observer.onEvent(data, caller.now());
     }
     if (out === null) return;
-    if (this.tee !== null) return this.forward(typeof out === 'string' ? out : trimmed(data!, out), undefined, undefined);
     caller.commit();
     caller.dataSent = true;
     if (out === data || out === UNCHANGED) caller.out.writeBytes(buf, frameStart, pe + 2);
@@ -196,7 +197,7 @@ export class EventPipeline implements FrameSplitterOptions, BodyConsumer, Transl
     if (this.tee !== null) id = this.tee.event(payload, event);
     // Canonical frame: the payload on one line; a named event keeps its name.
     if (event === 'message' && !keep) event = undefined;
-    caller.out.write(event === undefined && id === undefined ? encodeRelayed({ data: payload }) : encodeRelayed({ data: payload, event, id }));
+    caller.out.write(encodeRelayed({ data: payload, event, id }));
     caller.afterEvent(this.observer.sawFirstToken === true);
   }
 

@@ -11,6 +11,14 @@
 import type { Readable } from 'node:stream';
 import type { BodySink, DirectBody, UpstreamResponse } from '../upstream/transport.js';
 
+/**
+ * What a paused read is woken with when the caller's socket drains: the reader itself, so that no
+ * closure is made per upstream read (heap per open stream, bench/heap.ts).
+ */
+export interface Waker {
+  wake(): void;
+}
+
 /** What the relay does with what is read (src/relay/pipeline.ts, the pass-through's raw body). */
 export interface BodyConsumer {
   /** The request was cancelled (caller gone, idle, shutdown …): read no more. */
@@ -19,9 +27,9 @@ export interface BodyConsumer {
   done(): boolean;
   /** Relay the bytes of one upstream read. */
   take(chunk: Buffer): void;
-  /** If the caller's socket is full: keep `wake` for its 'drain' and return true. */
-  mustWait(wake: () => void): boolean;
-  /** Forget a kept `wake` (reading is over). */
+  /** If the caller's socket is full: keep `waker` for its 'drain' and return true. */
+  mustWait(waker: Waker): boolean;
+  /** Forget a kept waker (reading is over). */
   cancelWait(): void;
 }
 
@@ -63,7 +71,7 @@ export function readBody(res: UpstreamResponse, c: BodyConsumer): BodyRead {
  * The transport's sink and the relay's handle in one object per stream (closures over a function's
  * locals took eight objects and a context: heap per open stream, bench/heap.ts).
  */
-class DirectReader implements BodySink, BodyRead {
+class DirectReader implements BodySink, BodyRead, Waker {
   readonly done: Promise<unknown>;
   direct: DirectBody | null = null;
   private settled = false;
@@ -90,7 +98,7 @@ class DirectReader implements BodySink, BodyRead {
   }
 
   /** Woken by the caller's 'drain' after {@link BodyConsumer.mustWait}. */
-  private wake(): void {
+  wake(): void {
     if (this.c.stopped()) this.settle(null);
     else this.direct?.resume();
   }
@@ -110,8 +118,7 @@ class DirectReader implements BodySink, BodyRead {
       this.settle(null);
       return true;
     }
-    // (A closure only when the caller's socket is full.)
-    return !c.mustWait(() => this.wake());
+    return !c.mustWait(this);
   }
 
   end(): void {
@@ -146,7 +153,7 @@ class DirectReader implements BodySink, BodyRead {
  * stream waiting for the next chunk, which lived long enough between tokens to be promoted and
  * held ~2 KB of old-generation garbage per token at 5,000 open streams (bench/README.md).
  */
-class StreamReader implements BodyRead {
+class StreamReader implements BodyRead, Waker {
   readonly done: Promise<unknown>;
   private settled = false;
   private resolve!: (err: unknown) => void;
@@ -183,13 +190,17 @@ class StreamReader implements BodyRead {
     const c = this.c;
     while (!this.settled) {
       if (c.stopped() || c.done()) return this.settle(null);
-      if (c.mustWait(this.pull)) return;
+      if (c.mustWait(this)) return;
       const chunk = this.body.read() as Buffer | null;
       if (chunk === null) return; // wait for 'readable' (or 'end')
       c.take(chunk);
       if (c.done()) return this.settle(null);
     }
   };
+
+  wake(): void {
+    this.pull();
+  }
 
   private readonly onEnd = (): void => this.settle(null);
   private readonly onError = (err: unknown): void => this.settle(err);

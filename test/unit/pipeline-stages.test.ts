@@ -26,14 +26,21 @@ function upstream(body: string, split = 7): UpstreamResponse {
 }
 
 /** Runs one upstream body through a pipeline with `stages`; what the caller got, and how it ended. */
-async function relay(body: string, stages: PipelineStages) {
+async function relay(body: string, stages: PipelineStages, split = 7) {
   const clock = new ManualClock();
   const res = new FakeResponse();
   const ex = new Exchange('req-1', 'POST', '/v1/chat/completions', clock, new EventBus());
   const caller = new CallerStream(res.asServerResponse(), new Cancel(), OPTS, ex, {});
   caller.openStream();
-  const result = await new EventPipeline(caller, stages, 'up', OPTS.maxEventBytes).run(upstream(body));
-  return { res, result, caller };
+  // Frames forwarded as the upstream's own bytes (the fast path) go through writeBytes.
+  let byteFrames = 0;
+  const writeBytes = caller.out.writeBytes.bind(caller.out);
+  caller.out.writeBytes = (buf, start, end) => {
+    byteFrames++;
+    writeBytes(buf, start, end);
+  };
+  const result = await new EventPipeline(caller, stages, 'up', OPTS.maxEventBytes).run(upstream(body, split));
+  return { res, result, caller, byteFrames };
 }
 
 /** A toy provider: `event: text` / `event: stop` / `event: failure`, each with a JSON payload. */
@@ -94,8 +101,9 @@ describe('stream pipeline stages (translate and tee slots)', () => {
     // The observer drops one event and rewrites another: the tee must see the result, not the input.
     const observer = { onEvent: (data: string) => (data === '{"drop":1}' ? null : data === '{"x":1}' ? '{"x":2}' : data) };
     const wire = 'data: {"x":1}\n\ndata: {"drop":1}\n\nevent: named\ndata: {"y":1}\n\ndata: [DONE]\n\n';
-    const { res, result } = await relay(wire, { observer, tee });
+    const { res, result, byteFrames } = await relay(wire, { observer, tee });
     assert.deepEqual(result, { kind: 'done' });
+    assert.equal(byteFrames, 1, 'only [DONE] leaves as bytes: every teed frame is re-encoded with its id');
     assert.deepEqual(teed, [
       ['{"x":2}', undefined],
       ['{"y":1}', 'named'],
@@ -105,7 +113,8 @@ describe('stream pipeline stages (translate and tee slots)', () => {
 
   it('with neither slot filled, common frames leave as the upstream’s own bytes', async () => {
     const wire = 'data: {"a":"b"}\n\ndata: {"c":1}\n\ndata: [DONE]\n\n';
-    const { res } = await relay(wire, { observer: observeAll });
+    const { res, byteFrames } = await relay(wire, { observer: observeAll });
     assert.equal(res.text(), wire);
+    assert.equal(byteFrames, 3, 'each frame forwarded from the upstream’s bytes, none re-encoded');
   });
 });
