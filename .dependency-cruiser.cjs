@@ -15,7 +15,7 @@ const APP_TOP = [
 ];
 
 /** The layers below it: relaying, upstream calls, limits, usage, SSE. */
-const LOWER = ['^src/relay/', '^src/upstream/', '^src/limits/', '^src/usage/', '^src/sse/'];
+const LOWER = ['^src/relay/', '^src/upstream/', '^src/limits/', '^src/usage/', '^src/sse/', '^src/providers/', '^src/streams/'];
 
 /** Shared foundation every layer may use: it imports none of the layers above it. */
 const FOUNDATION = [
@@ -38,6 +38,9 @@ const PURE = [
   '^src/limits/(gcra|policy|budget-math|format|store)\\.ts$',
   '^src/errors\\.ts$',
   '^src/glob\\.ts$',
+  // provider adapters and the stage interfaces they fill
+  '^src/providers/',
+  '^src/relay/stages\\.ts$',
   '^src/config/(diff|schema|passthrough|schema-units|server-schema|upstreams-schema|keys-schema)\\.ts$',
 ];
 

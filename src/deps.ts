@@ -8,6 +8,8 @@ import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import type { EventBus } from './events/bus.js';
 import type { ModelRouter } from './upstream/router.js';
+import type { ModelCatalog } from './upstream/model-catalog.js';
+import type { ReplayStore } from './streams/types.js';
 import type { UpstreamClient } from './upstream/client.js';
 import type { UpstreamHealth } from './upstream/breaker.js';
 import type { TokenEstimator } from './usage/estimate.js';
@@ -54,6 +56,10 @@ export interface AppDeps {
   clock: Clock;
   bus: EventBus;
   router: ModelRouter;
+  /** What each upstream says it serves, for GET /v1/models (src/upstream/model-catalog.ts). */
+  models: ModelCatalog;
+  /** Replay logs of resumable streams (src/streams/): they outlive configurations. */
+  streams: ReplayStore;
   upstream: UpstreamClient;
   registry: Registry;
   health: UpstreamHealth;

@@ -11,6 +11,7 @@ import { createReloader, type Reloader } from './reload.js';
 import type { ReloadTrigger } from './config/diff.js';
 import { watchFile } from './config/watch.js';
 import { estimatesExpected } from './access.js';
+import { baseUrlOf } from './providers/registry.js';
 
 /**
  * One line an operator can act on for the listen errors a configuration causes (a stack trace
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   // SIGHUP: the usual "read your configuration again" signal (nginx, HAProxy).
   process.on('SIGHUP', () => reload('signal'));
   const stopWatching = config.reload.watch ? watchFile(source, config.reload.debounceMs, () => reload('file'), log) : () => undefined;
-  const upstreams = Object.entries(config.upstreams).map(([name, u]) => (u.type === 'sim' ? `${name} (built-in simulator)` : `${name} (${u.baseUrl})`));
+  const upstreams = Object.entries(config.upstreams).map(([name, u]) => (u.type === 'sim' ? `${name} (built-in simulator)` : `${name} (${u.type}, ${baseUrlOf(u)})`));
   log.info({ config: source, upstreams, routes: config.models.map((m) => m.match), auth: config.keys.length > 0 }, `llm proxy listening on ${proxy.url}`);
   if (!Object.values(config.upstreams).some((u) => u.type !== 'sim')) {
     log.info('no provider key set: serving the built-in simulated upstream for sim-* models only (set UPSTREAM_API_KEY to reach your provider)');

@@ -66,7 +66,16 @@ export interface ProxyMetrics {
   configLoaded(digest: string): void;
   /** Where `llm_proxy_events_dropped_total` reads its value at scrape time (the bus). */
   eventsDroppedFrom(source: (() => number) | null): void;
+  /** A stream asked to be resumable: stored, refused (instance bound), or it overflowed its per-stream bound. */
+  resumable(result: 'stored' | 'refused' | 'overflow'): void;
+  /** A read of a resumable stream ended (GET /v1/streams/{id}). */
+  streamRead(result: StreamReadResult): void;
+  /** Where the replay gauges read the store's counts at scrape time. */
+  replayStatsFrom(source: (() => { streams: number; bytes: number }) | null): void;
 }
+
+/** How a read of a resumable stream ended (`llm_proxy_stream_resumes_total{result}`). */
+export type StreamReadResult = 'replayed' | 'finished' | 'not_found' | 'lost' | 'overflow' | 'error';
 
 /** Unknown label values allowed per dimension beyond those named in config (see LabelBound). */
 const SPARE_LABEL_VALUES = 64;
@@ -83,7 +92,8 @@ const SPARE_LABEL_VALUES = 64;
  */
 export function createMetrics(registry: Registry, config: Config): ProxyMetrics {
   let droppedSource: (() => number) | null = null;
-  const d = defineMetrics(registry, () => droppedSource?.() ?? 0);
+  let replaySource: (() => { streams: number; bytes: number }) | null = null;
+  const d = defineMetrics(registry, () => droppedSource?.() ?? 0, () => replaySource?.() ?? { streams: 0, bytes: 0 });
   const bound = {
     model: new LabelBound([...config.models.map((r) => r.label ?? r.match), OTHER], SPARE_LABEL_VALUES),
     key: new LabelBound([...config.keys.map((k) => k.name), 'anonymous'], SPARE_LABEL_VALUES),
@@ -111,6 +121,8 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
   for (const [name, b] of Object.entries(config.budgets)) d.budgetLimit.labels(name).set(b.usd);
   for (const reason of REFUSAL_REASONS) d.refusals.labels(reason).inc(0); // known series start at 0
   for (const result of ['success', 'unchanged', 'error']) d.configReloads.labels(result).inc(0);
+  for (const result of ['stored', 'refused', 'overflow']) d.resumable.labels(result).inc(0);
+  for (const result of ['replayed', 'finished', 'not_found', 'lost', 'overflow', 'error']) d.resumes.labels(result).inc(0);
 
   const recordTokens = (r: RequestRecord, model: string, key: string): void => {
     if (r.promptTokens === null && r.completionTokens === null) return;
@@ -185,6 +197,11 @@ export function createMetrics(registry: Registry, config: Config): ProxyMetrics 
     eventsDroppedFrom: (source) => {
       droppedSource = source;
     },
+    resumable: (result) => d.resumable.labels(result).inc(),
+    streamRead: (result) => d.resumes.labels(result).inc(),
+    replayStatsFrom: (source) => {
+      replaySource = source;
+    },
   };
 }
 
@@ -222,4 +239,7 @@ export const noopMetrics: ProxyMetrics = Object.freeze({
   configReloaded: () => {},
   configLoaded: () => {},
   eventsDroppedFrom: () => {},
+  resumable: () => {},
+  streamRead: () => {},
+  replayStatsFrom: () => {},
 });

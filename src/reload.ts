@@ -16,6 +16,7 @@ import type { AppDeps } from './deps.js';
 import type { Features } from './features.js';
 import { breakerShape, type RunningProxy } from './server.js';
 import { ModelRouter } from './upstream/router.js';
+import { ModelCatalog } from './upstream/model-catalog.js';
 import { estimatesExpected } from './access.js';
 
 /** What the reloader works on. */
@@ -59,7 +60,7 @@ export function createReloader({ running, features, load }: ReloaderOptions): Re
       return { ok: true, digest, changed: [], restartRequired: diff.restartRequired };
     }
     const config = deepFreeze(keepRestartOnly(current.config, loaded.config));
-    const next: AppDeps = { ...current, config, router: new ModelRouter(config), admit: null, permit: null };
+    const next: AppDeps = { ...current, config, router: new ModelRouter(config), models: new ModelCatalog(config, current.upstream, current.clock, current.logger), admit: null, permit: null };
     let ext;
     try {
       // Everything that can fail is built before anything shared changes.

@@ -16,6 +16,8 @@ import { attachRequestLog } from './logging/record.js';
 import { attachMetrics, createMetrics, noopMetrics } from './metrics.js';
 import { createUpstreamClient, type FetchLike } from './upstream/client.js';
 import { ModelRouter } from './upstream/router.js';
+import { ModelCatalog } from './upstream/model-catalog.js';
+import { createReplayStore, type ReplayStore } from './streams/index.js';
 import { createSimFetch } from './sim/handler.js';
 import { createTokenEstimator } from './usage/estimate.js';
 import { CircuitBreaker } from './upstream/breaker.js';
@@ -30,6 +32,8 @@ export interface BuildOptions {
   registry?: Registry;
   fetch?: FetchLike;
   pretty?: boolean;
+  /** The replay store for resumable streams (default: from the configuration, src/streams/index.ts). */
+  streams?: ReplayStore;
 }
 
 /** What the circuit breaker takes from a configuration (at start, and at each reload). */
@@ -48,20 +52,23 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
   const registry = opts.registry ?? new Registry();
   const clock = opts.clock ?? systemClock;
   const metrics = config.metrics.enabled ? createMetrics(registry, config) : noopMetrics;
-  // Issue 7: one circuit per upstream deployment, reported to llm_proxy_upstream_up and /readyz.
+  // One circuit per upstream deployment, reported to llm_proxy_upstream_up and /readyz.
   const health = new CircuitBreaker({ ...breakerShape(config), clock, onChange: (upstream, up) => metrics.setUpstreamUp(upstream, up) });
+  const upstream = createUpstreamClient({
+    fetch: opts.fetch,
+    simFetch: (u) => createSimFetch({ ttftMs: u.sim.ttftMs, tokenDelayMs: u.sim.tokenDelayMs, defaultMaxTokens: u.sim.defaultMaxTokens }) as FetchLike,
+    connectTimeoutMs: config.server.connectTimeoutMs,
+    kind: config.server.upstreamClient,
+  });
   const deps: AppDeps = {
     config,
     logger,
     clock,
     bus,
     router: new ModelRouter(config),
-    upstream: createUpstreamClient({
-      fetch: opts.fetch,
-      simFetch: (u) => createSimFetch({ ttftMs: u.sim.ttftMs, tokenDelayMs: u.sim.tokenDelayMs, defaultMaxTokens: u.sim.defaultMaxTokens }) as FetchLike,
-      connectTimeoutMs: config.server.connectTimeoutMs,
-      kind: config.server.upstreamClient,
-    }),
+    models: new ModelCatalog(config, upstream, clock, logger),
+    streams: opts.streams ?? createReplayStore(config, clock),
+    upstream,
     registry,
     health,
     state: { draining: false, activeRequests: 0 },
@@ -75,6 +82,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
   if (config.metrics.enabled) {
     attachMetrics(bus, deps.metrics);
     deps.metrics.eventsDroppedFrom(() => bus.dropped);
+    deps.metrics.replayStatsFrom(() => deps.streams.stats());
     // A 413 the proxy gave itself (no upstream attempt) is an abuse-limit refusal (test/integration/abuse.test.ts).
     bus.on('request.end', (r) => {
       if (r.status === 413 && r.attempts.length === 0) metrics.refused('body_size');
@@ -168,6 +176,7 @@ export async function startProxy(first: AppDeps, ext: AppExtensions = {}): Promi
       server.closeAllConnections();
       await closed;
       await deps.upstream.close();
+      await deps.streams.close();
     })());
   return {
     server,

@@ -37,6 +37,8 @@ export interface ClientKey {
   readonly admin: boolean;
   /** May call the API (/v1). Config `api`, defaulting to `!admin`. */
   readonly api: boolean;
+  /** Its streams are resumable unless a request says otherwise (config `resumable`). */
+  readonly resumable?: boolean;
 }
 
 export interface KeyStore {
@@ -115,6 +117,7 @@ export function createKeyStore(keys: readonly ClientKeyConfig[]): KeyStore {
         ...(k.budget !== undefined ? { budget: k.budget } : {}),
         admin: k.admin,
         api: k.api ?? !k.admin,
+        ...(k.resumable ? { resumable: true } : {}),
       }),
     );
   }

@@ -33,6 +33,8 @@ export const RESTART_ONLY: readonly string[] = [
   'admin.bufferSize',
   'admin.keepAliveMs',
   'reload',
+  // the replay store's bounds are fixed when it is made (src/streams/)
+  'resumable',
 ];
 
 /** The difference between two configurations. */

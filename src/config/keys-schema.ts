@@ -35,6 +35,8 @@ export const clientKeySchema = z
      * unless the config says so.
      */
     api: z.boolean().optional(),
+    /** Every stream of this key is resumable unless it says `x-stream-resume: false` (README "Resumable streams"). */
+    resumable: z.boolean().default(false),
   })
   .strict()
   .superRefine((k, ctx) => {

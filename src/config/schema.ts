@@ -94,6 +94,26 @@ export const reloadSchema = z
   .strict()
   .prefault({});
 
+/**
+ * Resumable streams (README "Resumable streams"): the replay logs' bounds. The store is Redis
+ * Streams when `redisUrl` is set (a stream can be read through another instance), else memory.
+ */
+export const resumableSchema = z
+  .object({
+    /** How long a finished stream stays readable. */
+    retentionMs: positiveMs.default(300_000),
+    /** Bytes of frames kept per stream; past it the stream stops being resumable (its caller gets it whole). */
+    maxStreamBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /** Resumable streams generating at once on this instance; past it a stream is not resumable (a detached start answers 503). */
+    maxStreams: z.number().int().positive().default(1000),
+    /** Bytes of frames this instance holds (memory) or writes for live streams (Redis). */
+    maxTotalBytes: z.number().int().positive().default(256 * 1024 * 1024),
+    /** Redis: a reader declares a generation lost this long after its instance stopped refreshing its lease. */
+    leaseMs: positiveMs.default(5_000),
+  })
+  .strict()
+  .prefault({});
+
 /** The whole configuration file. */
 export const configSchema = z
   .object({
@@ -109,6 +129,7 @@ export const configSchema = z
     admin: adminSchema,
     passthrough: passthroughSchema,
     reload: reloadSchema,
+    resumable: resumableSchema,
     /** Spend budgets in USD per UTC period, by name (README "Budgets"); keys name one in `budget`. */
     budgets: z
       .record(

@@ -5,11 +5,25 @@
 import { z } from 'zod';
 import { positiveMs } from './schema-units.js';
 
-/** A named upstream: an OpenAI-compatible base URL, or the built-in simulator. */
+/** The base URL of a provider when the config gives none (as the providers' own SDKs default). */
+export const DEFAULT_BASE_URLS = {
+  openai: '',
+  anthropic: 'https://api.anthropic.com',
+  gemini: 'https://generativelanguage.googleapis.com/v1beta',
+} as const;
+
+/**
+ * A named upstream: an HTTP API in OpenAI's, Anthropic's or Gemini's wire format
+ * (src/providers/), or the built-in simulator.
+ */
 export const upstreamSchema = z
   .object({
-    /** `openai` = any OpenAI-compatible HTTP API; `sim` = the in-process simulator (src/sim). */
-    type: z.enum(['openai', 'sim']).default('openai'),
+    /**
+     * `openai` = any OpenAI-compatible HTTP API; `anthropic` = the Messages API; `gemini` = the
+     * Gemini API; `sim` = the in-process simulator (src/sim), speaking `sim.api`'s format.
+     */
+    type: z.enum(['openai', 'anthropic', 'gemini', 'sim']).default('openai'),
+    /** Empty: the provider's own (`DEFAULT_BASE_URLS`); an `openai` upstream must name one. */
     baseUrl: z.string().default(''),
     apiKey: z.string().default(''),
     /**
@@ -26,9 +40,18 @@ export const upstreamSchema = z
      * (`openai-organization`, `openai-project`) cannot be added: they come from `headers` only.
      */
     forwardHeaders: z.array(z.string().regex(/^[a-z0-9-]+$/, 'a lower-case header name')).default([]),
-    /** Simulator timing (type `sim` only). */
+    /**
+     * The output limit sent when the caller sets none, to a provider that requires one (Anthropic's
+     * `max_tokens`); others get none, as the caller asked.
+     */
+    defaultMaxTokens: z.number().int().positive().default(4096),
+    /** How long the model list fetched from this upstream for GET /v1/models is kept (src/upstream/model-catalog.ts). */
+    modelListTtlMs: positiveMs.default(600_000),
+    /** Simulator timing and wire format (type `sim` only). */
     sim: z
       .object({
+        /** The wire format the simulator speaks, through the same provider adapter as a real upstream of that type. */
+        api: z.enum(['openai', 'anthropic', 'gemini']).default('openai'),
         ttftMs: positiveMs.default(150),
         tokenDelayMs: positiveMs.default(20),
         defaultMaxTokens: z.number().int().positive().default(32),
@@ -38,7 +61,7 @@ export const upstreamSchema = z
   })
   .strict()
   .superRefine((u, ctx) => {
-    if (u.type === 'openai' && u.baseUrl !== '' && !/^https?:\/\//.test(u.baseUrl)) {
+    if (u.type !== 'sim' && u.baseUrl !== '' && !/^https?:\/\//.test(u.baseUrl)) {
       ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: `must be an http(s) URL, got "${u.baseUrl}"` });
     }
   });

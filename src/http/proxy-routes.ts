@@ -13,6 +13,9 @@ import { UsageTracker } from '../usage/tracker.js';
 import { checkModelName, readJsonObject, readRawBody, requireModel, validateChatBody } from './body.js';
 import { forwardedBody } from './forwarded-body.js';
 import type { RouteTable } from './route-table.js';
+import { registerModelRoutes } from './model-routes.js';
+import { resumeFor } from './resume-start.js';
+import { registerStreamRoutes } from './stream-routes.js';
 import type { ProxyState } from './request-context.js';
 import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../relay/chat.js';
 import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
@@ -130,7 +133,7 @@ function finishOwned(deps: AppDeps, r: RelayRequest, release: () => void, { reas
     status >= 400 && reason !== 'client_aborted'
       ? { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0, source: 'upstream' }
       : r.tracker.final();
-  // Issue 5: an upstream's error text may echo the caller's body; content logging is off by
+  // An upstream's error text may echo the caller's body; content logging is off by
   // default and its messages and answer are scrubbed and truncated.
   scrubErrors(ex, deps.config);
   if (deps.config.logging.content) ex.content = contentForLog(deps.config, r.body, r.tap ? r.tap.message() : r.tracker.text());
@@ -155,9 +158,11 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
     permit(deps, state, ex.model);
     const route = routeFor(deps, ex.model);
     const admission = await admit(deps, state, route, json);
+    const resume = resumeFor(deps, state, req.headers, json);
     const r: RelayRequest = {
       deps, ex, req, res, route, body: json, raw: forwardedBody(raw, json),
-      extraHeaders: admission?.headers ?? {},
+      extraHeaders: state.extraHeaders ?? admission?.headers ?? {},
+      resume,
       tracker: new UsageTracker(deps.estimator, ex.model, json),
       abort: new Cancel(),
       tap: createUpstreamTap(deps, ex.id),
@@ -247,18 +252,8 @@ export function registerProxyRoutes(table: RouteTable, deps: AppDeps, inflight: 
     },
   });
 
-  table.add({
-    methods: ['GET'],
-    path: '/v1/models',
-    access: 'api',
-    handler: (ctx) => {
-      const created = Math.floor(deps.clock.now() / 1000);
-      ctx.body = {
-        object: 'list',
-        data: deps.router.listModels().map((id) => ({ id, object: 'model', created, owned_by: 'llm-proxy' })),
-      };
-    },
-  });
+  registerModelRoutes(table, deps);
+  registerStreamRoutes(table, deps);
 
   for (const endpoint of deps.config.passthrough.endpoints) {
     table.add({ methods: endpoint.methods, path: endpoint.path, access: 'api', handler: passthrough(deps, inflight, endpoint) });

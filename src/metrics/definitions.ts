@@ -24,12 +24,14 @@ export const BUCKETS = {
 
 export type MetricSet = ReturnType<typeof defineMetrics>;
 
+const NO_REPLAY = (): { streams: number; bytes: number } => ({ streams: 0, bytes: 0 });
+
 /**
  * Register every metric, and Node's default process metrics, in `registry`. Call once per
  * registry (prom-client refuses a second registration of a name). `droppedEvents` is read at
- * scrape time for `llm_proxy_events_dropped_total`.
+ * scrape time for `llm_proxy_events_dropped_total`, `replayStats` for the replay gauges.
  */
-export function defineMetrics(registry: Registry, droppedEvents: () => number) {
+export function defineMetrics(registry: Registry, droppedEvents: () => number, replayStats: () => { streams: number; bytes: number } = NO_REPLAY) {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
@@ -51,9 +53,9 @@ export function defineMetrics(registry: Registry, droppedEvents: () => number) {
     rateLimited: counter('llm_proxy_rate_limited_total', 'Requests refused by a rate limit, by key and limit (requests, tokens, concurrency).', ['key', 'limit']),
     aborts: counter('llm_proxy_client_aborts_total', 'Requests the caller abandoned before the end.', ['model']),
     cost: counter('llm_proxy_cost_usd_total', 'Estimated spend in USD from the configured price table (metrics.prices).', ['model', 'key']),
-    // Issue 3: what the proxy itself adds.
+    // What the proxy itself adds.
     overhead: histogram('llm_proxy_overhead_seconds', 'Time the proxy itself added: duration minus time waiting on the upstream.', ['model'], BUCKETS.overhead),
-    // Issue 4: limiter.
+    // The limiter.
     remaining: gauge('llm_proxy_rate_limit_remaining', 'Remaining budget of a key after its last admission, by limit.', ['key', 'limit']),
     storeErrors: counter('llm_proxy_limiter_store_errors_total', 'Limiter store operations that failed (Redis unreachable); limits fell back as configured.', []),
     // Spend budgets (README "Budgets"): label values are configured budget names only.
@@ -63,11 +65,30 @@ export function defineMetrics(registry: Registry, droppedEvents: () => number) {
     configReloads: counter('llm_proxy_config_reloads_total', 'Configuration reloads, by result (success, unchanged, error).', ['result']),
     configInfo: gauge('llm_proxy_config_info', 'The configuration in use, by digest (1); compare it across instances.', ['digest']),
     storeUp: gauge('llm_proxy_limiter_store_up', '1 while the limiter store answers, 0 after a failure until it recovers.', []),
-    // Issue 7: resilience and abuse limits.
+    // Resilience and abuse limits.
     upstreamUp: gauge('llm_proxy_upstream_up', '1 when an upstream circuit is closed or half-open, 0 when open.', ['upstream']),
+    // Resumable streams (README "Resumable streams").
+    resumable: counter('llm_proxy_resumable_streams_total', 'Streams asked to be resumable, by result: stored, refused (the instance is at its bound), overflow (went over its per-stream bound while generating).', ['result']),
+    resumes: counter('llm_proxy_stream_resumes_total', 'Reads of a resumable stream (GET /v1/streams/{id}), by result: replayed, finished (nothing after Last-Event-ID: 204), not_found, lost, overflow, error.', ['result']),
+    replayBytes: new Gauge({
+      name: 'llm_proxy_replay_bytes',
+      help: 'Bytes of stream frames this instance holds for resumption (memory store) or writes to Redis for streams still generating.',
+      registers,
+      collect() {
+        this.set(replayStats().bytes);
+      },
+    }),
+    replayStreams: new Gauge({
+      name: 'llm_proxy_replay_streams',
+      help: 'Resumable streams this instance is generating now.',
+      registers,
+      collect() {
+        this.set(replayStats().streams);
+      },
+    }),
     refusals: counter('llm_proxy_refused_total', 'Connections or requests refused by an abuse limit, by reason.', ['reason']),
     authFailures: counter('llm_proxy_auth_failures_total', 'Requests answered 401: a missing or wrong key, metrics token or admin session.', []),
-    // Issue 5: the bus counts drops itself; the counter mirrors it at scrape time.
+    // The bus counts drops itself; the counter mirrors it at scrape time.
     eventsDropped: new Counter({
       name: 'llm_proxy_events_dropped_total',
       help: 'Lifecycle events dropped because a queued subscriber (log, live feed) was too slow.',

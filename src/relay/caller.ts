@@ -37,6 +37,7 @@ import { relayedHeaders } from './upstream-response.js';
 import type { Waker } from './upstream-body.js';
 import { serverTiming } from './server-timing.js';
 import type { Exchange } from './exchange.js';
+import type { Tee } from './stages.js';
 
 /** How a relayed response ended, for the record. */
 export interface StreamEnd {
@@ -65,6 +66,13 @@ export class CallerStream implements BatchTarget, TimedStream {
   private drainWaiter: Waker | null = null;
   /** The first token went out on its own write (see StreamObserver.sawFirstToken). */
   private firstTokenFlushed = false;
+  /**
+   * The generation outlives the caller (a resumable stream, src/relay/replay-tee.ts): a caller that
+   * leaves or stalls is let go, and the upstream is read on into the tee.
+   */
+  private detachable = false;
+  /** Writes every frame, the last one too (a resumable stream's replay log); null: frames as they are. */
+  private tee: Tee | null = null;
 
   constructor(
     private readonly res: ServerResponse,
@@ -100,10 +108,29 @@ export class CallerStream implements BatchTarget, TimedStream {
     this.timer.start();
   }
 
+  /**
+   * A resumable stream: its frames go through `tee`, and the generation goes on when the caller
+   * leaves or stops reading (the timer's idle and maximum duration still apply to it).
+   */
+  keepGenerating(tee: Tee): void {
+    this.tee = tee;
+    this.detachable = true;
+  }
+
+  /**
+   * A detached start: the caller gets 202 with `body` now (its stream id and where to read it),
+   * and the stream is generated for the replay log alone.
+   */
+  detach(body: Buffer): void {
+    this.res.writeHead(202, this.ownHeaders({ 'content-type': 'application/json', 'content-length': String(body.length) }));
+    this.res.end(body);
+    this.closed = true;
+  }
+
   // TimedStream: what the stream's timer acts on.
 
   isOver(): boolean {
-    return this.closed || this.cancel.signal.aborted;
+    return (this.closed && !this.detachable) || this.cancel.signal.aborted;
   }
 
   waitingForDrain(): boolean {
@@ -113,6 +140,7 @@ export class CallerStream implements BatchTarget, TimedStream {
   /** Stop the request (the caller side's own reasons); the first stop wins. */
   stopFor(reason: RelayStop['stop']): void {
     if (this.cancel.signal.aborted) return;
+    if (reason === 'client_stalled' && this.detachable) return this.letCallerGo();
     this.opts.onStop?.(reason);
     this.cancel.abort(relayStop(reason));
   }
@@ -124,15 +152,28 @@ export class CallerStream implements BatchTarget, TimedStream {
 
   private readonly onClose = (): void => {
     this.closed = true;
+    if (this.detachable) return this.onDrain();
     this.timer.clear();
     if (!this.res.writableFinished) this.stopFor('client');
   };
+
+  /** A resumable stream's caller stopped reading: cut it, and read the upstream on (it can resume). */
+  private letCallerGo(): void {
+    this.closed = true;
+    resetConnection(this.res);
+    this.onDrain();
+  }
 
   private readonly onDrain = (): void => {
     const w = this.drainWaiter;
     this.drainWaiter = null;
     w?.wake();
   };
+
+  /** The frame a failed stream ends with. */
+  private errorFrame(payload: string): string {
+    return this.tee !== null ? this.tee.last(payload) : encodeData(payload);
+  }
 
   /** `headers` (a fresh object of the caller's) with what every response of the proxy carries: admission's headers, the request id, timing. */
   private ownHeaders(headers: Record<string, string>): Record<string, string> {
@@ -144,7 +185,15 @@ export class CallerStream implements BatchTarget, TimedStream {
 
   /** Write an event stream's head (200, SSE headers) once; `ex.openStream()` counts it open. */
   commit(): void {
-    if (this.committed || this.closed) return;
+    if (this.committed) return;
+    if (this.closed) {
+      // A generation without its caller is still an open stream (the gauge, the record's status).
+      if (this.detachable) {
+        this.committed = true;
+        this.ex.openStream();
+      }
+      return;
+    }
     this.committed = true;
     const ex = this.ex;
     ex.openStream();
@@ -292,7 +341,10 @@ export class CallerStream implements BatchTarget, TimedStream {
     this.timer.clear();
     this.res.off('drain', this.onDrain);
     const committedStatus = this.committed ? this.ex.status || 200 : 499;
-    if (this.closed) return committedStatus;
+    const rendered = error === null ? null : toOpenAIError(error);
+    // The error frame is the tee's last frame, caller or not ([DONE] was the pipeline's).
+    const errorFrame = rendered === null ? '' : this.errorFrame(JSON.stringify(rendered.body));
+    if (this.closed) return this.detachable && !this.committed && rendered !== null ? rendered.status : committedStatus;
     if (this.stopReason() === 'client_stalled') {
       // Its socket is full: a last frame would never leave.
       resetConnection(this.res);
@@ -304,7 +356,6 @@ export class CallerStream implements BatchTarget, TimedStream {
       guardLastFrame(this.res, this.opts.idleTimeoutMs);
       return this.ex.status || 200;
     }
-    const rendered = toOpenAIError(error);
     if (this.committed) {
       if (!this.sse) {
         // A plain body cannot carry an error: the cut connection tells the caller.
@@ -313,12 +364,12 @@ export class CallerStream implements BatchTarget, TimedStream {
       }
       // The stream failed: no keep-alive for this connection (Node closes it once flushed).
       this.res.shouldKeepAlive = false;
-      this.out.write(encodeData(JSON.stringify(rendered.body)));
+      this.out.write(errorFrame);
       this.res.end();
       guardLastFrame(this.res, this.opts.idleTimeoutMs, true);
       return committedStatus;
     }
-    const status = writeRendered(this.res, rendered, this.ownHeaders({}));
+    const status = writeRendered(this.res, rendered!, this.ownHeaders({}));
     this.committed = true;
     return status;
   }

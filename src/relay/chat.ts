@@ -4,69 +4,23 @@
  * (README "What the proxy guarantees"), over the attempt loop (src/relay/attempts.ts).
  * docs/ARCHITECTURE.md "One streamed chat request, file by file" follows one through.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RelayDeps } from './relay-deps.js';
 import { UpstreamError } from '../errors.js';
-import type { Exchange } from './exchange.js';
 import type { PumpResult, RelayOptions } from './relay-types.js';
 import { ChatObserver } from './chat-observer.js';
 import { runAttempts } from './attempts.js';
-import { relayAttempt, sendAttempt, type AttemptRequest } from './upstream-call.js';
+import { relayAttempt, sendAttempt } from './upstream-call.js';
 import { readAll, relayedHeaders } from './upstream-response.js';
 import { CallerStream, type StreamEnd } from './caller.js';
 import { EventPipeline } from './pipeline.js';
-import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import { configSecrets } from '../logging/secrets.js';
-import type { Deployment, Route } from '../upstream/router.js';
 import { tailUsage } from '../usage/tail-usage.js';
 import { finishReasonFromBody, scanFinishReason } from './finish-reason.js';
-import { requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
-import type { UsageTracker } from '../usage/tracker.js';
-import type { UpstreamTap } from '../logging/tap.js';
-import type { Canceller } from '../util/cancel.js';
+import { chatAttempt, type ChatAttempt, type RelayRequest, type ResumeRequest } from './chat-request.js';
+import { ReplayTee } from './replay-tee.js';
 
 export type { StreamEnd } from './caller.js';
-
-/** Everything a relay path needs about the request. */
-export interface RelayRequest {
-  deps: RelayDeps;
-  ex: Exchange;
-  req: IncomingMessage;
-  res: ServerResponse;
-  route: Route;
-  body: Record<string, unknown>;
-  /** The body as received: sent as is when the proxy need not change it. */
-  raw?: Buffer;
-  /** Headers from admission (x-ratelimit-*), set on every response. */
-  extraHeaders: Record<string, string>;
-  tracker: UsageTracker;
-  /** Aborted when the caller disconnects or the proxy stops the request. */
-  abort: Canceller;
-  /** Debug line per upstream event and content capture (README "Content logging (off by default)"); null/absent when both are off. */
-  tap?: UpstreamTap | null;
-}
-
-/** The body sent to one deployment: its model name, and usage requested for streams. */
-function upstreamBody(r: RelayRequest, d: Deployment, stream: boolean): { text: string | Buffer; callerAsked: boolean } {
-  let out = r.body;
-  let callerAsked = false;
-  if (stream) ({ body: out, callerAsked } = requestUsage(r.body));
-  if (d.model !== undefined) out = { ...out, model: d.model };
-  // Unchanged (non-stream, or the caller already asked for usage): forward the bytes received.
-  if (out === r.body && r.raw !== undefined) return { text: r.raw, callerAsked };
-  // Only the usage request added (the common case): splice it into the bytes received.
-  if (d.model === undefined && r.raw !== undefined && r.body.stream_options === undefined) {
-    const spliced = spliceUsageRequest(r.raw);
-    if (spliced !== null) return { text: spliced, callerAsked };
-  }
-  return { text: JSON.stringify(out), callerAsked };
-}
-
-/** The upstream request for one chat attempt to `d` (src/relay/upstream-call.ts sends it). */
-function chatRequest(r: RelayRequest, d: Deployment, body: string | Buffer, accept: string): AttemptRequest {
-  const headers = upstreamRequestHeaders(r.req.headers, d.upstreamConfig, r.ex.id, { accept, contentType: 'application/json' });
-  return { path: '/chat/completions', method: 'POST', headers, body };
-}
+export type { RelayRequest } from './chat-request.js';
 
 /** stream:false — forward and return the upstream's status and JSON body unchanged. */
 export async function relayChatJson(r: RelayRequest, opts: RelayOptions): Promise<void> {
@@ -75,10 +29,14 @@ export async function relayChatJson(r: RelayRequest, opts: RelayOptions): Promis
   const caller = new CallerStream(r.res, r.abort, opts, ex, r.extraHeaders);
   // The answering attempt's own start, for its record (an earlier failed attempt is recorded with its own).
   let started = 0;
+  // The provider of the deployment that answered: it reads the whole answer below.
+  let answered = null as ChatAttempt | null;
   const upstreamRes = await runAttempts(deps, ex, r.route, r.abort.signal, (d) => {
     started = deps.clock.monotonic();
-    return sendAttempt(r, d, chatRequest(r, d, upstreamBody(r, d, false).text, 'application/json'), r.abort.signal);
+    answered = chatAttempt(r, d, false);
+    return sendAttempt(r, d, answered.request, r.abort.signal);
   });
+  const translated = answered!.provider.name !== 'openai' ? answered! : null;
   // Bounded (`server.maxUpstreamBodyBytes`): the whole answer is held before its head is written,
   // whether or not the caller reads it, so a larger one is refused with 502, nothing relayed.
   const limit = deps.config.server.maxUpstreamBodyBytes;
@@ -103,16 +61,22 @@ export async function relayChatJson(r: RelayRequest, opts: RelayOptions): Promis
   // The usage is all the record needs of the answer, unless the debug line or content capture
   // wants the whole of it: read from the end of the bytes, no decode or parse of the rest
   // (docs/ARCHITECTURE.md "Performance rules").
-  const usage = r.tap ? undefined : tailUsage(buf);
+  const usage = r.tap || translated ? undefined : tailUsage(buf);
   if (usage === undefined || !r.tracker.onBody({ usage })) {
     let parsed: unknown = null;
     try {
       parsed = JSON.parse(buf.toString('utf8'));
     } catch {
+      if (translated) throw unreadable(ex.upstream);
       /* relayed as is */
     }
-    r.tracker.onBody(parsed);
     r.tap?.onBody(parsed, ex.upstream);
+    if (translated) {
+      // Another provider's answer, as OpenAI's `chat.completion` (src/providers/<name>/response.ts).
+      parsed = translated.provider.chatResponse(parsed, translated.answer);
+      buf = Buffer.from(JSON.stringify(parsed));
+    }
+    r.tracker.onBody(parsed);
     ex.finishReason = finishReasonFromBody(parsed);
   } else {
     // Not parsed: a byte search for the first `"finish_reason"` key (src/relay/finish-reason.ts).
@@ -122,7 +86,7 @@ export async function relayChatJson(r: RelayRequest, opts: RelayOptions): Promis
     upstreamRes.status,
     {
       ...relayedHeaders(upstreamRes.headers, opts.secrets),
-      'content-type': upstreamRes.headers.get('content-type') ?? 'application/json',
+      'content-type': translated ? 'application/json' : (upstreamRes.headers.get('content-type') ?? 'application/json'),
       'content-length': String(buf.length),
     },
     buf,
@@ -157,17 +121,39 @@ export function streamRelayOptions(deps: RelayDeps): RelayOptions {
 export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<StreamEnd> {
   const { deps, ex } = r;
   const caller = new CallerStream(r.res, r.abort, opts, ex, r.extraHeaders);
+  const tee = r.resume ? resumable(caller, r.resume) : null;
   caller.openStream();
   // Continuations, not awaits, from here: a suspended async function (its frame, its promise, the
   // await's two functions) is ~0.5 KB of heap for as long as the stream is open (bench/heap.ts).
   return caller.settle(
     runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
-      const { text, callerAsked } = upstreamBody(r, d, true);
+      const a = chatAttempt(r, d, true);
       // The bytes received need not live as long as the stream (heap per open stream, bench/heap.ts):
       // the rare second attempt re-encodes the parsed body.
       r.raw = undefined;
-      const pipeline = new EventPipeline(caller, { observer: new ChatObserver(ex, r.tracker, callerAsked, r.tap ?? null) }, d.upstream, opts.maxEventBytes);
-      return relayAttempt(r, d, chatRequest(r, d, text, 'text/event-stream'), pipeline, r.abort.signal);
+      const stages = {
+        translator: a.provider.streamTranslator(a.answer),
+        observer: new ChatObserver(ex, r.tracker, a.callerAsked, r.tap ?? null),
+        tee,
+      };
+      const pipeline = new EventPipeline(caller, stages, d.upstream, opts.maxEventBytes);
+      return relayAttempt(r, d, a.request, pipeline, r.abort.signal);
     }),
   );
+}
+
+/** A 2xx answer from a translated provider that is not JSON: nothing to translate. */
+function unreadable(upstream: string | null): UpstreamError {
+  return new UpstreamError(`Upstream "${upstream}" sent an answer that is not JSON.`, { code: 'upstream_invalid_response' });
+}
+
+/**
+ * A resumable stream: every frame through the replay tee, the generation kept going when the
+ * caller leaves; a detached start answers 202 now and generates for the log alone.
+ */
+function resumable(caller: CallerStream, resume: ResumeRequest): ReplayTee {
+  const tee = new ReplayTee(resume.id, resume.log, resume.onOverflow);
+  caller.keepGenerating(tee);
+  if (resume.detached) caller.detach(Buffer.from(JSON.stringify(resume.detachedBody ?? { id: resume.id })));
+  return tee;
 }

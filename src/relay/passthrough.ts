@@ -11,7 +11,7 @@
  * `server.maxEventBytes` (an endless line) ends its stream with an error frame
  * (test/security/upstream-bounds.test.ts); a JSON body over MAX_USAGE_BODY is not kept.
  */
-import { UpstreamError } from '../errors.js';
+import { InvalidRequestError, UpstreamError } from '../errors.js';
 import { PassthroughStreamObserver } from './passthrough-observer.js';
 import { finishReasonFromBody } from './finish-reason.js';
 import { requestUsage, spliceUsageRequest, type UsageRequest } from '../usage/stream-options.js';
@@ -19,8 +19,9 @@ import type { Deployment } from '../upstream/router.js';
 import type { UpstreamResponse } from '../upstream/transport.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import { runAttempts } from './attempts.js';
+import { providerName } from '../providers/registry.js';
 import { relayAttempt, type BodyRelay } from './upstream-call.js';
-import type { RelayRequest } from './chat.js';
+import type { RelayRequest } from './chat-request.js';
 import { relayedHeaders } from './upstream-response.js';
 import { CallerStream, type StreamEnd } from './caller.js';
 import { PassthroughPipeline } from './pipeline.js';
@@ -43,6 +44,8 @@ export function relayPassthrough(r: PassthroughRequest, opts: RelayOptions): Pro
   const caller = new CallerStream(r.res, r.abort, opts, ex, r.extraHeaders);
   const usage = usageRequest(r);
   const attempts = runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
+    const provider = providerName(d.upstreamConfig);
+    if (provider !== 'openai') return Promise.resolve({ error: untranslated(r.path, d.upstream, provider), retryable: true });
     const body = upstreamBody(r, d, usage);
     const headers = upstreamRequestHeaders(r.req.headers, d.upstreamConfig, ex.id);
     const request = { path: r.path, method: r.req.method ?? 'GET', headers, body: body === undefined || body.length === 0 ? undefined : body };
@@ -54,6 +57,17 @@ export function relayPassthrough(r: PassthroughRequest, opts: RelayOptions): Pro
     return result;
   });
   return caller.settle(attempts);
+}
+
+/**
+ * Pass-through forwards the caller's request as it is: only an upstream that speaks OpenAI's API
+ * can take it. (Chat completions and the model list are translated for every provider.)
+ */
+function untranslated(path: string, upstream: string, provider: string): InvalidRequestError {
+  return new InvalidRequestError(
+    `${path.split('?')[0]} cannot be served by upstream "${upstream}": it speaks the ${provider} API, and the proxy translates only /v1/chat/completions and /v1/models to it.`,
+    { code: 'unsupported_endpoint' },
+  );
 }
 
 /**

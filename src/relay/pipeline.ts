@@ -118,6 +118,7 @@ export class EventPipeline implements FrameSplitterOptions, BodyConsumer, Transl
     if (this.sawDone_) return;
     if (pe - ps === 6 && isDone(buf, ps)) {
       if (this.translator !== null) return this.translator.event({ data: '[DONE]' }, this);
+      if (this.tee !== null) return this.done_();
       this.sawDone_ = true;
       this.caller.commit();
       this.caller.out.writeBytes(buf, frameStart, pe + 2);
@@ -193,18 +194,17 @@ export class EventPipeline implements FrameSplitterOptions, BodyConsumer, Transl
     caller.commit();
     caller.dataSent = true;
     const keep = this.keepsFields;
-    if (!keep) id = undefined;
-    if (this.tee !== null) id = this.tee.event(payload, event);
     // Canonical frame: the payload on one line; a named event keeps its name.
     if (event === 'message' && !keep) event = undefined;
-    caller.out.write(encodeRelayed({ data: payload, event, id }));
+    if (this.tee !== null) caller.out.write(this.tee.frame(payload, event));
+    else caller.out.write(encodeRelayed({ data: payload, event, id: keep ? id : undefined }));
     caller.afterEvent(this.observer.sawFirstToken === true);
   }
 
   private done_(): void {
     this.sawDone_ = true;
     this.caller.commit();
-    this.caller.out.write(DONE_FRAME);
+    this.caller.out.write(this.tee !== null ? this.tee.last('[DONE]') : DONE_FRAME);
   }
 
   // The end of the body.

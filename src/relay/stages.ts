@@ -2,7 +2,7 @@
  * The two stage slots of the stream pipeline (src/relay/pipeline.ts) that a capability fills
  * without touching the pipeline: a **translate** stage between decoding and observing (another
  * provider's events into OpenAI chunks), and a **tee** stage between observing and encoding (every
- * event exactly as the caller gets it, e.g. into a replay log). The OpenAI path leaves both empty,
+ * frame exactly as the caller gets it, e.g. into a replay log). The OpenAI path leaves both empty,
  * which keeps the byte fast path (docs/ARCHITECTURE.md "Performance rules").
  * test/unit/pipeline-stages.test.ts plugs one of each in.
  */
@@ -27,11 +27,17 @@ export interface Translator {
   end(out: TranslateOut): void;
 }
 
-/** Sees every event on its way to the caller, after the observers decided what is forwarded. */
+/**
+ * Sees every frame on its way to the caller, after the observers decided what is forwarded, and
+ * writes it: a tee may name each frame (`id:`) and keep it (a replay log,
+ * src/relay/replay-tee.ts). Every frame the caller gets passes here, the last one too.
+ */
 export interface Tee {
+  /** One event: its payload as the caller gets it (one line) and its event name. Returns the encoded frame to write. */
+  frame(payload: string, name: string | undefined): string;
   /**
-   * One event: its payload as the caller gets it (one line) and its event name. Returns the `id:`
-   * to put on the event's frame, or undefined for none.
+   * The stream's last frame: `[DONE]`, or the error payload the stream ends with. Called exactly
+   * once, whether or not a caller is still there to read it; returns the encoded frame to write.
    */
-  event(payload: string, name: string | undefined): string | undefined;
+  last(payload: string): string;
 }

@@ -33,6 +33,7 @@ import type { Exchange } from './exchange.js';
 import type { RelayDeps } from './relay-deps.js';
 import type { PumpResult } from './relay-types.js';
 import { errorFromUpstream } from './upstream-response.js';
+import { providerOf } from '../providers/registry.js';
 
 /** What one attempt sends. */
 export interface AttemptRequest {
@@ -142,7 +143,9 @@ export async function sendAttempt(
     );
     return failed(r, d, res.status, error, started);
   }
-  return failed(r, d, res.status, await errorFromUpstream(res, d.upstream, configSecrets(deps.config)), started);
+  const provider = providerOf(d.upstreamConfig);
+  const error = await errorFromUpstream(res, d.upstream, configSecrets(deps.config), (status, body) => provider.errorFrom(status, body));
+  return failed(r, d, res.status, error, started);
 }
 
 /** Record a failed attempt, tell the bus when it is the upstream's failure, and say retry. */

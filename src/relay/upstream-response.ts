@@ -11,6 +11,7 @@ import { UpstreamError, UpstreamStatusError, isOpenAIErrorBody, type OpenAIError
 import { scrubText } from '../logging/secrets.js';
 import type { UpstreamHeaders, UpstreamResponse } from '../upstream/transport.js';
 import { collect } from '../util/collect.js';
+import type { ChatProvider } from '../providers/types.js';
 
 /** Response headers that describe the upstream's answer and are worth relaying to the caller. */
 const RELAYED = /^(?:openai-|x-ratelimit-|retry-after|anthropic-)/;
@@ -42,9 +43,15 @@ const MAX_SNIPPET = 200;
 
 /**
  * Read a non-2xx upstream answer into the error the caller gets; `secrets` (the config's, see
- * `configSecrets`) are scrubbed from every text of it.
+ * `configSecrets`) are scrubbed from every text of it. `mapError`: the upstream's provider reads its
+ * own error shape (src/providers/types.ts).
  */
-export async function errorFromUpstream(res: UpstreamResponse, upstreamName: string, secrets: readonly string[]): Promise<ProxyError> {
+export async function errorFromUpstream(
+  res: UpstreamResponse,
+  upstreamName: string,
+  secrets: readonly string[],
+  mapError?: ChatProvider['errorFrom'],
+): Promise<ProxyError> {
   let text = '';
   try {
     text = await readCapped(res, MAX_ERROR_BODY);
@@ -62,9 +69,16 @@ export async function errorFromUpstream(res: UpstreamResponse, upstreamName: str
     );
   }
   let body: OpenAIErrorBody | null = null;
+  let status = res.status;
   try {
     const parsed: unknown = JSON.parse(text);
-    if (isOpenAIErrorBody(parsed)) body = scrubbedBody(parsed, res.status, secrets);
+    // Another provider's error shape, in OpenAI's, with the status the caller should see
+    // (Anthropic's 529 overloaded → 503: src/providers/anthropic/errors.ts).
+    const mapped = mapError?.(res.status, parsed) ?? null;
+    if (mapped !== null) {
+      status = mapped.status;
+      body = scrubbedBody({ error: { message: mapped.message, type: mapped.type, param: mapped.param, code: mapped.code } }, status, secrets);
+    } else if (isOpenAIErrorBody(parsed)) body = scrubbedBody(parsed, res.status, secrets);
   } catch {
     /* not JSON: wrapped below */
   }
@@ -86,7 +100,7 @@ export async function errorFromUpstream(res: UpstreamResponse, upstreamName: str
     const v = res.headers.get(name);
     if (v !== null) headers[name] = scrubText(v, secrets);
   }
-  return new UpstreamStatusError(res.status, body, headers);
+  return new UpstreamStatusError(status, body, headers);
 }
 
 function defaultType(status: number): string {

@@ -1,55 +1,29 @@
 /**
- * `POST …/chat/completions`: one choice of simulated text, streamed as `chat.completion.chunk`
- * frames (a role chunk, one chunk per token, a finish chunk, the usage chunk when
- * `stream_options.include_usage`, `[DONE]`) or answered whole as a `chat.completion`.
- * `prompt_tokens` estimates the text of every message.
+ * `POST …/chat/completions`: `n` choices (default 1) of simulated text or tool calls, streamed
+ * as `chat.completion.chunk` frames (`chat-stream.ts`) or answered whole as a `chat.completion`.
+ * Tools follow the rule of `tools.ts`; `stop` cuts the text before the first stop sequence
+ * (`finish_reason: "stop"`). `prompt_tokens` estimates the text of every message, the arguments
+ * of earlier tool calls and the tool definitions; `completion_tokens` adds up every choice.
  */
 import type { SimOptions } from './options.js';
-import { collect, esc, FINGERPRINT, newGen, totalDelay, type Gen } from './generation.js';
-import { json, nextId, simError, streamHeaders, type SimReply, type SimStep } from './reply.js';
+import { chatFinish, chatFrames, chatSteps, chatUsage, type ChatAnswer } from './chat-stream.js';
+import { chatToolContext, readChatTools, readChoiceCount, readStop } from './chat-tools.js';
+import { outputTokens, planChoice, type ChoicePlan } from './choice.js';
+import { FINGERPRINT, newGen, totalDelay } from './generation.js';
+import { json, nextId, simError, streamHeaders, type SimReply } from './reply.js';
 import { estimateTokens, isObj, readLength, readModel, readStream, textChars, type Json } from './request.js';
-import { createTokenCursor } from './text.js';
+import { planString } from './text-plan.js';
+import { pickTools } from './tools.js';
 
-function chatUsage(prompt: number, completion: number): Json {
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
-  };
-}
-
-function* chatFrames(g: Gen): Generator<SimStep, void, undefined> {
-  const head =
-    'data: {"id":' + esc(g.id) + ',"object":"chat.completion.chunk","created":' + g.created +
-    ',"model":' + JSON.stringify(g.model) + ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT +
-    '","choices":[{"index":0,"delta":';
-  const usageNull = g.includeUsage ? ',"usage":null' : '';
-  const contentHead = head + '{"content":';
-  const contentTail = '},"logprobs":null,"finish_reason":null}]' + usageNull + '}\n\n';
-  if (g.timing.ttft > 0) yield g.timing.ttft;
-  yield head + '{"role":"assistant","content":"","refusal":null}' + ',"logprobs":null,"finish_reason":null}]' + usageNull + '}\n\n';
-  const next = createTokenCursor(g.seed);
-  const delay = g.timing.delay;
-  for (let i = 0; i < g.n; i++) {
-    if (i > 0 && delay > 0) yield delay;
-    yield contentHead + esc(next()) + contentTail;
+function promptChars(body: Json, messages: readonly unknown[]): number {
+  let chars = 0;
+  for (const m of messages) {
+    if (!isObj(m)) continue;
+    chars += textChars(m.content);
+    if (Array.isArray(m.tool_calls)) chars += JSON.stringify(m.tool_calls).length;
   }
-  yield head + '{},"logprobs":null,"finish_reason":"' + g.finish + '"}]' + usageNull + '}\n\n';
-  if (g.includeUsage) {
-    yield 'data: ' + JSON.stringify({
-      id: g.id,
-      object: 'chat.completion.chunk',
-      created: g.created,
-      model: g.model,
-      service_tier: 'default',
-      system_fingerprint: FINGERPRINT,
-      choices: [],
-      usage: chatUsage(g.promptTokens, g.n),
-    }) + '\n\n';
-  }
-  yield 'data: [DONE]\n\n';
+  if (Array.isArray(body.tools)) chars += JSON.stringify(body.tools).length;
+  return chars;
 }
 
 /** Answer a chat completions request body. */
@@ -63,25 +37,39 @@ export function chatCompletions(body: Json, opts: SimOptions): SimReply {
   if ('kind' in len) return len;
   const st = readStream(body);
   if ('kind' in st) return st;
-  let chars = 0;
-  for (const m of messages) if (isObj(m)) chars += textChars(m.content);
-  const g = newGen('chatcmpl-' + nextId(), model, len, body, estimateTokens(chars), st.includeUsage, opts);
-  if (st.stream) return { kind: 'stream', status: 200, headers: streamHeaders(), frames: chatFrames(g) };
+  const n = readChoiceCount(body);
+  if (typeof n !== 'number') return n;
+  const stops = readStop(body);
+  if (!Array.isArray(stops)) return stops;
+  const ct = readChatTools(body);
+  if ('kind' in ct) return ct;
+  const gen = newGen('chatcmpl-' + nextId(), model, len, body, estimateTokens(promptChars(body, messages)), st.includeUsage, opts);
+  const call = pickTools(ct.tools, ct.mode, chatToolContext(messages, ct.parallel));
+  const choices = Array.from({ length: n }, (_, k) => planChoice(k, { seed: gen.seed, n: gen.n, stops, tools: call }));
+  const a: ChatAnswer = { gen, choices, callIds: choices.map((p) => p.calls.map(() => 'call_' + nextId())) };
+  if (st.stream) return { kind: 'stream', status: 200, headers: streamHeaders(), frames: chatFrames(a) };
+  let completion = 0;
+  for (const p of choices) completion += outputTokens(p);
   return json(200, {
-    id: g.id,
+    id: gen.id,
     object: 'chat.completion',
-    created: g.created,
-    model: g.model,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: collect(g.n, g.seed), refusal: null, annotations: [] },
-        logprobs: null,
-        finish_reason: g.finish,
-      },
-    ],
-    usage: chatUsage(g.promptTokens, g.n),
+    created: gen.created,
+    model: gen.model,
+    choices: choices.map((p) => ({ index: p.index, message: chatMessage(a, p), logprobs: null, finish_reason: chatFinish(a, p) })),
+    usage: chatUsage(gen.promptTokens, completion),
     service_tier: 'default',
     system_fingerprint: FINGERPRINT,
-  }, totalDelay(g.timing, g.n));
+  }, totalDelay(gen.timing, Math.max(...choices.map(chatSteps))));
+}
+
+function chatMessage(a: ChatAnswer, p: ChoicePlan): Json {
+  if (p.calls.length === 0) return { role: 'assistant', content: planString(p.text), refusal: null, annotations: [] };
+  const ids = a.callIds[p.index]!;
+  return {
+    role: 'assistant',
+    content: null,
+    tool_calls: p.calls.map((c, j) => ({ id: ids[j], type: 'function', function: { name: c.name, arguments: c.pieces.join('') } })),
+    refusal: null,
+    annotations: [],
+  };
 }

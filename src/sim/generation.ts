@@ -18,9 +18,15 @@ export interface Timing {
   delay: number;
 }
 
-/** The configured timing; `sim-fast` ignores it (no time to first token, no inter-token delay). */
+/** The models that ignore the timing options, one per wire format. */
+export const FAST_MODELS: readonly string[] = ['sim-fast', 'sim-claude-fast', 'sim-gemini-fast'];
+
+/**
+ * The configured timing; the fast models ({@link FAST_MODELS}) ignore it (no time to first
+ * token, no inter-token delay).
+ */
 export function timingFor(model: string, opts: SimOptions): Timing {
-  if (model === 'sim-fast') return { ttft: 0, delay: 0 };
+  if (FAST_MODELS.includes(model)) return { ttft: 0, delay: 0 };
   return { ttft: Math.max(0, opts.ttftMs), delay: Math.max(0, opts.tokenDelayMs) };
 }
 

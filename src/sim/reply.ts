@@ -66,3 +66,27 @@ export function simError(
 ): SimJsonReply {
   return json(status, { error: { message, type, param, code } });
 }
+
+/**
+ * An Anthropic-shaped error reply: `{type:'error', error:{type, message}, request_id}`. `type` is
+ * Anthropic's (`invalid_request_error` 400, `not_found_error` 404 …).
+ */
+export function anthropicError(status: number, message: string, type = 'invalid_request_error'): SimJsonReply {
+  const requestId = 'req_' + nextId();
+  const r = json(status, { type: 'error', error: { type, message }, request_id: requestId });
+  r.headers['request-id'] = requestId;
+  return r;
+}
+
+const GOOGLE_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  404: 'NOT_FOUND',
+  413: 'INVALID_ARGUMENT',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+};
+
+/** A Gemini-shaped error reply: `{error:{code, message, status}}` (google.rpc.Status). */
+export function geminiError(status: number, message: string): SimJsonReply {
+  return json(status, { error: { code: status, message, status: GOOGLE_STATUS[status] ?? 'UNKNOWN' } });
+}

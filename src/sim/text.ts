@@ -30,6 +30,12 @@ const CJK = ['中文', '你好', '世界', '日本語', '漢字', '東京', '模
 /** Four-byte UTF-8 characters (surrogate pairs in UTF-16). */
 const EMOJI = ['🚀', '🎉', '👍', '🌍', '🙂', '🔥', '💡', '🧪'] as const;
 
+/**
+ * Every word of the vocabulary, bare (no space, no punctuation): what generated tool-call string
+ * values are made of (`schema-value.ts`), so arguments carry 2-, 3- and 4-byte UTF-8 too.
+ */
+export const SIM_WORDS: readonly string[] = [...WORDS, ...LATIN, ...CJK, ...EMOJI];
+
 function capitalize(w: string): string {
   return w.charAt(0).toUpperCase() + w.slice(1);
 }

@@ -11,6 +11,7 @@ import { createH1Transport } from './h1/transport.js';
 import type { CancelSignal } from '../util/cancel.js';
 import { UpstreamError, UpstreamTimeoutError, ProxyError } from '../errors.js';
 import { ConnectTimeoutError, FirstByteTimeoutError } from './errors.js';
+import { baseUrlOf } from '../providers/registry.js';
 
 export type { FetchLike } from './transport.js';
 
@@ -87,7 +88,7 @@ export function createUpstreamClient(deps: UpstreamClientDeps): UpstreamClient {
   return {
     async send(call, firstByteTimeoutMs) {
       const send = transportFor(call.upstream);
-      const base = call.upstream.type === 'sim' ? 'http://sim.local/v1' : call.upstream.baseUrl.replace(/\/+$/, '');
+      const base = baseUrlOf(call.upstream);
       // The transport ends the request on the caller's abort and on the first-byte timeout: no
       // controller of our own (heap per open stream, bench/heap.ts).
       try {

@@ -10,6 +10,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { UpstreamConfig } from '../config/schema.js';
+import { providerOf } from '../providers/registry.js';
 
 /** Caller headers forwarded to every upstream (`x-stainless-*` too: {@link STAINLESS}). */
 const BUILT_IN = [
@@ -79,6 +80,11 @@ export function upstreamRequestHeaders(
   // Identity: relaying compressed bytes would make the proxy decompress to observe them.
   out['accept-encoding'] = 'identity';
   out['x-request-id'] = requestId;
-  if (upstream.apiKey) out['authorization'] = `Bearer ${upstream.apiKey}`;
+  if (upstream.apiKey) {
+    // The provider's credential header always (the caller's never reaches here, NEVER above); its
+    // version header only when the caller sent none (a caller's `anthropic-version` wins).
+    const auth = providerOf(upstream).authHeaders(upstream.apiKey);
+    for (const name in auth) if (NEVER.has(name) || out[name] === undefined) out[name] = auth[name]!;
+  }
   return out;
 }

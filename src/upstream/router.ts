@@ -8,7 +8,6 @@
  */
 import type { Config, DeploymentConfig, UpstreamConfig } from '../config/schema.js';
 import { compileGlob, matchesGlob } from '../glob.js';
-import { SIM_MODELS } from '../sim/models.js';
 
 /** A deployment with its upstream's settings resolved. */
 export interface Deployment extends DeploymentConfig {
@@ -97,18 +96,32 @@ export class ModelRouter {
   }
 
   /**
-   * Model ids for GET /v1/models: exact names; for a glob served by the simulator, the
-   * simulator's models it matches; other globs (`*` to a provider) list nothing of their own.
-   * The simulator's names come from src/sim/models.ts here, in the upstream layer that knows which
-   * upstreams are simulators, so the HTTP route does not import the simulator.
+   * Model ids for GET /v1/models: exact names, and for a glob route the models its upstreams
+   * report (`reported`, src/upstream/model-catalog.ts) that it matches and that no earlier route
+   * takes — the names a caller can use, each routed where the list says.
    */
-  listModels(simModels: readonly string[] = SIM_MODELS): string[] {
+  listModels(reported: (upstream: string) => readonly string[]): string[] {
     const out = new Set<string>();
     for (const r of this.routes) {
-      if (!r.match.includes('*')) out.add(r.match);
-      else if (r.deployments.some((d) => d.upstreamConfig.type === 'sim')) simModels.filter((m) => matchesGlob(r.match, m)).forEach((m) => out.add(m));
+      if (!r.match.includes('*')) {
+        out.add(r.match);
+        continue;
+      }
+      for (const d of r.deployments) {
+        for (const m of reported(d.upstream)) if (!out.has(m) && this.firstRoute(m) === r) out.add(m);
+      }
     }
     return [...out];
+  }
+
+  /** The first route whose `match` takes `model` (uncached: listing must not fill the cache). */
+  private firstRoute(model: string): (typeof this.routes)[number] | undefined {
+    return this.routes.find((r) => r.re.test(model));
+  }
+
+  /** The upstreams of glob routes: those whose model lists GET /v1/models asks for. */
+  globUpstreams(): string[] {
+    return [...new Set(this.routes.filter((r) => r.match.includes('*')).flatMap((r) => r.deployments.map((d) => d.upstream)))];
   }
 
   /** Every distinct upstream name in use. */

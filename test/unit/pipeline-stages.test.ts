@@ -12,6 +12,7 @@ import { Exchange } from '../../src/relay/exchange.js';
 import { EventPipeline, type PipelineStages } from '../../src/relay/pipeline.js';
 import type { RelayOptions } from '../../src/relay/relay-types.js';
 import type { Tee, TranslateOut, Translator } from '../../src/relay/stages.js';
+import { encodeRelayed } from '../../src/sse/encoder.js';
 import type { SseEvent } from '../../src/sse/parser.js';
 import type { UpstreamResponse } from '../../src/upstream/transport.js';
 import { Cancel } from '../../src/util/cancel.js';
@@ -89,13 +90,17 @@ describe('stream pipeline stages (translate and tee slots)', () => {
     assert.equal(caller.committed, false);
   });
 
-  it('a tee sees each event as the caller gets it (after the observer) and names its frame', async () => {
+  it('a tee sees each frame as the caller gets it (after the observer), names it, and writes the last one', async () => {
     const teed: Array<[string, string | undefined]> = [];
     let seq = 0;
     const tee: Tee = {
-      event: (payload, name) => {
+      frame: (payload, name) => {
         teed.push([payload, name]);
-        return `s1:${++seq}`;
+        return encodeRelayed({ data: payload, event: name, id: `s1:${++seq}` });
+      },
+      last: (payload) => {
+        teed.push([payload, 'last']);
+        return encodeRelayed({ data: payload, id: `s1:${++seq}` });
       },
     };
     // The observer drops one event and rewrites another: the tee must see the result, not the input.
@@ -103,12 +108,13 @@ describe('stream pipeline stages (translate and tee slots)', () => {
     const wire = 'data: {"x":1}\n\ndata: {"drop":1}\n\nevent: named\ndata: {"y":1}\n\ndata: [DONE]\n\n';
     const { res, result, byteFrames } = await relay(wire, { observer, tee });
     assert.deepEqual(result, { kind: 'done' });
-    assert.equal(byteFrames, 1, 'only [DONE] leaves as bytes: every teed frame is re-encoded with its id');
+    assert.equal(byteFrames, 0, 'no frame leaves as the upstream’s bytes: every teed frame is re-encoded with its id');
     assert.deepEqual(teed, [
       ['{"x":2}', undefined],
       ['{"y":1}', 'named'],
+      ['[DONE]', 'last'],
     ]);
-    assert.deepEqual(res.frames(), ['id: s1:1\ndata: {"x":2}', 'event: named\nid: s1:2\ndata: {"y":1}', 'data: [DONE]']);
+    assert.deepEqual(res.frames(), ['id: s1:1\ndata: {"x":2}', 'event: named\nid: s1:2\ndata: {"y":1}', 'id: s1:3\ndata: [DONE]']);
   });
 
   it('with neither slot filled, common frames leave as the upstream’s own bytes', async () => {
