@@ -15,6 +15,7 @@ import { forwardedBody } from './forwarded-body.js';
 import type { RouteTable } from './route-table.js';
 import { registerModelRoutes } from './model-routes.js';
 import { resumeFor } from './resume-start.js';
+import { streamTokens } from './stream-token.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import type { ProxyState } from './request-context.js';
 import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../relay/chat.js';
@@ -149,6 +150,7 @@ function finishOwned(deps: AppDeps, r: RelayRequest, release: () => void, { reas
 export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: ProxyState, req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const limit = deps.config.server.maxBodyBytes;
   const streamOpts = streamRelayOptions(deps);
+  const tokens = streamTokens(deps.config);
   return async (state, req, res) => {
     const ex = state.ex;
     const { json, raw } = await readJsonObject(req, limit);
@@ -158,7 +160,7 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
     permit(deps, state, ex.model);
     const route = routeFor(deps, ex.model);
     const admission = await admit(deps, state, route, json);
-    const resume = resumeFor(deps, state, req.headers, json);
+    const resume = resumeFor(deps, tokens, state, req.headers, json);
     const r: RelayRequest = {
       deps, ex, req, res, route, body: json, raw: forwardedBody(raw, json),
       extraHeaders: state.extraHeaders ?? admission?.headers ?? {},

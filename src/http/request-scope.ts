@@ -165,15 +165,22 @@ export class RequestScope implements ProxyState {
    */
   gateApi(): void {
     const { deps, authenticate } = this.scopes;
-    // `Connection: close` so the caller's next request opens a new connection, which a load
-    // balancer sends to another instance (test/integration/shutdown-drain.test.ts).
-    if (deps.state.draining) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'server_shutdown', headers: { connection: 'close' } });
+    this.gateDraining();
     deps.authThrottle.check(clientAddress(this.req, deps.config.server.trustProxy));
     const client = authenticate?.(this.req.headers.authorization) ?? null;
     if (client) {
       this.client = client;
       this.ex.key = client.name;
     }
+  }
+
+  /**
+   * Refused while the proxy drains (503). `Connection: close` so the caller's next request opens a
+   * new connection, which a load balancer sends to another instance
+   * (test/integration/shutdown-drain.test.ts).
+   */
+  gateDraining(): void {
+    if (this.scopes.deps.state.draining) throw new ServiceUnavailableError('The proxy is shutting down; retry on another instance.', { code: 'server_shutdown', headers: { connection: 'close' } });
   }
 
   /** The request was answered without an error and without a handler finishing it: record it. */

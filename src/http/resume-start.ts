@@ -12,6 +12,7 @@ import { InvalidRequestError, ServiceUnavailableError } from '../errors.js';
 import type { ResumeRequest } from '../relay/chat-request.js';
 import { newStreamId } from '../streams/id.js';
 import type { ProxyState } from './request-context.js';
+import type { StreamTokens } from './stream-token.js';
 
 /** A boolean request header: absent, `true` or `false` (any case); anything else is a 400 naming it. */
 function flag(headers: IncomingHttpHeaders, name: string): boolean | undefined {
@@ -38,7 +39,13 @@ export function streamUrl(id: string): string {
  * `x-stream-resumable`) on every answer of the request, errors included. Call after admission: a
  * refused request opens no log.
  */
-export function resumeFor(deps: AppDeps, state: ProxyState, headers: IncomingHttpHeaders, body: Record<string, unknown>): ResumeRequest | null {
+export function resumeFor(
+  deps: AppDeps,
+  tokens: StreamTokens | null,
+  state: ProxyState,
+  headers: IncomingHttpHeaders,
+  body: Record<string, unknown>,
+): ResumeRequest | null {
   const asked = flag(headers, 'x-stream-resume');
   const detached = flag(headers, 'x-stream-detach') === true;
   if (detached && asked === false) {
@@ -72,12 +79,16 @@ export function resumeFor(deps: AppDeps, state: ProxyState, headers: IncomingHtt
   deps.metrics.resumable('stored');
   extra['x-stream-id'] = id;
   extra['x-stream-resumable'] = 'true';
+  // For a reader that cannot send the key (a browser's EventSource): src/http/stream-token.ts.
+  const token = tokens?.sign(id, streamOwner(state));
+  if (token !== undefined) extra['x-stream-token'] = token;
   const url = streamUrl(id);
+  const detachedBody = { id, object: 'chat.completion.stream', url, status: 'in_progress', model, created: Math.floor(deps.clock.now() / 1000), ...(token ? { read_token: token } : {}) };
   return {
     id,
     log,
     detached,
-    detachedBody: detached ? { id, object: 'chat.completion.stream', url, status: 'in_progress', model, created: Math.floor(deps.clock.now() / 1000) } : undefined,
+    detachedBody: detached ? detachedBody : undefined,
     onOverflow: () => deps.metrics.resumable('overflow'),
   };
 }

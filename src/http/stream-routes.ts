@@ -4,7 +4,8 @@
  * `?after=<seq>` (for clients that cannot set headers), from the start otherwise — and follow it
  * live to its end (src/relay/replay-reader.ts).
  *
- * Only the key that started a stream reads it. Another key gets the same 404 as an unknown id,
+ * Only the key that started a stream reads it: with its key, or with the stream's read token
+ * (`?token=`, src/http/stream-token.ts) for a browser's EventSource, which cannot send a key. Another key gets the same 404 as an unknown id,
  * not a 403: a 403 would tell whoever holds a leaked id that the stream exists and whose it is,
  * and the id itself is the unguessable part (src/streams/id.ts). A read is counted as a read
  * (`llm_proxy_stream_resumes_total`, its own request record), never as another generation: no
@@ -16,6 +17,8 @@ import { relayReplay } from '../relay/replay-reader.js';
 import { isStreamId } from '../streams/id.js';
 import type { RouteTable } from './route-table.js';
 import { streamOwner } from './resume-start.js';
+import { streamTokens } from './stream-token.js';
+import { scopeOf } from './request-context.js';
 
 /** Frames fetched by the first read. */
 const FIRST_BATCH = 256;
@@ -36,12 +39,25 @@ function position(id: string, lastEventId: string, after: unknown): number {
   return seq;
 }
 
+/** The `?token=` a reader presented, or null. */
+function tokenOf(query: Record<string, unknown>): string | null {
+  const t = query.token;
+  return typeof t === 'string' && t !== '' ? t : null;
+}
+
 export function registerStreamRoutes(table: RouteTable, deps: AppDeps): void {
   const keepAliveMs = deps.config.server.keepAliveMs;
+  const tokens = streamTokens(deps.config);
   table.add({
     methods: ['GET'],
     path: '/v1/streams/:id',
-    access: 'api',
+    // The API key, or a read token (checked against the stream's owner below, once it is known).
+    access: {
+      guard: (ctx) => {
+        if (tokens !== null && tokenOf(ctx.query) !== null) return scopeOf(ctx).gateDraining();
+        scopeOf(ctx).gateApi();
+      },
+    },
     handler: async (ctx) => {
       const id = String(ctx.params.id ?? '');
       const state = ctx.state;
@@ -52,9 +68,11 @@ export function registerStreamRoutes(table: RouteTable, deps: AppDeps): void {
       if (!isStreamId(id)) throw notFound();
       const after = position(id, ctx.get('last-event-id'), ctx.query.after);
       const meta = await deps.streams.meta(id);
-      if (meta === null || meta.owner !== streamOwner(state)) throw notFound();
+      const token = tokens !== null ? tokenOf(ctx.query) : null;
+      const allowed = meta !== null && (token !== null ? tokens!.verify(id, meta.owner, token) : meta.owner === streamOwner(state));
+      if (!allowed) throw notFound();
       const first = await deps.streams.read(id, after, { max: FIRST_BATCH, waitMs: 0 });
-      if (first === null) throw notFound();
+      if (first === null || meta === null) throw notFound();
       ctx.respond = false;
       state.handled = true;
       const ex = state.ex;

@@ -12,7 +12,7 @@
  *   body (`reader.cancel()`) does the same without an error.
  */
 import type { SimStep } from './reply.js';
-import { simPathOf, simRoute } from './route.js';
+import { simPathOf, simQueryOf, simRoute } from './route.js';
 import { sleep } from './sleep.js';
 import type { SimOptions } from './options.js';
 
@@ -102,7 +102,7 @@ export function createSimFetch(opts: SimOptions): SimFetch {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const body = await readBody(input, init);
     if (signal?.aborted) throw signal.reason;
-    const reply = simRoute(method, simPathOf(url), body, opts);
+    const reply = simRoute(method, simPathOf(url), body, opts, simQueryOf(url));
     if (reply.kind === 'json') {
       if (reply.delayMs > 0) await sleep(reply.delayMs, signal);
       return new Response(reply.body, { status: reply.status, headers: reply.headers });

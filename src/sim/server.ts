@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import { simError, type SimJsonReply, type SimStep } from './reply.js';
-import { simPathOf, simRoute } from './route.js';
+import { simPathOf, simQueryOf, simRoute } from './route.js';
 import { sleep } from './sleep.js';
 import type { SimOptions } from './options.js';
 import { drained } from '../util/drained.js';
@@ -111,7 +111,7 @@ async function handle(server: http.Server, req: http.IncomingMessage, res: http.
     }
     throw err;
   }
-  const reply = simRoute(req.method ?? 'GET', simPathOf(req.url ?? '/'), body, opts);
+  const reply = simRoute(req.method ?? 'GET', simPathOf(req.url ?? '/'), body, opts, simQueryOf(req.url ?? ''));
   if (reply.kind === 'json') {
     if (reply.delayMs > 0) await sleep(reply.delayMs, ac.signal);
     sendJson(res, reply);

@@ -87,13 +87,16 @@ export class MemoryReplayStore implements ReplayStore {
   async read(id: string, after: number, opts: { max: number; waitMs: number; signal?: AbortSignal }): Promise<ReadResult | null> {
     const from = Math.max(0, Math.floor(after));
     const max = Math.max(1, Math.floor(opts.max));
-    const e = this.get(id);
-    if (!e) return null;
-    const r = this.slice(e, from, max);
-    if (r.frames.length || r.state !== 'live' || opts.waitMs <= 0 || opts.signal?.aborted) return r;
-    await this.wait(e, opts.waitMs, opts.signal);
-    const again = this.get(id);
-    return again ? this.slice(again, from, max) : null;
+    const deadline = Date.now() + opts.waitMs; // a duration: real time, whatever the clock
+    for (;;) {
+      const e = this.get(id);
+      if (!e) return null;
+      const r = this.slice(e, from, max);
+      const left = deadline - Date.now();
+      if (r.frames.length || r.state !== 'live' || left <= 0 || opts.signal?.aborted) return r;
+      // Woken by any change of the log; a frame at or below `after` (a reader ahead) waits on.
+      await this.wait(e, left, opts.signal);
+    }
   }
 
   stats(): { streams: number; bytes: number } {

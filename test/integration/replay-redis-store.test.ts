@@ -127,16 +127,19 @@ describe('replay redis store (real redis-server)', function () {
 
   it('an abort ends a blocked read at once and frees its connection (CLIENT UNBLOCK)', async () => {
     const a = store();
-    const b = store();
+    // One XREAD BLOCKs for the whole wait; one pooled connection, so the next wait needs it back.
+    const b = store({ leaseMs: 60_000 }, { maxBlockingConnections: 1 });
     const log = open(a);
-    // A first read makes the pool's connection learn its client id.
-    assert.deepEqual(await b.read(log.id, 0, { max: 10, waitMs: 1 }), { frames: [], state: 'live' });
     const ac = new AbortController();
     const waiting = b.read(log.id, 0, { max: 10, waitMs: 20_000, signal: ac.signal });
     await until(async () => (await blockedReaders()) === 1, 'the reader to block');
     ac.abort();
     assert.deepEqual(await waiting, { frames: [], state: 'live' });
-    await until(async () => (await blockedReaders()) === 0, 'the XREAD to be unblocked');
+    await until(async () => (await blockedReaders()) === 0, 'the XREAD to be unblocked', 5000);
+    const again = b.read(log.id, 0, { max: 10, waitMs: 20_000 });
+    await until(async () => (await blockedReaders()) === 1, 'the freed connection to serve the next wait');
+    log.append(1, 'x');
+    assert.deepEqual(await again, { frames: [{ seq: 1, text: 'x' }], state: 'live' });
   });
 
   it('with the blocking pool exhausted, readers poll and are still served', async () => {
@@ -156,9 +159,9 @@ describe('replay redis store (real redis-server)', function () {
     log.append(1, 'x');
     assert.deepEqual(await b.read(log.id, 0, { max: 10, waitMs: 0 }), { frames: [{ seq: 1, text: 'x' }], state: 'live' });
     await a.close(); // the killed instance: its lease is no longer refreshed
-    assert.equal(await admin.exists(key(log.id, ':lease')), 1, 'the lease outlives the writer for up to leaseMs');
     const r = await b.read(log.id, 1, { max: 10, waitMs: 20_000 });
     assert.deepEqual(r, { frames: [], state: 'lost' });
+    assert.deepEqual(await admin.xrange(key(log.id), '1-0', '1-0'), [], 'told by the lease, not by an end marker');
     assert.deepEqual(await b.read(log.id, 0, { max: 10, waitMs: 0 }), { frames: [{ seq: 1, text: 'x' }], state: 'lost' });
   });
 

@@ -7,7 +7,7 @@ import { REFUSED_DEFAULTS } from '../../src/providers/gemini/parameters.js';
 import { SKIP_THOUGHT_SIGNATURE } from '../../src/providers/gemini/request.js';
 import type { ChatBody } from '../../src/providers/types.js';
 
-const TARGET = { model: 'gemini-2.5-flash', stream: true, defaultMaxTokens: 4096 };
+const TARGET = { model: 'gemini-3-flash-preview', stream: true, defaultMaxTokens: 4096 };
 const HI = [{ role: 'user', content: 'Hi' }];
 
 function request(body: ChatBody, target = TARGET): { path: string; json: Record<string, unknown> } {
@@ -32,8 +32,8 @@ function refused(body: ChatBody, param: string, code?: string): void {
 
 describe('Gemini request mapping', () => {
   it('paths: streamGenerateContent with alt=sse or generateContent; the model encoded, a models/ prefix dropped', () => {
-    assert.equal(request({ messages: HI }).path, '/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
-    assert.equal(request({ messages: HI }, { ...TARGET, stream: false }).path, '/models/gemini-2.5-flash:generateContent');
+    assert.equal(request({ messages: HI }).path, '/models/gemini-3-flash-preview:streamGenerateContent?alt=sse');
+    assert.equal(request({ messages: HI }, { ...TARGET, stream: false }).path, '/models/gemini-3-flash-preview:generateContent');
     assert.equal(request({ messages: HI }, { ...TARGET, model: 'models/gemini-2.0-flash' }).path, '/models/gemini-2.0-flash:streamGenerateContent?alt=sse');
     assert.equal(request({ messages: HI }, { ...TARGET, model: 'a b/c?' }).path, '/models/a%20b%2Fc%3F:streamGenerateContent?alt=sse');
     assert.deepEqual(geminiProvider.authHeaders('k-1'), { 'x-goog-api-key': 'k-1' });
@@ -80,6 +80,7 @@ describe('Gemini request mapping', () => {
     const image = (url: string) => ({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url } }] }] });
     refused(image('https://example.com/picture'), 'messages[0].content[1].image_url.url');
     refused(image('https://example.com/doc.bmp'), 'messages[0].content[1].image_url.url');
+    refused(image('https://example.com/a.constructor'), 'messages[0].content[1].image_url.url');
     refused(image('ftp://example.com/a.png'), 'messages[0].content[1].image_url.url');
     refused({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 'messages[0].content[0].type');
   });
@@ -120,6 +121,13 @@ describe('Gemini request mapping', () => {
       },
     ]);
     const call = { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+    // Gemini 1.x / 2.x check no signatures: no placeholder; Gemini 3 and aliases get it.
+    const firstCall = (model: string) => (request({ messages: [...HI, call] }, { ...TARGET, model }).json.contents as Array<{ parts: unknown[] }>)[1]!.parts[0];
+    assert.deepEqual(firstCall('gemini-2.5-pro'), { functionCall: { name: 'f', args: {}, id: 'c1' } });
+    assert.deepEqual(firstCall('models/gemini-1.5-flash-002'), { functionCall: { name: 'f', args: {}, id: 'c1' } });
+    for (const model of ['gemini-3-pro-preview', 'gemini-flash-latest']) {
+      assert.deepEqual(firstCall(model), { functionCall: { name: 'f', args: {}, id: 'c1' }, thoughtSignature: SKIP_THOUGHT_SIGNATURE }, model);
+    }
     refused({ messages: [...HI, call, { role: 'tool', tool_call_id: 'nope', content: 'x' }] }, 'messages[2].tool_call_id');
     refused({ messages: [...HI, { role: 'tool', tool_call_id: 'c1', content: 'x' }] }, 'messages[1].tool_call_id');
     refused({ messages: [...HI, { ...call, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '[1' } }] }] }, 'messages[1].tool_calls[0].function.arguments');
@@ -165,9 +173,11 @@ describe('Gemini request mapping', () => {
     assert.deepEqual(config({ reasoning_effort: 'high' }), { thinkingConfig: { thinkingBudget: 24576, includeThoughts: true } });
     assert.deepEqual(config({ reasoning_effort: 'none' }), { thinkingConfig: { thinkingBudget: 0 } });
     refused({ messages: HI, reasoning_effort: 'extreme' }, 'reasoning_effort');
+    refused({ messages: HI, reasoning_effort: 'constructor' }, 'reasoning_effort');
     refused({ messages: HI, temperature: 2.5 }, 'temperature');
     refused({ messages: HI, top_p: '1' }, 'top_p');
     refused({ messages: HI, max_tokens: 0 }, 'max_tokens');
+    refused({ messages: HI, max_completion_tokens: 10, max_tokens: -1 }, 'max_tokens');
     refused({ messages: HI, n: 1.5 }, 'n');
     refused({ messages: HI, stop: [1] }, 'stop');
     refused({ messages: HI, response_format: { type: 'yaml' } }, 'response_format.type');
@@ -205,6 +215,8 @@ describe('Gemini request mapping', () => {
       ['top_logprobs', 3],
       ['verbosity', 'low'],
       ['top_k', 40],
+      ['constructor', 1],
+      ['toString', 'x'],
     ];
     for (const [param, value] of cases) refused({ messages: HI, [param]: value }, param, 'unsupported_parameter');
     const accepted = {

@@ -97,6 +97,7 @@ describe('Gemini whole answers, errors and models', () => {
     for (const [http, status, want, type] of cases) {
       assert.deepEqual(geminiProvider.errorFrom(http, body(status, http, `says ${status}`)), { status: want, message: `says ${status}`, type, code: status.toLowerCase(), param: null }, status);
     }
+    assert.equal(geminiProvider.errorFrom(400, body('constructor', 400))?.type, 'invalid_request_error');
     assert.equal(geminiProvider.errorFrom(401, body('UNAUTHENTICATED', 401)), null);
     assert.equal(geminiProvider.errorFrom(403, body('PERMISSION_DENIED', 403)), null);
     for (const other of [null, 'text', { error: 'x' }, { error: { message: 1 } }, { message: 'no wrapper' }]) assert.equal(geminiProvider.errorFrom(400, other), null);

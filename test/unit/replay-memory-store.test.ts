@@ -81,6 +81,16 @@ describe('replay memory store', () => {
     assert.ok(Date.now() - started < 5000, 'woken, not timed out');
   });
 
+  it('a reader ahead of the log waits on until a frame after its seq comes', async () => {
+    const log = open();
+    const waiting = store.read(log.id, 2, { max: 10, waitMs: 10_000 });
+    log.append(1, 'a');
+    log.append(2, 'b');
+    await Promise.resolve();
+    log.append(3, 'c');
+    assert.deepEqual(await waiting, { frames: [{ seq: 3, text: 'c' }], state: 'live' });
+  });
+
   it('a wait times out empty and live, and an abort ends it with what there is', async () => {
     const log = open();
     assert.deepEqual(await store.read(log.id, 0, { max: 10, waitMs: 20 }), { frames: [], state: 'live' });

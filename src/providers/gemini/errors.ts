@@ -61,7 +61,7 @@ export function errorFrom(status: number, body: unknown): MappedError | null {
   if (e === null) return null;
   if (e.keyInvalid) return { status: 502, message: CREDENTIALS_MESSAGE, type: 'upstream_error', code: 'upstream_authentication_failed', param: null };
   if (e.status !== null && CREDENTIALS.has(e.status)) return null;
-  const known = e.status === null ? undefined : BY_STATUS[e.status];
+  const known = e.status !== null && Object.hasOwn(BY_STATUS, e.status) ? BY_STATUS[e.status] : undefined;
   const httpStatus = known?.status ?? validStatus(status) ?? validStatus(e.code ?? 0) ?? 502;
   if (known === undefined && (httpStatus === 401 || httpStatus === 403)) return null;
   return {

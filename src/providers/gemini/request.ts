@@ -20,8 +20,13 @@ interface Content {
  * The documented escape hatch for function calls the model did not just make ("Thought
  * signatures", FAQ): Gemini 3 models refuse a replayed `functionCall` part without the
  * `thoughtSignature` they sent with it, and OpenAI's messages have no place to carry one back.
+ * Gemini 1.x and 2.x do not check signatures, so their requests go without it; any other name
+ * (Gemini 3 and later, `-latest` aliases) gets it.
  */
 export const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
+
+/** Model names whose requests need no signature placeholder. */
+const UNSIGNED_MODELS = /^gemini-[12][.-]/;
 
 /** `reasoning_effort` as a thinking budget in tokens ("Thinking", thinkingBudget); `none` turns thinking off where the model allows. */
 const THINKING_BUDGET: Readonly<Record<string, number>> = { none: 0, low: 1024, medium: 8192, high: 24576 };
@@ -39,7 +44,8 @@ const IMAGE_TYPES: Readonly<Record<string, string>> = {
 /** The caller's body as a Gemini request below the base URL (`…/v1beta`). */
 export function chatRequest(body: ChatBody, target: ProviderTarget): ProviderRequest {
   checkParameters(body);
-  const { contents, system } = mapMessages(body.messages);
+  const modelName = target.model.replace(/^models\//, '');
+  const { contents, system } = mapMessages(body.messages, !UNSIGNED_MODELS.test(modelName));
   const out: Record<string, unknown> = { contents };
   if (system.length > 0) out.systemInstruction = { parts: system };
   const tools = mapTools(body.tools);
@@ -49,7 +55,7 @@ export function chatRequest(body: ChatBody, target: ProviderTarget): ProviderReq
   const config = generationConfig(body);
   if (Object.keys(config).length > 0) out.generationConfig = config;
   // A model named as in Gemini's own list (`models/gemini-2.0-flash`) must not put its slash into the path.
-  const model = encodeURIComponent(target.model.replace(/^models\//, ''));
+  const model = encodeURIComponent(modelName);
   const path = target.stream ? `/models/${model}:streamGenerateContent?alt=sse` : `/models/${model}:generateContent`;
   return { path, body: JSON.stringify(out) };
 }
@@ -61,11 +67,11 @@ function bad(message: string, param: string, code = 'invalid_value'): InvalidReq
 /** Unknown parameters and refused ones set to anything but their default are a 400 naming them. */
 function checkParameters(body: ChatBody): void {
   for (const key of Object.keys(body)) {
-    if (PARAMETERS[key] === undefined) {
+    // Own keys only: a body key such as "constructor" must not read Object.prototype.
+    if (!Object.hasOwn(PARAMETERS, key)) {
       throw bad(`The parameter "${key}" is not supported by Gemini upstreams; leave it out or route this model to another upstream.`, key, 'unsupported_parameter');
     }
-    const defaults = REFUSED_DEFAULTS[key];
-    if (defaults !== undefined) refuseUnlessDefault(body, key, 'Gemini', ...defaults);
+    if (Object.hasOwn(REFUSED_DEFAULTS, key)) refuseUnlessDefault(body, key, 'Gemini', ...REFUSED_DEFAULTS[key]!);
   }
   if (body.stream_options !== undefined && body.stream_options !== null && !isRecord(body.stream_options)) {
     throw bad('stream_options must be an object.', 'stream_options');
@@ -79,7 +85,7 @@ function checkParameters(body: ChatBody): void {
  * by name, and by `id` where it gave one); consecutive turns of one role are merged, as Gemini
  * wants all responses to one turn of parallel calls together ("Function calling", parallel).
  */
-function mapMessages(messages: unknown): { contents: Content[]; system: Part[] } {
+function mapMessages(messages: unknown, signCalls: boolean): { contents: Content[]; system: Part[] } {
   if (!Array.isArray(messages) || messages.length === 0) throw bad('messages must be a non-empty array.', 'messages');
   const contents: Content[] = [];
   const system: Part[] = [];
@@ -103,7 +109,7 @@ function mapMessages(messages: unknown): { contents: Content[]; system: Part[] }
       case 'user':
         return push('user', userParts(m.content, `${at}.content`));
       case 'assistant':
-        return push('model', assistantParts(m, at, callNames));
+        return push('model', assistantParts(m, at, callNames, signCalls));
       case 'tool':
         return push('user', [toolResult(m, at, callNames)]);
       default:
@@ -136,7 +142,7 @@ function imagePart(url: string, param: string): Part {
   } catch {
     throw bad(`${param} is not a valid URL.`, param);
   }
-  const mimeType = IMAGE_TYPES[ext];
+  const mimeType = Object.hasOwn(IMAGE_TYPES, ext) ? IMAGE_TYPES[ext] : undefined;
   if (mimeType === undefined) {
     throw bad(`${param}: Gemini needs the image's type, and it cannot be told from this URL's extension (${Object.keys(IMAGE_TYPES).join(', ')}); send it as a data: URL instead.`, param);
   }
@@ -145,10 +151,11 @@ function imagePart(url: string, param: string): Part {
 
 /**
  * An assistant message: its text, then its tool calls as `functionCall` parts. The call `id` goes
- * along (Gemini returns it on `functionResponse` matching); the first call of each turn carries
- * the signature placeholder (see {@link SKIP_THOUGHT_SIGNATURE}), where Gemini puts the real one.
+ * along ("the id must be sent back in the associated FunctionResponse"); the first call of each
+ * turn carries the signature placeholder (see {@link SKIP_THOUGHT_SIGNATURE}) where the model
+ * needs one, in the place Gemini puts the real one.
  */
-function assistantParts(m: Record<string, unknown>, at: string, callNames: Map<string, string>): Part[] {
+function assistantParts(m: Record<string, unknown>, at: string, callNames: Map<string, string>, signCalls: boolean): Part[] {
   const parts: Part[] = [];
   for (const p of contentParts(m.content, `${at}.content`)) {
     if (p.type !== 'text') throw bad(`${at}.content: an assistant message may hold only text.`, `${at}.content`, 'unsupported_value');
@@ -171,7 +178,7 @@ function assistantParts(m: Record<string, unknown>, at: string, callNames: Map<s
       call.id = tc.id;
       callNames.set(tc.id, fn.name);
     }
-    parts.push(k === 0 ? { functionCall: call, thoughtSignature: SKIP_THOUGHT_SIGNATURE } : { functionCall: call });
+    parts.push(k === 0 && signCalls ? { functionCall: call, thoughtSignature: SKIP_THOUGHT_SIGNATURE } : { functionCall: call });
   });
   return parts;
 }
@@ -225,8 +232,8 @@ function mapToolChoice(choice: unknown): Record<string, unknown> | undefined {
 /** The sampling and output parameters as `generationConfig`. */
 function generationConfig(body: ChatBody): Record<string, unknown> {
   const g: Record<string, unknown> = {};
-  const maxTokens = integer(body, 'max_completion_tokens', 1) ?? integer(body, 'max_tokens', 1);
-  if (maxTokens !== undefined) g.maxOutputTokens = maxTokens;
+  const legacyMax = integer(body, 'max_tokens', 1);
+  set(g, 'maxOutputTokens', integer(body, 'max_completion_tokens', 1) ?? legacyMax);
   set(g, 'temperature', number(body, 'temperature', 0, 2));
   set(g, 'topP', number(body, 'top_p', 0, 1));
   set(g, 'candidateCount', integer(body, 'n', 1));
@@ -241,7 +248,7 @@ function generationConfig(body: ChatBody): Record<string, unknown> {
   responseFormat(body.response_format, g);
   const effort = body.reasoning_effort;
   if (effort !== undefined && effort !== null) {
-    const budget = typeof effort === 'string' ? THINKING_BUDGET[effort] : undefined;
+    const budget = typeof effort === 'string' && Object.hasOwn(THINKING_BUDGET, effort) ? THINKING_BUDGET[effort] : undefined;
     if (budget === undefined) {
       throw bad(`reasoning_effort must be one of ${Object.keys(THINKING_BUDGET).join(', ')} for Gemini upstreams.`, 'reasoning_effort', 'unsupported_value');
     }
