@@ -9,6 +9,7 @@ import { clientAddress, requestContext, scopeOf, type Authenticate, type ProxySt
 import { RequestScopes } from './http/request-scope.js';
 import { registerProxyRoutes } from './http/proxy-routes.js';
 import { registerOpsRoutes, type AdminCheck } from './http/ops-routes.js';
+import { registerExampleRoutes } from './examples/routes.js';
 import type { ReadinessCheck } from './util/readiness.js';
 import { RouteTable } from './http/route-table.js';
 import { Inflight } from './shutdown.js';
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps, ext: AppExtensions = {}, inflight = new
   for (const m of middleware) koa.use(m.middleware);
 
   registerOpsRoutes(routes, deps, ext.readiness ?? [], ext.isAdmin ?? null);
+  registerExampleRoutes(routes);
   for (const add of ext.routes ?? []) add(routes);
   registerProxyRoutes(routes, deps, inflight);
   koa.use(routes.router.routes());

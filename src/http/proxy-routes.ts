@@ -19,6 +19,7 @@ import { streamTokens } from './stream-token.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import type { ProxyState } from './request-context.js';
 import { relayChatJson, relayChatStream, streamRelayOptions, type RelayRequest, type StreamEnd } from '../relay/chat.js';
+import type { ResumeRequest } from '../relay/chat-request.js';
 import { relayPassthrough, ClientGone } from '../relay/passthrough.js';
 import { writeJsonError } from '../util/write-error.js';
 import type { Inflight } from '../shutdown.js';
@@ -161,6 +162,8 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
     const route = routeFor(deps, ex.model);
     const admission = await admit(deps, state, route, json);
     const resume = resumeFor(deps, tokens, state, req.headers, json);
+    // A detached start hands out the id at once: another instance must find the stream by then.
+    if (resume?.detached && !(await resume.log.ready)) throw storeUnavailable(resume);
     const r: RelayRequest = {
       deps, ex, req, res, route, body: json, raw: forwardedBody(raw, json),
       extraHeaders: state.extraHeaders ?? admission?.headers ?? {},
@@ -175,6 +178,15 @@ export function chatCompletions(deps: AppDeps, inflight: Inflight): (state: Prox
       ex.stream ? relayChatStream(r, streamOpts) : relayChatJson(r, streamOpts).then(() => ({ reason: 'done' as const, status: ex.status })),
     );
   };
+}
+
+/** A detached start whose replay log could not be written (Redis down): nothing was generated. */
+function storeUnavailable(resume: ResumeRequest): ServiceUnavailableError {
+  resume.log.abandon();
+  return new ServiceUnavailableError('The replay store cannot be written now; retry, or start the stream without x-stream-detach.', {
+    code: 'stream_store_unavailable',
+    headers: { 'retry-after': '1' },
+  });
 }
 
 /**

@@ -218,7 +218,8 @@ export class EventPipeline implements FrameSplitterOptions, BodyConsumer, Transl
     const tail = this.splitter.end();
     if (tail === 'cut') this.cut = true;
     else if (tail !== null) this.onEvent(tail);
-    if (this.translator !== null && !this.done()) this.translator.end(this);
+    // A cut event is a truncation whatever the translator would make of the end.
+    if (this.translator !== null && !this.done() && !this.cut) this.translator.end(this);
   }
 
   /** How the body's read ended; the upstream connection kept or closed. */

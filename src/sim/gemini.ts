@@ -74,7 +74,7 @@ function readTools(body: Json): { tools: SimTool[]; mode: ToolMode } | SimJsonRe
       tools.push({ name: d.name, schema: field(d, 'parameters') ?? field(d, 'parametersJsonSchema') ?? { type: 'object', properties: {} } });
     }
   }
-  const tc = body.toolConfig;
+  const tc = field(body, 'toolConfig');
   const fcc = isObj(tc) ? field(tc, 'functionCallingConfig') : undefined;
   if (!isObj(fcc)) return { tools, mode: { kind: 'auto' } };
   const allowedRaw = field(fcc, 'allowedFunctionNames');

@@ -92,7 +92,10 @@ function frameStream(frames: Generator<SimStep, void, undefined>, signal: AbortS
   });
 }
 
-/** A fetch-compatible function answering like an OpenAI upstream (see `route.ts`). */
+/**
+ * A fetch-compatible function answering like an OpenAI upstream, and under `/anthropic` and
+ * `/gemini` like Anthropic's and Gemini's APIs (see `route.ts`).
+ */
 export function createSimFetch(opts: SimOptions): SimFetch {
   return async function simFetch(input, init) {
     const req = input instanceof Request ? input : undefined;

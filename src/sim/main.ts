@@ -7,6 +7,9 @@
  *   --token-delay-ms N  (env SIM_TOKEN_DELAY_MS, default 20)
  *   --max-tokens N      (env SIM_MAX_TOKENS, default 16; used when a request sets no limit)
  *
+ * Serves the OpenAI API under `/v1`, Anthropic's under `/anthropic/v1` and Gemini's under
+ * `/gemini/v1beta` (see `route.ts`).
+ *
  * Flags win over the environment. Prints one line with the base URL once listening; exits 0 on
  * SIGTERM / SIGINT (open streams are cut), 2 on bad arguments, 1 when it cannot listen.
  */
@@ -77,7 +80,8 @@ server.listen(port, host, () => {
   const actual = typeof addr === 'object' && addr !== null ? addr.port : port;
   const h = host.includes(':') ? `[${host}]` : host;
   process.stdout.write(
-    `sim upstream listening on http://${h}:${actual}/v1 (ttft ${opts.ttftMs} ms, ${opts.tokenDelayMs} ms/token, default ${opts.defaultMaxTokens} tokens)\n`,
+    `sim upstream listening on http://${h}:${actual}/v1 (also /anthropic/v1 and /gemini/v1beta; ttft ${opts.ttftMs} ms, ` +
+      `${opts.tokenDelayMs} ms/token, default ${opts.defaultMaxTokens} tokens)\n`,
   );
 });
 

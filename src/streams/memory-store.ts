@@ -73,6 +73,7 @@ export class MemoryReplayStore implements ReplayStore {
     this.liveCount++;
     return {
       id: meta.id,
+      ready: Promise.resolve(true),
       append: (seq, text) => this.append(e, seq, text),
       finish: () => this.end(e, 'ended'),
       abandon: () => this.end(e, 'lost'),

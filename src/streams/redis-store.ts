@@ -20,8 +20,9 @@
  * leaseMs at a time, then checks the lease: no lease and no end marker → 'lost' (the writer died).
  */
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import { END_ID, fromEntries, type Entry } from './redis-entries.js';
 import { BlockingPool, type BlockingConn } from './redis-pool.js';
-import type { LogState, ReadResult, ReplayLog, ReplayStore, StoreBounds, StreamMeta } from './types.js';
+import type { ReadResult, ReplayLog, ReplayStore, StoreBounds, StreamMeta } from './types.js';
 
 /** A Redis URL, or a factory for the normal connection (blocking ones are its duplicates). */
 export type RedisSource = string | (() => Redis);
@@ -33,11 +34,9 @@ export interface RedisReplayOptions {
   pollMs?: number;
 }
 
-const END_ID = '1-0';
 const STREAM_SLACK_MS = 1000;
 /** The smallest SSE frame (`data: \n\n`): bounds the entry count a byte-bounded log can reach. */
 const MIN_FRAME_BYTES = 8;
-const TERMINAL = new Set<string>(['ended', 'lost', 'overflow']);
 
 /**
  * Not the limiter's client (src/limits/redis-client.ts, 500 ms timeout, no offline queue): here
@@ -51,7 +50,6 @@ const MAIN_OPTIONS: RedisOptions = {
   retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1000),
 };
 
-type Entry = [id: string, fields: string[]];
 interface Keys { stream: string; meta: string; lease: string }
 interface Live {
   id: string;
@@ -73,10 +71,6 @@ const keysOf = (prefix: string, id: string): Keys => {
   const s = `${prefix}stream:{${id}}`;
   return { stream: s, meta: `${s}:meta`, lease: `${s}:lease` };
 };
-const field = (fields: string[], name: string): string | undefined => {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
-};
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -88,24 +82,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
-}
-
-/** The frames after `after` in `entries` (as XRANGE/XREAD return them) and the state after them. */
-export function fromEntries(entries: Entry[], after: number, max: number, metaState: string, leaseAlive: boolean): ReadResult {
-  const frames: ReadResult['frames'] = [];
-  for (const [id, fields] of entries) {
-    if (id === END_ID) {
-      const end = field(fields, 'end') ?? 'lost';
-      // Frames the writer stored but the reader cannot see (a lost write, trimming): not resumable past here.
-      const missing = Number(field(fields, 'last') ?? 0) > after + frames.length;
-      return { frames, state: missing ? 'overflow' : TERMINAL.has(end) ? (end as LogState) : 'lost' };
-    }
-    if (frames.length === max) return { frames, state: 'live' };
-    if (id !== `0-${after + frames.length + 1}`) return { frames, state: 'overflow' }; // a gap
-    frames.push({ seq: after + frames.length + 1, text: field(fields, 'f') ?? '' });
-  }
-  if (TERMINAL.has(metaState)) return { frames, state: metaState as LogState };
-  return { frames, state: leaseAlive ? 'live' : 'lost' };
 }
 
 export class RedisReplayStore implements ReplayStore {
@@ -140,12 +116,13 @@ export class RedisReplayStore implements ReplayStore {
     const log: Live = { id: meta.id, keys, openedAt: Date.now(), lastSeq: 0, stored: 0, bytes: 0, keyed: false, overflowed: false, done: false };
     this.live.add(log);
     // The lease before the meta: a reader that finds the meta finds the lease.
-    this.write(log, this.redis.pipeline()
+    const ready = this.write(log, this.redis.pipeline()
       .set(keys.lease, '1', 'PX', b.leaseMs)
       .hset(keys.meta, { owner: meta.owner, model: meta.model, createdAt: String(meta.createdAt), state: 'live' })
       .pexpire(keys.meta, b.maxStreamDurationMs + b.retentionMs));
     return {
       id: meta.id,
+      ready,
       append: (seq, text) => this.append(log, seq, text),
       finish: () => this.end(log, 'ended'),
       abandon: () => this.end(log, 'lost'),
@@ -176,6 +153,11 @@ export class RedisReplayStore implements ReplayStore {
     return r;
   }
 
+  /** Resolves once every write issued so far has been processed (one connection: replies come in order). */
+  async flush(): Promise<void> {
+    await this.redis.ping();
+  }
+
   stats(): { streams: number; bytes: number } {
     return { streams: this.live.size, bytes: this.liveBytes };
   }
@@ -204,7 +186,7 @@ export class RedisReplayStore implements ReplayStore {
     log.bytes += n;
     this.liveBytes += n;
     log.stored = seq;
-    this.write(log, this.withTtl(log, this.redis.pipeline().xadd(log.keys.stream, 'MAXLEN', '~', this.maxLen, `0-${seq}`, 'f', text)));
+    void this.write(log, this.withTtl(log, this.redis.pipeline().xadd(log.keys.stream, 'MAXLEN', '~', this.maxLen, `0-${seq}`, 'f', text)));
     return true;
   }
 
@@ -216,11 +198,16 @@ export class RedisReplayStore implements ReplayStore {
     return p.pexpire(log.keys.stream, b.maxStreamDurationMs + b.retentionMs + STREAM_SLACK_MS);
   }
 
-  /** Send a pipeline; any failed command overflows the log (later frames would leave a gap). */
-  private write(log: Live, p: ChainableCommander): void {
-    p.exec().then((res) => {
-      if (!res || res.some(([err]) => err)) this.overflow(log);
-    }, () => this.overflow(log));
+  /** Send a pipeline; any failed command overflows the log (later frames would leave a gap). True when all landed. */
+  private write(log: Live, p: ChainableCommander): Promise<boolean> {
+    return p.exec().then((res) => {
+      const ok = !!res && !res.some(([err]) => err);
+      if (!ok) this.overflow(log);
+      return ok;
+    }, () => {
+      this.overflow(log);
+      return false;
+    });
   }
 
   private overflow(log: Live): void {

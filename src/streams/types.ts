@@ -34,6 +34,12 @@ export interface ReadResult {
 export interface ReplayLog {
   readonly id: string;
   /**
+   * Resolves true once the log is readable from every instance (Redis: its meta write landed;
+   * memory: at once), false if that write failed. Another instance asking before then gets
+   * null: a detached start should await this before it hands out the id.
+   */
+  readonly ready: Promise<boolean>;
+  /**
    * Append one frame. `seq` must be the previous seq + 1 (the first is 1): anything else is a
    * bug in the caller and throws a RangeError. Returns false when the frame is not stored: it
    * would exceed the per-stream or the total bytes bound (from then on the log is in state

@@ -37,9 +37,11 @@ describe('replay redis store (real redis-server)', function () {
     stores.push(s);
     return s;
   };
-  const open = (s: RedisReplayStore, meta = metaOf()): ReplayLog => {
+  /** Open a log and wait until other instances can see it. */
+  const open = async (s: RedisReplayStore, meta = metaOf()): Promise<ReplayLog> => {
     const log = s.open(meta);
     assert.ok(log, 'open');
+    assert.equal(await log.ready, true);
     return log;
   };
   /** Clients currently blocked in XREAD on the server (CLIENT LIST flag `b`). */
@@ -65,7 +67,7 @@ describe('replay redis store (real redis-server)', function () {
 
   it('round trip: meta, frames by seq, max, the end marker, and retention TTLs', async () => {
     const a = store();
-    const log = open(a);
+    const log = await open(a);
     for (let s = 1; s <= 4; s++) assert.equal(log.append(s, frame(log.id, s)), true);
     log.append(5, 'data: [DONE]\n\n');
     log.finish();
@@ -94,7 +96,7 @@ describe('replay redis store (real redis-server)', function () {
 
   it('live keys expire at maxStreamDurationMs + retentionMs, and a log open too long is marked lost', async () => {
     const a = store({ maxStreamDurationMs: 300, retentionMs: 60_000, leaseMs: 150 });
-    const log = open(a);
+    const log = await open(a);
     log.append(1, 'x');
     const b = store();
     await until(async () => (await admin.pttl(key(log.id))) > 0, 'the stream key TTL');
@@ -108,7 +110,7 @@ describe('replay redis store (real redis-server)', function () {
   it('a second instance follows a live stream: its blocking read is woken by appends and by the end', async () => {
     const a = store();
     const b = store();
-    const log = open(a);
+    const log = await open(a);
     const started = Date.now();
     const first = b.read(log.id, 0, { max: 10, waitMs: 10_000 });
     await until(async () => (await blockedReaders()) === 1, 'the reader to block in XREAD');
@@ -129,7 +131,7 @@ describe('replay redis store (real redis-server)', function () {
     const a = store();
     // One XREAD BLOCKs for the whole wait; one pooled connection, so the next wait needs it back.
     const b = store({ leaseMs: 60_000 }, { maxBlockingConnections: 1 });
-    const log = open(a);
+    const log = await open(a);
     const ac = new AbortController();
     const waiting = b.read(log.id, 0, { max: 10, waitMs: 20_000, signal: ac.signal });
     await until(async () => (await blockedReaders()) === 1, 'the reader to block');
@@ -145,7 +147,7 @@ describe('replay redis store (real redis-server)', function () {
   it('with the blocking pool exhausted, readers poll and are still served', async () => {
     const a = store();
     const b = store({}, { maxBlockingConnections: 1, pollMs: 20 });
-    const log = open(a);
+    const log = await open(a);
     const readers = [0, 1, 2].map(() => b.read(log.id, 0, { max: 10, waitMs: 10_000 }));
     await until(async () => (await blockedReaders()) === 1, 'one reader to block');
     log.append(1, 'x');
@@ -155,8 +157,9 @@ describe('replay redis store (real redis-server)', function () {
   it('a writer that dies (no lease refresh, no end) is reported lost, never hangs a reader', async () => {
     const a = store({ leaseMs: 300 });
     const b = store({ leaseMs: 300 });
-    const log = open(a);
+    const log = await open(a);
     log.append(1, 'x');
+    await a.flush(); // the writes landed: what another instance reads now is deterministic
     assert.deepEqual(await b.read(log.id, 0, { max: 10, waitMs: 0 }), { frames: [{ seq: 1, text: 'x' }], state: 'live' });
     await a.close(); // the killed instance: its lease is no longer refreshed
     const r = await b.read(log.id, 1, { max: 10, waitMs: 20_000 });
@@ -168,7 +171,7 @@ describe('replay redis store (real redis-server)', function () {
   it('abandon marks lost at once, for waiting readers too', async () => {
     const a = store();
     const b = store();
-    const log = open(a);
+    const log = await open(a);
     log.append(1, 'x');
     const waiting = b.read(log.id, 1, { max: 10, waitMs: 10_000 });
     await until(async () => (await blockedReaders()) === 1, 'the reader to block');
@@ -178,7 +181,7 @@ describe('replay redis store (real redis-server)', function () {
 
   it('the stream is gone after retention', async () => {
     const a = store({ retentionMs: 200 });
-    const log = open(a);
+    const log = await open(a);
     log.append(1, 'x');
     log.finish();
     assert.equal((await a.read(log.id, 0, { max: 10, waitMs: 0 }))?.state, 'ended');
@@ -190,17 +193,18 @@ describe('replay redis store (real redis-server)', function () {
   it('overflow: at the per-stream bound, and at the instance total; bounded live logs', async () => {
     const a = store({ maxStreamBytes: 100, maxTotalBytes: 150, maxStreams: 2 });
     const b = store();
-    const log = open(a);
+    const log = await open(a);
     assert.equal(log.append(1, 'x'.repeat(60)), true);
     const waiting = b.read(log.id, 1, { max: 10, waitMs: 10_000 });
     assert.equal(log.append(2, 'x'.repeat(60)), false);
     assert.deepEqual(await waiting, { frames: [], state: 'overflow' });
     assert.equal(log.append(3, 'x'), false);
-    const other = open(a);
+    const other = await open(a);
     assert.equal(a.open(metaOf()), null, 'maxStreams');
     assert.equal(other.append(1, 'y'.repeat(91)), false, 'instance total: 60 + 91 > 150');
     log.append(4, 'data: [DONE]\n\n');
     log.finish();
+    await a.flush();
     const r = await b.read(log.id, 0, { max: 10, waitMs: 0 });
     assert.deepEqual(r?.frames.map((f) => f.seq), [1]);
     assert.equal(r?.state, 'overflow', 'finish after an overflow keeps it');
@@ -209,7 +213,7 @@ describe('replay redis store (real redis-server)', function () {
 
   it('readers detect lost writes: a gap between frames, or frames missing before the end marker', async () => {
     const a = store();
-    const log = open(a);
+    const log = await open(a);
     for (let s = 1; s <= 4; s++) log.append(s, `f${s}`);
     log.finish();
     await until(async () => (await admin.exists(key(log.id))) === 1 && (await admin.xlen(key(log.id))) === 5, 'the writes');
@@ -222,11 +226,13 @@ describe('replay redis store (real redis-server)', function () {
     let main: Redis | undefined;
     const a = new RedisReplayStore(() => (main = new Redis(srv.url)), prefix, BOUNDS);
     stores.push(a);
-    const log = open(a);
+    const log = await open(a);
     assert.equal(log.append(1, 'x'), true);
     main!.disconnect(); // every later write fails
     let seq = 1;
     await until(async () => !log.append(++seq, 'y'), 'an append to be refused');
     assert.ok(seq > 1);
+    const unseen = a.open(metaOf());
+    assert.equal(await unseen?.ready, false, 'a log whose meta could not be written says so');
   });
 });

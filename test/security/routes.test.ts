@@ -48,6 +48,9 @@ const PUBLIC = new Set([
   'GET /dashboard/reduce-throughput.js',
   'GET /dashboard/render.js',
   'GET /dashboard/state.js',
+  'GET /examples/resume',
+  'GET /examples/resume.css',
+  'GET /examples/resume.js',
   'GET /admin/session',
   'DELETE /admin/session',
 ]);

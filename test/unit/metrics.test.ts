@@ -125,6 +125,10 @@ describe('metrics: the DESIGN.md table', () => {
       llm_proxy_auth_failures_total: ['counter', []],
       llm_proxy_config_reloads_total: ['counter', ['result']],
       llm_proxy_config_info: ['gauge', ['digest']],
+      llm_proxy_resumable_streams_total: ['counter', ['result']],
+      llm_proxy_stream_resumes_total: ['counter', ['result']],
+      llm_proxy_replay_bytes: ['gauge', []],
+      llm_proxy_replay_streams: ['gauge', []],
     };
     const registered = registry.getMetricsAsArray().filter((x) => x.name.startsWith('llm_proxy_'));
     assert.deepEqual(registered.map((x) => x.name).sort(), Object.keys(expected).sort());

@@ -46,6 +46,7 @@ describe('replay memory store', () => {
 
   it('returns frames in order after a seq, at most max, and the end state only at the end', async () => {
     const log = open();
+    assert.equal(await log.ready, true);
     for (let s = 1; s <= 5; s++) assert.equal(log.append(s, frame(log.id, s)), true);
     log.append(6, 'data: [DONE]\n\n');
     log.finish();

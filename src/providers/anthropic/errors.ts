@@ -21,7 +21,7 @@
  * type not in the table keeps the HTTP status (by class: 5xx `server_error`, else
  * `invalid_request_error`). A body of another shape is left to the generic rule (null). Pure.
  */
-import { ProxyError, UpstreamError } from '../../errors.js';
+import { UpstreamError, UpstreamStatusError, type ProxyError } from '../../errors.js';
 import type { MappedError } from '../types.js';
 
 interface Known {
@@ -83,5 +83,7 @@ export function streamError(data: string): ProxyError {
   if (e === null) return new UpstreamError('The Anthropic upstream reported an error in its stream.', { code: 'upstream_stream_error' });
   const mapped = CREDENTIALS.has(e.type) ? null : errorFrom(500, parsed);
   if (mapped === null) return new UpstreamError(`The Anthropic upstream reported ${e.type} in its stream.`, { code: e.type });
-  return new ProxyError(mapped.status, mapped.type, mapped.message, { code: mapped.code });
+  // An upstream status error, as the HTTP answer would have been: the attempt loop retries it by
+  // the same rule (an `overloaded_error` before any content goes to the next deployment).
+  return new UpstreamStatusError(mapped.status, { error: { message: mapped.message, type: mapped.type, param: mapped.param, code: mapped.code } });
 }

@@ -4,7 +4,7 @@
  * "Troubleshooting", "Backend error codes"); a stream reports a late failure the same way, as an
  * event's data. Pure.
  */
-import { ProxyError, UpstreamError } from '../../errors.js';
+import { UpstreamError, UpstreamStatusError, type ProxyError } from '../../errors.js';
 import type { MappedError } from '../types.js';
 
 /** The canonical codes Gemini documents, as the status and OpenAI type the caller gets. */
@@ -84,7 +84,9 @@ export function streamError(payload: unknown): ProxyError {
   if (mapped === null) {
     return new UpstreamError(CREDENTIALS_MESSAGE, { code: 'upstream_authentication_failed' });
   }
-  return new ProxyError(mapped.status, mapped.type, mapped.message, { code: mapped.code });
+  // An upstream status error, as the HTTP answer would have been: the attempt loop retries it by
+  // the same rule (UNAVAILABLE before any content goes to the next deployment).
+  return new UpstreamStatusError(mapped.status, { error: { message: mapped.message, type: mapped.type, param: mapped.param, code: mapped.code } });
 }
 
 function validStatus(n: number): number | undefined {
