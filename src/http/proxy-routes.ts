@@ -14,7 +14,7 @@ import { checkModelName, readJsonObject, readRawBody, requireModel, validateChat
 import { forwardedBody } from './forwarded-body.js';
 import type { RouteTable } from './route-table.js';
 import { registerModelRoutes } from './model-routes.js';
-import { resumeFor } from './resume-start.js';
+import { refuseResume, resumeFor } from './resume-start.js';
 import { streamTokens } from './stream-token.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import type { ProxyState } from './request-context.js';
@@ -86,7 +86,11 @@ function owned(
   try {
     // The caller may have left while admission awaited the store (a Redis round trip): its
     // 'close' fired before the listener above existed.
-    if (res.destroyed) throw new ClientGone();
+    if (res.destroyed) {
+      // Nothing was generated: a reader of its log learns so at once.
+      r.resume?.log.abandon();
+      throw new ClientGone();
+    }
     ran = run();
   } catch (err) {
     ran = Promise.reject(err);
@@ -219,6 +223,7 @@ function passthrough(deps: AppDeps, inflight: Inflight, endpoint: PassthroughEnd
   return async (ctx) => {
     const ex = ctx.state.ex;
     const method = ctx.method;
+    refuseResume(ctx.req.headers, endpoint.path);
     let raw: Buffer | undefined;
     let json: Record<string, unknown> = {};
     if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') {

@@ -92,3 +92,12 @@ export function resumeFor(
     onOverflow: () => deps.metrics.resumable('overflow'),
   };
 }
+
+/** A pass-through endpoint asked for a resumable stream: only chat completions have one (a clear 400, not a silent plain stream). */
+export function refuseResume(headers: IncomingHttpHeaders, path: string): void {
+  for (const name of ['x-stream-resume', 'x-stream-detach']) {
+    if (flag(headers, name) === true) {
+      throw new InvalidRequestError(`${name} is available on POST /v1/chat/completions only, not on ${path}.`, { param: name, code: 'unsupported_header' });
+    }
+  }
+}

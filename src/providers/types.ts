@@ -50,6 +50,8 @@ export interface MappedError {
   type: string;
   code: string | null;
   param: string | null;
+  /** When to retry, from the body (Gemini's `RetryInfo.retryDelay`): sent as `Retry-After` when the upstream's head had none. */
+  retryAfterSeconds?: number;
 }
 
 /** One provider's wire format. */

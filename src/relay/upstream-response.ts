@@ -70,6 +70,7 @@ export async function errorFromUpstream(
   }
   let body: OpenAIErrorBody | null = null;
   let status = res.status;
+  let retryAfter: number | undefined;
   try {
     const parsed: unknown = JSON.parse(text);
     // Another provider's error shape, in OpenAI's, with the status the caller should see
@@ -77,6 +78,7 @@ export async function errorFromUpstream(
     const mapped = mapError?.(res.status, parsed) ?? null;
     if (mapped !== null) {
       status = mapped.status;
+      retryAfter = mapped.retryAfterSeconds;
       body = scrubbedBody({ error: { message: mapped.message, type: mapped.type, param: mapped.param, code: mapped.code } }, status, secrets);
     } else if (isOpenAIErrorBody(parsed)) body = scrubbedBody(parsed, res.status, secrets);
   } catch {
@@ -100,6 +102,7 @@ export async function errorFromUpstream(
     const v = res.headers.get(name);
     if (v !== null) headers[name] = scrubText(v, secrets);
   }
+  if (retryAfter !== undefined && headers['retry-after'] === undefined) headers['retry-after'] = String(retryAfter);
   return new UpstreamStatusError(status, body, headers);
 }
 

@@ -12,7 +12,7 @@
  * read token (`?token=`) and sends the key with the chat request only.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { dataPayloads, waitUntil } from '../helpers/fault-upstream.js';
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const FILES = fileURLToPath(new URL('../../src/examples/browser/', import.meta.url));
 const KEY = 'resume-page-key-for-tests';
 const PROMPT = 'Tell me about resumable streams.';
 /** ~45 frames, one every 50 ms: the stream lasts ~2.2 s, time for two cuts while it is live. */
@@ -166,6 +167,61 @@ describe('resumable stream example page in Debian chromium', function () {
     assert.deepEqual(pageErrors, []);
     return { page, reads, id };
   }
+
+  it('serves every file of src/examples/browser/ byte for byte, under the dashboard\'s CSP', async () => {
+    const proxy = await startTestProxy();
+    try {
+      const served: Record<string, string> = { 'resume.html': '/examples/resume', 'resume.css': '/examples/resume.css', 'resume.js': '/examples/resume.js' };
+      const types: Record<string, string> = { html: 'text/html', css: 'text/css', js: 'text/javascript' };
+      assert.deepEqual(readdirSync(FILES).sort(), Object.keys(served).sort(), 'a file added to the page must be served (src/examples/routes.ts)');
+      for (const [file, route] of Object.entries(served)) {
+        const res = await fetch(`${proxy.url}${route}`);
+        assert.equal(res.status, 200, route);
+        assert.equal(res.headers.get('content-type'), `${types[file.split('.').pop()!]}; charset=utf-8`);
+        assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/);
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+        assert.deepEqual(Buffer.from(await res.arrayBuffer()), readFileSync(`${FILES}${file}`));
+      }
+      assert.match(readFileSync(`${FILES}resume.js`, 'utf8'), /^\/\/ @ts-check\n/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('applies each seq once and shows an error frame that has no id (a scripted stream)', async () => {
+    const proxy = await startTestProxy();
+    try {
+      const page = await browser.newPage();
+      const id = 's_scriptedStreamId0000';
+      const chunk = (seq: number, content: string) =>
+        `id: ${id}:${seq}\ndata: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+      // Seqs 2 and 3 come twice (a server bug the page must survive), then the replay reader's
+      // own error frame, which has no id: the event's lastEventId is still the previous frame's.
+      const lost = `data: ${JSON.stringify({ error: { message: 'lost', type: 'server_error', param: null, code: 'stream_generation_lost' } })}\n\n`;
+      await page.route('**/v1/chat/completions', (route) =>
+        route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ id, url: `/v1/streams/${id}` }) }),
+      );
+      await page.route('**/v1/streams/**', (route) =>
+        route.fulfill({
+          status: 200,
+          headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+          body: chunk(1, 'a') + chunk(2, 'b') + chunk(3, 'c') + chunk(2, 'b') + chunk(3, 'c') + chunk(4, 'd') + lost,
+        }),
+      );
+      await page.goto(`${proxy.url}/examples/resume`);
+      await page.click('#start');
+      await waitState(page, 'error', 10_000);
+      assert.equal(await page.textContent('#answer'), 'abcd');
+      assert.equal(await num(page, 'duplicates'), 2);
+      assert.equal(await num(page, 'frames'), 4);
+      assert.equal(await num(page, 'last-seq'), 4);
+      assert.equal(await page.textContent('#error'), 'stream_generation_lost: lost');
+      assert.equal(await page.isDisabled('#cut'), true, 'nothing left to cut');
+      await page.close();
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('keys off: a cut from the page and a drop from the server lose nothing and repeat nothing', async () => {
     const proxy = await startTestProxy({ config: { upstreams: { sim: { type: 'sim', sim: SIM } } } });

@@ -651,6 +651,22 @@ describe('provider adapters through the proxy (Anthropic, Gemini)', function () 
       }
     });
 
+    it('an error event before any content (one deployment): the caller gets a real status, not a 200 stream', async () => {
+      anth.autoReply((call) => anthropicAnswer(call, anthropicSse([A.start(), A.ping(), A.error('overloaded_error', 'Overloaded')])));
+      const a = await sdkError(client.chat.completions.create({ model: 'claude-sonnet', messages, stream: true }));
+      assert.equal(a.status, 503);
+      assert.equal(a.code, 'overloaded_error');
+      gem.autoReply(async (call) => {
+        call.sseHead();
+        await call.write(geminiSse([{ error: { code: 429, message: 'Quota exceeded.', status: 'RESOURCE_EXHAUSTED' } }]));
+        await call.end();
+      });
+      const g = await sdkError(client.chat.completions.create({ model: 'gemini-2.5-flash', messages, stream: true }));
+      assert.equal(g.status, 429);
+      assert.equal(g.code, 'resource_exhausted');
+      assert.equal(g.message, '429 Quota exceeded.');
+    });
+
     it('a parameter the provider cannot honour → 400 naming it, and the upstream is never called', async () => {
       const before = { anth: anth.calls.length, gem: gem.calls.length };
       const a = await sdkError(client.chat.completions.create({ model: 'claude-sonnet', messages, stream: true, logprobs: true }));

@@ -135,3 +135,13 @@ describe('Gemini whole answers, errors and models', () => {
     assert.deepEqual(geminiProvider.parseModels(null), []);
   });
 });
+
+describe('gemini errors: retry delay', () => {
+  it('a 429 with RetryInfo gives the caller a Retry-After in whole seconds', () => {
+    const body = { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '37.2s' }] } };
+    const mapped = geminiProvider.errorFrom(429, body);
+    assert.equal(mapped?.status, 429);
+    assert.equal(mapped?.retryAfterSeconds, 38);
+    assert.equal(geminiProvider.errorFrom(429, { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota' } })?.retryAfterSeconds, undefined);
+  });
+});

@@ -37,6 +37,19 @@ interface GeminiError {
   message: string;
   status: string | null;
   keyInvalid: boolean;
+  /** `google.rpc.RetryInfo.retryDelay` ("37s", "1.5s") in whole seconds, rounded up. */
+  retryAfterSeconds: number | undefined;
+}
+
+/** The retry delay a Google error's details give (Gemini API "Rate limits": a 429 carries RetryInfo). */
+function retryDelayOf(details: unknown): number | undefined {
+  if (!Array.isArray(details)) return undefined;
+  for (const d of details) {
+    const delay = d !== null && typeof d === 'object' ? (d as { retryDelay?: unknown }).retryDelay : undefined;
+    const m = typeof delay === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(delay) : null;
+    if (m !== null) return Math.max(1, Math.ceil(Number(m[1])));
+  }
+  return undefined;
 }
 
 function readError(body: unknown): GeminiError | null {
@@ -47,7 +60,7 @@ function readError(body: unknown): GeminiError | null {
   if (typeof message !== 'string' || (typeof status !== 'string' && typeof code !== 'number')) return null;
   const keyInvalid =
     Array.isArray(details) && details.some((d: unknown) => d !== null && typeof d === 'object' && (d as { reason?: unknown }).reason === 'API_KEY_INVALID');
-  return { code: typeof code === 'number' ? code : null, message, status: typeof status === 'string' ? status : null, keyInvalid };
+  return { code: typeof code === 'number' ? code : null, message, status: typeof status === 'string' ? status : null, keyInvalid, retryAfterSeconds: retryDelayOf(details) };
 }
 
 /**
@@ -70,6 +83,7 @@ export function errorFrom(status: number, body: unknown): MappedError | null {
     type: known?.type ?? (httpStatus >= 500 ? 'server_error' : 'invalid_request_error'),
     code: e.status === null ? null : e.status.toLowerCase(),
     param: null,
+    ...(e.retryAfterSeconds !== undefined ? { retryAfterSeconds: e.retryAfterSeconds } : {}),
   };
 }
 
