@@ -45,6 +45,8 @@ export class ModelCatalog {
     private readonly client: UpstreamClient,
     private readonly clock: Clock,
     private readonly log: CatalogLog,
+    /** The longest a listing waits for a list never fetched (tests shorten it). */
+    private readonly firstWaitMs = FIRST_WAIT_MS,
   ) {}
 
   /**
@@ -63,7 +65,7 @@ export class ModelCatalog {
     }
     if (first.length > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(first), new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_WAIT_MS)))]);
+      await Promise.race([Promise.all(first), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.firstWaitMs)))]);
       clearTimeout(timer);
     }
     return (name) => this.entries.get(name)?.models ?? [];
