@@ -10,6 +10,7 @@ const APP_TOP = [
   '^src/http/',
   '^src/admin/',
   '^src/dashboard/',
+  '^src/examples/',
   // access.ts assembles auth and limits for the app; shutdown.ts is the server's drain.
   '^src/(server|deps|app|features|main|reload|access|shutdown)\\.ts$',
 ];
@@ -80,7 +81,7 @@ module.exports = {
       comment:
         'The simulator (src/sim/) is an upstream: the wiring (src/server.ts) and src/upstream/ may reach it, ' +
         'the HTTP, admin and dashboard code may not (GET /v1/models asks ModelRouter.listModels()).',
-      from: { path: ['^src/http/', '^src/admin/', '^src/dashboard/'] },
+      from: { path: ['^src/http/', '^src/admin/', '^src/dashboard/', '^src/examples/'] },
       to: { path: '^src/sim/' },
     },
     {

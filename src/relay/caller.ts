@@ -23,7 +23,8 @@
 import type { ServerResponse } from 'node:http';
 import { flattenHead } from '../util/flatten-head.js';
 import { encodeComment, encodeData } from '../sse/encoder.js';
-import { ProxyError, toOpenAIError } from '../errors.js';
+import { ProxyError, toOpenAIError, type RenderedError } from '../errors.js';
+import { scrubText } from '../logging/secrets.js';
 import { writeRendered } from '../util/write-error.js';
 import type { Canceller } from '../util/cancel.js';
 import type { EndReason } from '../events/types.js';
@@ -341,7 +342,7 @@ export class CallerStream implements BatchTarget, TimedStream {
     this.timer.clear();
     this.res.off('drain', this.onDrain);
     const committedStatus = this.committed ? this.ex.status || 200 : 499;
-    const rendered = error === null ? null : toOpenAIError(error);
+    const rendered = error === null ? null : scrubbed(toOpenAIError(error), this.opts.secrets);
     // The error frame is the tee's last frame, caller or not ([DONE] was the pipeline's).
     const errorFrame = rendered === null ? '' : this.errorFrame(JSON.stringify(rendered.body));
     if (this.closed) return this.detachable && !this.committed && rendered !== null ? rendered.status : committedStatus;
@@ -373,4 +374,16 @@ export class CallerStream implements BatchTarget, TimedStream {
     this.committed = true;
     return status;
   }
+}
+
+/**
+ * An error's rendering with the configuration's secrets scrubbed from its message: a provider's
+ * error inside its stream (src/providers/) is upstream text, like an error body
+ * (src/relay/upstream-response.ts scrubs those).
+ */
+function scrubbed(rendered: RenderedError, secrets: readonly string[]): RenderedError {
+  const message = rendered.body.error.message;
+  const clean = scrubText(message, secrets);
+  if (clean === message) return rendered;
+  return { ...rendered, body: { error: { ...rendered.body.error, message: clean } } };
 }

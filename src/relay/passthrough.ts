@@ -43,9 +43,14 @@ export function relayPassthrough(r: PassthroughRequest, opts: RelayOptions): Pro
   const { deps, ex } = r;
   const caller = new CallerStream(r.res, r.abort, opts, ex, r.extraHeaders);
   const usage = usageRequest(r);
-  const attempts = runAttempts<PumpResult>(deps, ex, r.route, r.abort.signal, (d) => {
-    const provider = providerName(d.upstreamConfig);
-    if (provider !== 'openai') return Promise.resolve({ error: untranslated(r.path, d.upstream, provider), retryable: true });
+  // Only deployments that speak OpenAI's API can take the request as it is; none: a 400, no attempt.
+  const usable = r.route.deployments.filter((d) => providerName(d.upstreamConfig) === 'openai');
+  if (usable.length === 0) {
+    const d = r.route.deployments[0]!;
+    return caller.settle(Promise.reject(untranslated(r.path, d.upstream, providerName(d.upstreamConfig))));
+  }
+  const route = usable.length === r.route.deployments.length ? r.route : { ...r.route, deployments: usable };
+  const attempts = runAttempts<PumpResult>(deps, ex, route, r.abort.signal, (d) => {
     const body = upstreamBody(r, d, usage);
     const headers = upstreamRequestHeaders(r.req.headers, d.upstreamConfig, ex.id);
     const request = { path: r.path, method: r.req.method ?? 'GET', headers, body: body === undefined || body.length === 0 ? undefined : body };
@@ -65,7 +70,7 @@ export function relayPassthrough(r: PassthroughRequest, opts: RelayOptions): Pro
  */
 function untranslated(path: string, upstream: string, provider: string): InvalidRequestError {
   return new InvalidRequestError(
-    `${path.split('?')[0]} cannot be served by upstream "${upstream}": it speaks the ${provider} API, and the proxy translates only /v1/chat/completions and /v1/models to it.`,
+    `/v1${path.split('?')[0]} cannot be served by upstream "${upstream}": it speaks the ${provider} API, and the proxy translates only /v1/chat/completions and /v1/models to it.`,
     { code: 'unsupported_endpoint' },
   );
 }

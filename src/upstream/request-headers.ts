@@ -80,11 +80,12 @@ export function upstreamRequestHeaders(
   // Identity: relaying compressed bytes would make the proxy decompress to observe them.
   out['accept-encoding'] = 'identity';
   out['x-request-id'] = requestId;
-  if (upstream.apiKey) {
-    // The provider's credential header always (the caller's never reaches here, NEVER above); its
-    // version header only when the caller sent none (a caller's `anthropic-version` wins).
-    const auth = providerOf(upstream).authHeaders(upstream.apiKey);
-    for (const name in auth) if (NEVER.has(name) || out[name] === undefined) out[name] = auth[name]!;
+  // The provider's credential header when there is a key (the caller's never reaches here, NEVER
+  // above); its version header when the caller sent none (a caller's `anthropic-version` wins),
+  // key or not (a gateway in front of the provider may add the key itself).
+  const auth = providerOf(upstream).authHeaders(upstream.apiKey);
+  for (const name in auth) {
+    if (NEVER.has(name) ? upstream.apiKey !== '' : out[name] === undefined) out[name] = auth[name]!;
   }
   return out;
 }

@@ -826,10 +826,9 @@ describe('provider adapters through the proxy (Anthropic, Gemini)', function () 
       assert.equal(r.content, ANTHROPIC_CASES[0]!.want.content);
     });
 
-    // Pending: src/relay/passthrough.ts answers `unsupported_endpoint` as a retryable outcome, but the
-    // attempt loop's isRetryable() refuses an InvalidRequestError, so the OpenAI deployment is never
-    // tried and the caller gets the 400 (see the report of this file's author).
-    it.skip('a route with an Anthropic deployment first and an OpenAI one second: pass-through goes to the OpenAI deployment', async () => {
+    // Pass-through keeps only the deployments that speak OpenAI's API (src/relay/passthrough.ts):
+    // nothing is sent to, or recorded against, the Anthropic one.
+    it('a route with an Anthropic deployment first and an OpenAI one second: pass-through goes to the OpenAI deployment', async () => {
       const before = anth.calls.length;
       oa.autoReply(async (call) => {
         call.head(200, { 'content-type': 'application/json' });
