@@ -14,6 +14,10 @@
  *   equal `simText(tokens)` byte for byte, `[DONE]` arrived and nothing after it, no error frame;
  *   on one stream in {@link FULL_PARSE_EVERY} every frame is also JSON.parse'd and must agree;
  * - non-streaming: status 200 and `choices[0].message.content` equals `simText(tokens)`.
+ * A frame may carry an `id:` line before its `data:` line (a resumable stream's frames do). With
+ * {@link LoadJob.resumable} every data frame must have one, `<x-stream-id>:<seq>` with seq 1, 2, 3…
+ * in order, the head must say `x-stream-resumable: true`, and a `: stream-resume` comment (the
+ * replay log went over its bounds) fails the stream.
  * A response that ends wrong is *corrupted*; one that fails (status, socket error, error frame,
  * time-out) is *errored*.
  *
@@ -44,6 +48,12 @@ export interface LoadJob {
   /** Keep every inter-token gap (for the slow-stream scenario). */
   gaps: boolean;
   headers: Record<string, string>;
+  /**
+   * The streams are resumable (sent with `x-stream-resume: true` in `headers`): check the head's
+   * `x-stream-resumable: true` and `x-stream-id`, and an `id: <stream id>:<seq>` line on every data
+   * frame, seq counting from 1 (bench/formats.ts).
+   */
+  resumable?: boolean;
 }
 
 export interface LoadResult {
@@ -271,6 +281,9 @@ class StreamCheck implements ResponseSink {
   private sawDone = false;
   private firstAt = -1;
   private lastAt = 0;
+  /** Resumable streams: `<x-stream-id>:` every frame's id starts with, and the last seq seen. */
+  private idPrefix: string | null = null;
+  private seq = 0;
   outcome: Outcome | null = null;
 
   constructor(
@@ -283,7 +296,12 @@ class StreamCheck implements ResponseSink {
   head(h: Head): void {
     if (h.status !== 200) this.fail(`status ${h.status}`);
     else if (!/^text\/event-stream/.test(h.headers.get('content-type') ?? '')) this.fail(`content-type ${h.headers.get('content-type')}`);
-    else this.onOpen();
+    else if (this.acc.job.resumable === true && h.headers.get('x-stream-resumable') !== 'true') this.fail(`x-stream-resumable: ${h.headers.get('x-stream-resumable')}`);
+    else if (this.acc.job.resumable === true && !h.headers.get('x-stream-id')) this.fail('no x-stream-id');
+    else {
+      if (this.acc.job.resumable === true) this.idPrefix = `${h.headers.get('x-stream-id')}:`;
+      this.onOpen();
+    }
   }
 
   body(bytes: Buffer, at: number): void {
@@ -300,7 +318,23 @@ class StreamCheck implements ResponseSink {
 
   /** false once the response is decided (corrupted or errored). */
   private frame(frame: string, at: number): boolean {
-    if (frame.charCodeAt(0) === 58 /* ':' comment */) return true;
+    if (frame.charCodeAt(0) === 58 /* ':' comment */) {
+      if (this.idPrefix !== null && frame.startsWith(': stream-resume')) return this.fail('replay log over its bounds (stream-resume comment)');
+      return true;
+    }
+    if (frame.startsWith('id: ')) {
+      // `id: <id>\ndata: …` (a resumable stream's frames): check the id, then the data line as any other.
+      const nl = frame.indexOf('\n');
+      if (nl === -1) return this.corrupt('id line without data');
+      if (this.idPrefix !== null) {
+        const id = frame.slice(4, nl);
+        if (!id.startsWith(this.idPrefix) || id.slice(this.idPrefix.length) !== String(this.seq + 1)) return this.corrupt(`frame id ${id.slice(0, 80)} after seq ${this.seq}`);
+        this.seq++;
+      }
+      frame = frame.slice(nl + 1);
+    } else if (this.idPrefix !== null) {
+      return this.corrupt('data frame without id on a resumable stream');
+    }
     if (!frame.startsWith('data: ') || frame.indexOf('\n') !== -1) return this.corrupt('malformed frame');
     if (this.sawDone) return this.corrupt('data after [DONE]');
     const payload = frame.slice(6);

@@ -19,7 +19,21 @@
  *
  * - `POST …/chat/completions`: `max_completion_tokens` ?? `max_tokens` ?? 16 tokens; `stream`,
  *   `stream_options.include_usage`. The model `sim-fast` ignores the delays (as in the simulator);
- *   a model `bench-delay-<N>ms` uses N ms for both instead of the flags.
+ *   a model `bench-delay-<N>ms` uses N ms for both instead of the flags (also in the Anthropic and
+ *   Gemini formats, where the model name may have a prefix: `claude-bench-delay-1000ms`).
+ * - `POST …/v1/messages` (Anthropic Messages API, for `type: anthropic` upstreams): `max_tokens`
+ *   tokens (16 when absent); with `"stream": true` the events message_start, content_block_start
+ *   (text), ping, one content_block_delta (text_delta) per token, content_block_stop, message_delta
+ *   (stop_reason max_tokens, cumulative usage) and message_stop, each `event: <type>\ndata: <json>\n\n`
+ *   in its own HTTP chunk; otherwise one Messages JSON answer.
+ * - `POST …/models/{model}:streamGenerateContent?alt=sse` (Gemini, for `type: gemini` upstreams):
+ *   `generationConfig.maxOutputTokens` tokens, one `data: <GenerateContentResponse>\n\n` per token
+ *   (one text part, cumulative `usageMetadata` on every one, `finishReason: "MAX_TOKENS"` on the
+ *   last; no `[DONE]`), one HTTP chunk each; `…:generateContent` gives one JSON answer. A model
+ *   name containing `-crlf` gets CRLF line ends (`data: …\r\n\r\n`), the framing Google's API has
+ *   been reported to use.
+ *   The text of both is simTokens(n), the same as the OpenAI stream's, and so is the token count,
+ *   so a load generator checks all three against simText(n) (bench/formats.ts).
  * - `GET …/models`: a small list (readiness probe). Anything else: 404.
  * - Request bodies need Content-Length (undici, node:http and the raw pipe all send it); a chunked
  *   request body gets 411.
@@ -129,6 +143,111 @@ function completion(model: string, n: number): Buffer {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Anthropic and Gemini wire formats (bench/formats.ts): the same text and token count as above.
+
+/** `event: <type>\ndata: {"type":"<type>",…}\n\n` as one HTTP chunk (what the Messages API sends per event). */
+function anthropicEvent(type: string, rest: Record<string, unknown>): Buffer {
+  return chunk(`event: ${type}\ndata: ${JSON.stringify({ type, ...rest })}\n\n`);
+}
+
+/** A Messages API stream of `n` text tokens (Anthropic docs "Streaming messages"), one HTTP chunk per event. */
+function anthropicStreamBytes(model: string, n: number): StreamBytes {
+  const start = anthropicEvent('message_start', {
+    message: {
+      id: 'msg_mock', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
+      usage: { input_tokens: 7, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+    },
+  });
+  const block = anthropicEvent('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+  const ping = anthropicEvent('ping', {});
+  const head = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
+  const tokens = simTokens(n).map((t) => chunk(`${head}${JSON.stringify(t)}}}\n\n`));
+  const end = Buffer.concat([
+    anthropicEvent('content_block_stop', { index: 0 }),
+    anthropicEvent('message_delta', { delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: n } }),
+    anthropicEvent('message_stop', {}),
+    LAST_CHUNK,
+  ]);
+  const first = Buffer.concat([SSE_HEAD, start, block, ping, ...tokens.slice(0, 1)]);
+  const rest = tokens.slice(1);
+  return { first, tokens: rest, tail: end, whole: Buffer.concat([first, ...rest, end]) };
+}
+
+function anthropicMessage(model: string, n: number): Buffer {
+  return json('200 OK', {
+    id: 'msg_mock', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: simTokens(n).join('') }],
+    stop_reason: 'max_tokens', stop_sequence: null, usage: { input_tokens: 7, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: n },
+  });
+}
+
+const geminiUsage = (k: number): Record<string, unknown> => ({
+  promptTokenCount: 7, candidatesTokenCount: k, totalTokenCount: 7 + k, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 7 }],
+});
+
+/**
+ * A `streamGenerateContent?alt=sse` body of `n` text tokens: one GenerateContentResponse per token
+ * (Gemini sends what is new since the last), cumulative usage on each, the finish reason on the
+ * last, no `[DONE]` (the body just ends). `eol`: LF, or CRLF for a `-crlf` model.
+ */
+function geminiStreamBytes(model: string, n: number, eol: string): StreamBytes {
+  const texts = simTokens(n);
+  const frames = texts.map((t, k) => {
+    const cand: Record<string, unknown> = { content: { parts: [{ text: t }], role: 'model' } };
+    if (k === n - 1) cand.finishReason = 'MAX_TOKENS';
+    cand.index = 0;
+    const body = { candidates: [cand], usageMetadata: geminiUsage(k + 1), modelVersion: model, responseId: 'mock-response' };
+    return chunk(`data: ${JSON.stringify(body)}${eol}${eol}`);
+  });
+  const first = Buffer.concat([SSE_HEAD, ...frames.slice(0, 1)]);
+  const rest = frames.slice(1);
+  return { first, tokens: rest, tail: LAST_CHUNK, whole: Buffer.concat([first, ...rest, LAST_CHUNK]) };
+}
+
+function geminiResponse(model: string, n: number): Buffer {
+  return json('200 OK', {
+    candidates: [{ content: { parts: [{ text: simTokens(n).join('') }], role: 'model' }, finishReason: 'MAX_TOKENS', index: 0 }],
+    usageMetadata: geminiUsage(n), modelVersion: model, responseId: 'mock-response',
+  });
+}
+
+/** Delays of a model: `…bench-delay-<N>ms` sets both to N, else the flags. */
+function delaysOf(model: string): { ttftMs: number; delayMs: number } {
+  const own = /(?:^|-)bench-delay-(\d+)ms$/.exec(model);
+  return own ? { ttftMs: Number(own[1]), delayMs: Number(own[1]) } : { ttftMs: TTFT_MS, delayMs: TOKEN_DELAY_MS };
+}
+
+const tokensOf = (asked: unknown): number => (Number.isInteger(asked) && (asked as number) > 0 ? Math.min(asked as number, MAX_TOKENS) : DEFAULT_TOKENS);
+
+/** Anthropic (`…/v1/messages`) and Gemini (`…/models/{model}:…`) requests; null for anything else. */
+function routeProvider(p: string, body: Buffer): Reply | null {
+  const gemini = /\/models\/([^/:]+):(streamGenerateContent|generateContent)$/.exec(p);
+  if (!gemini && !p.endsWith('/v1/messages')) return null;
+  let req: { model?: unknown; max_tokens?: unknown; stream?: unknown; generationConfig?: { maxOutputTokens?: unknown } };
+  try {
+    req = JSON.parse(body.toString('utf8')) as typeof req;
+  } catch {
+    return { now: error('400 Bad Request', 'The request body is not JSON.') };
+  }
+  let model: string;
+  let n: number;
+  let s: StreamBytes;
+  if (gemini) {
+    model = decodeURIComponent(gemini[1]!);
+    n = tokensOf(req.generationConfig?.maxOutputTokens);
+    if (gemini[2] === 'generateContent') return { now: cached(`gemini-json|${model}|${n}`, () => geminiResponse(model, n)) };
+    const eol = model.includes('-crlf') ? '\r\n' : '\n';
+    s = cached(`gemini-sse|${model}|${n}`, () => geminiStreamBytes(model, n, eol));
+  } else {
+    model = typeof req.model === 'string' ? req.model : 'claude-mock';
+    n = tokensOf(req.max_tokens);
+    if (req.stream !== true) return { now: cached(`anthropic-json|${model}|${n}`, () => anthropicMessage(model, n)) };
+    s = cached(`anthropic-sse|${model}|${n}`, () => anthropicStreamBytes(model, n));
+  }
+  const { ttftMs, delayMs } = delaysOf(model);
+  return ttftMs <= 0 && delayMs <= 0 ? { now: s.whole } : { slow: s, ttftMs, delayMs };
+}
+
 const MODELS = json('200 OK', { object: 'list', data: [{ id: 'sim-fast', object: 'model', created: CREATED, owned_by: 'mock' }] });
 
 /** Write a stream token by token: TTFT, then one token per delay; stops when the socket closes. */
@@ -158,6 +277,10 @@ type Reply = { now: Buffer } | { slow: StreamBytes; ttftMs: number; delayMs: num
 function route(method: string, path: string, body: Buffer): Reply {
   const p = path.split('?')[0]!;
   if (method === 'GET' && p.endsWith('/models')) return { now: MODELS };
+  if (method === 'POST') {
+    const provider = routeProvider(p, body);
+    if (provider !== null) return provider;
+  }
   if (method !== 'POST' || !p.endsWith('/chat/completions')) return { now: error('404 Not Found', `Invalid URL (${method} ${p})`) };
   let req: { model?: unknown; max_tokens?: unknown; max_completion_tokens?: unknown; stream?: unknown; stream_options?: { include_usage?: unknown } };
   try {

@@ -157,6 +157,31 @@ export async function startProxy(upstream: Server, v: ProxyVariant, name = 'prox
   };
 }
 
+/**
+ * Start the proxy from dist/ with a whole config of the caller's (bench/formats.ts: several
+ * upstreams and routes), made for the port chosen here. Otherwise as {@link startProxy}.
+ */
+export async function startProxyWithConfig(
+  name: string,
+  config: (port: number) => string,
+  nodeFlags: string[] = [],
+  main = proxyMain(),
+): Promise<Server> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'llm-proxy-bench-'));
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, config(port));
+  const s = await serve(name, [main], port, '/healthz', { CONFIG_FILE: file }, nodeFlags);
+  const stop = s.stop;
+  return {
+    ...s,
+    stop: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The load generator process: one job at a time over IPC. */
 export class LoadClient {
   private nextId = 0;

@@ -64,7 +64,8 @@ export function resumeFor(
   const id = newStreamId();
   const model = typeof body.model === 'string' ? body.model : '';
   const log = deps.streams.open({ id, owner: streamOwner(state), model, createdAt: deps.clock.now() });
-  const extra = (state.extraHeaders = { ...state.extraHeaders }); // a copy: admission may share one headers object (src/limits/limiter.ts NOOP_ADMISSION)
+  // A copy: admission's headers object may be shared (src/limits/limiter.ts).
+  const extra = (state.extraHeaders = { ...state.extraHeaders });
   if (log === null) {
     deps.metrics.resumable('refused');
     if (detached) {

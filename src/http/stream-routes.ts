@@ -77,7 +77,11 @@ export function registerStreamRoutes(table: RouteTable, deps: AppDeps): void {
       state.handled = true;
       const ex = state.ex;
       ex.model = meta.model;
-      const how = await relayReplay(ctx.res, deps.streams, id, after, first, { keepAliveMs, headers: { 'x-request-id': ex.id, 'x-stream-id': id } });
+      ex.modelLabel = deps.router.label(meta.model);
+      ex.stream = true;
+      const bytes = { n: 0 };
+      const how = await relayReplay(ctx.res, deps.streams, id, after, first, { keepAliveMs, headers: { 'x-request-id': ex.id, 'x-stream-id': id } }, bytes);
+      ex.bytesOut = bytes.n;
       if (how !== 'client') deps.metrics.streamRead(how);
       ex.finish(how === 'client' ? 'client_aborted' : how === 'lost' || how === 'overflow' || how === 'error' ? 'upstream_error' : 'done', ctx.res.statusCode);
     },

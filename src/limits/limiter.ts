@@ -99,7 +99,9 @@ export interface RateLimiterDeps {
   log?: LimiterLog;
 }
 
-const NOOP_ADMISSION: Admission = Object.freeze({ headers: {}, reservedTokens: 0, settle: () => {} });
+// Its `headers` are frozen too: a request adds its own to a copy (a shared object would carry one
+// request's headers into every other's: test/integration/resume.test.ts).
+const NOOP_ADMISSION: Admission = Object.freeze({ headers: Object.freeze({}) as Record<string, string>, reservedTokens: 0, settle: () => {} });
 
 export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
   const { config, clock, redis, observer = {}, log } = deps;
@@ -187,7 +189,7 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
   const admitWith = async (plan: Planner, planBudget: BudgetPlanner, req: AdmissionRequest): Promise<Admission> => {
     const p = plan(req);
     const b = planBudget({ ...req, budget: req.key.budget, label: req.label ?? req.model }, clock.now());
-    if (p.buckets.length === 0 && p.slots.length === 0 && !b) return { ...NOOP_ADMISSION, reservedTokens: p.reservedTokens };
+    if (p.buckets.length === 0 && p.slots.length === 0 && !b) return { ...NOOP_ADMISSION, headers: {}, reservedTokens: p.reservedTokens };
     const slotId = `${instanceId}:${++seq}`;
     const [out, store] = await admitInStore({ buckets: p.buckets, slots: p.slots, slotId, ...(b ? { budgets: [b.charge] } : {}) });
     if (!out.admitted) {

@@ -31,6 +31,11 @@ export interface ReplayReadOptions {
   headers: Record<string, string>;
 }
 
+/** Bytes written to the reader, for its record. */
+export interface ReadBytes {
+  n: number;
+}
+
 /** The error frame a read ends with when the log cannot go on. */
 function failFrame(message: string, code: string): string {
   return encodeData(JSON.stringify(toOpenAIError(new ProxyError(502, 'server_error', message, { code })).body));
@@ -40,7 +45,15 @@ function failFrame(message: string, code: string): string {
  * Relay the log of stream `id` after `after` to `res`. `first` is the first read, already made (it
  * decided the status). Resolves when the read is over; never rejects.
  */
-export async function relayReplay(res: ServerResponse, store: ReplayStore, id: string, after: number, first: ReadResult, opts: ReplayReadOptions): Promise<ReplayEnd> {
+export async function relayReplay(
+  res: ServerResponse,
+  store: ReplayStore,
+  id: string,
+  after: number,
+  first: ReadResult,
+  opts: ReplayReadOptions,
+  bytes: ReadBytes = { n: 0 },
+): Promise<ReplayEnd> {
   if (first.frames.length === 0 && first.state === 'ended') {
     res.writeHead(204, opts.headers);
     res.end();
@@ -58,6 +71,7 @@ export async function relayReplay(res: ServerResponse, store: ReplayStore, id: s
   });
   flattenHead(res);
   res.socket?.setNoDelay(true);
+  if (first.frames.length === 0) res.flushHeaders();
   let read: ReadResult | null = first;
   try {
     for (;;) {
@@ -68,10 +82,15 @@ export async function relayReplay(res: ServerResponse, store: ReplayStore, id: s
       let out = '';
       for (const f of read.frames) out += f.text;
       if (read.frames.length > 0) after = read.frames[read.frames.length - 1]!.seq;
-      else if (read.state === 'live') out = encodeComment('keep-alive');
+      // A keep-alive after a silent wait; not on the first read, whose head is flushed above: a
+      // reader's bytes are the generator's bytes (test/integration/resume.test.ts).
+      else if (read.state === 'live' && read !== first) out = encodeComment('keep-alive');
       if (read.state === 'lost') out += failFrame(`The generation of stream ${id} was lost: the proxy instance generating it stopped. The answer ends here.`, 'stream_generation_lost');
       if (read.state === 'overflow') out += failFrame(`Stream ${id} went over its replay limit after event ${after}; it cannot be resumed past that.`, 'stream_not_resumable');
-      if (out !== '' && !res.write(out) && !res.destroyed) await drained(res);
+      if (out !== '') {
+        bytes.n += Buffer.byteLength(out);
+        if (!res.write(out) && !res.destroyed) await drained(res);
+      }
       if (abort.signal.aborted) return 'client';
       if (read.state === 'ended') return end(res, 'replayed');
       if (read.state !== 'live') return end(res, read.state);
