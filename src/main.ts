@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const upstreams = Object.entries(config.upstreams).map(([name, u]) => (u.type === 'sim' ? `${name} (built-in simulator)` : `${name} (${u.type}, ${baseUrlOf(u)})`));
   log.info({ config: source, upstreams, routes: config.models.map((m) => m.match), auth: config.keys.length > 0 }, `llm proxy listening on ${proxy.url}`);
   if (!Object.values(config.upstreams).some((u) => u.type !== 'sim')) {
-    log.info('no provider key set: serving the built-in simulated upstream for sim-* models only (set UPSTREAM_API_KEY to reach your provider)');
+    log.info('no provider key set: serving the built-in simulated upstream for sim-* models only (set UPSTREAM_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY to reach your provider)');
   }
 
   let stopping = false;
