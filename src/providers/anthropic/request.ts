@@ -14,9 +14,10 @@
  * Anthropic counterpart and is not sent. Pure.
  */
 import { InvalidRequestError } from '../../errors.js';
-import { contentParts, dataUrl, refuseUnlessDefault, textOnly, toolArguments } from '../content.js';
+import { contentParts, dataUrl, textOnly, toolArguments } from '../content.js';
 import type { ChatBody, ProviderRequest, ProviderTarget } from '../types.js';
 import { anthropicParameters, MIN_THINKING_BUDGET, REFUSED_DEFAULTS, THINKING_BUDGETS } from './parameters.js';
+import { checkParameters } from '../parameter-check.js';
 
 /** The Messages API path, below the upstream's base URL (`https://api.anthropic.com`). */
 export const MESSAGES_PATH = '/v1/messages';
@@ -44,7 +45,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** The caller's body as a Messages API request for `target`. */
 export function chatRequest(body: ChatBody, target: ProviderTarget): ProviderRequest {
-  checkParameters(body);
+  checkParameters(body, anthropicParameters, REFUSED_DEFAULTS, PROVIDER);
   const { system, messages } = mapMessages(body.messages);
   const out: Record<string, unknown> = { model: target.model };
   if (system.length > 0) out.system = system;
@@ -73,17 +74,6 @@ export function chatRequest(body: ChatBody, target: ProviderTarget): ProviderReq
   if (userId !== undefined) out.metadata = { user_id: userId };
   if (target.stream) out.stream = true;
   return { path: MESSAGES_PATH, body: JSON.stringify(out) };
-}
-
-/** Refused parameters set to something, and parameters the table does not know: 400. */
-function checkParameters(body: ChatBody): void {
-  for (const [name, value] of Object.entries(body)) {
-    if (value === null || value === undefined) continue;
-    if (!Object.hasOwn(anthropicParameters, name)) {
-      throw invalid(name, `The parameter "${name}" is not supported by ${PROVIDER} upstreams; leave it out or route this model to another upstream.`, 'unsupported_parameter');
-    }
-    if (anthropicParameters[name]!.support === 'refused') refuseUnlessDefault(body, name, PROVIDER, ...(REFUSED_DEFAULTS[name] ?? []));
-  }
 }
 
 /** The `system` blocks and the alternating user/assistant messages. */

@@ -5,9 +5,10 @@
  * table (parameters.ts) lists what is mapped, ignored or refused. Pure.
  */
 import { InvalidRequestError } from '../../errors.js';
-import { contentParts, dataUrl, refuseUnlessDefault, textOnly, toolArguments } from '../content.js';
+import { contentParts, dataUrl, textOnly, toolArguments } from '../content.js';
 import type { ChatBody, ProviderRequest, ProviderTarget } from '../types.js';
 import { PARAMETERS, REFUSED_DEFAULTS } from './parameters.js';
+import { checkParameters } from '../parameter-check.js';
 import { isRecord } from './response.js';
 
 type Part = Record<string, unknown>;
@@ -43,7 +44,7 @@ const IMAGE_TYPES: Readonly<Record<string, string>> = {
 
 /** The caller's body as a Gemini request below the base URL (`…/v1beta`). */
 export function chatRequest(body: ChatBody, target: ProviderTarget): ProviderRequest {
-  checkParameters(body);
+  checkBody(body);
   const modelName = target.model.replace(/^models\//, '');
   const { contents, system } = mapMessages(body.messages, !UNSIGNED_MODELS.test(modelName));
   const out: Record<string, unknown> = { contents };
@@ -64,15 +65,9 @@ function bad(message: string, param: string, code = 'invalid_value'): InvalidReq
   return new InvalidRequestError(message, { param, code });
 }
 
-/** Unknown parameters and refused ones set to anything but their default are a 400 naming them. */
-function checkParameters(body: ChatBody): void {
-  for (const key of Object.keys(body)) {
-    // Own keys only: a body key such as "constructor" must not read Object.prototype.
-    if (!Object.hasOwn(PARAMETERS, key)) {
-      throw bad(`The parameter "${key}" is not supported by Gemini upstreams; leave it out or route this model to another upstream.`, key, 'unsupported_parameter');
-    }
-    if (Object.hasOwn(REFUSED_DEFAULTS, key)) refuseUnlessDefault(body, key, 'Gemini', ...REFUSED_DEFAULTS[key]!);
-  }
+/** Unknown parameters and refused ones set to anything but their default are a 400 naming them (../parameter-check.ts). */
+function checkBody(body: ChatBody): void {
+  checkParameters(body, PARAMETERS, REFUSED_DEFAULTS, 'Gemini');
   if (body.stream_options !== undefined && body.stream_options !== null && !isRecord(body.stream_options)) {
     throw bad('stream_options must be an object.', 'stream_options');
   }
