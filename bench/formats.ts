@@ -3,7 +3,7 @@
  * streams: bench/formats.ts"), as ratios to the OpenAI path's normal stream of the same run.
  *
  *   node --import=tsx bench/formats.ts [--quick] [--reps N] [--seconds S] [--only throughput,held]
- *                                      [--held N] [--held-tokens T] [--retention-ms MS]
+ *                                      [--held N] [--held-tokens T] [--held-reps R] [--retention-ms MS]
  *   node --import=tsx bench/formats.ts --cpu-prof anthropic,openai [--seconds S]   # profiles only
  *
  * Processes, as in bench/run.ts (bench/lib): the mock upstream (bench/mock-upstream.ts), which
@@ -13,14 +13,16 @@
  * gemini, `bench-*` → openai; a redis-server for the Redis replay store; the load generator.
  *
  * 1. Throughput: every target is its own proxy process, warmed up alike, then run at c = 64
- *    (256-token streams, no delay) for a fixed time, targets interleaved (rotated per repetition).
+ *    (256-token streams, no delay) for a fixed time (6 s; quick 2 s), targets interleaved (rotated per
+ *    repetition; 5 repetitions, quick 2).
  *    Streams/s and proxy CPU ms per stream (utime + stime from /proc over the run / streams
  *    completed), and each as the ratio to the `openai` target of the same repetition (median of
  *    the per-repetition ratios). `normal` is the same OpenAI-path stream as `openai`, on a proxy
  *    configured with Redis (the replay store unused): normal / openai is the control, the noise
  *    between two processes doing the same work.
- * 2. Held: N streams (20 tokens, one per second) held open at once against a fresh proxy per target
- *    (normal, resumable-memory, resumable-redis): RSS per open stream = (peak RSS − RSS before) / N,
+ * 2. Held: N streams (1,000, quick 300; 20 tokens, one per second) held open at once against a
+ *    fresh proxy per target and repetition (3, quick 1; normal, resumable-memory, resumable-redis,
+ *    rotated): RSS per open stream = (peak RSS − RSS before) / N,
  *    the replay bytes the proxy reports holding (`llm_proxy_replay_bytes` from its /metrics, polled
  *    every 500 ms, the largest seen), and redis-server's RSS growth.
  *
@@ -33,7 +35,7 @@
  * Writes bench/results/formats-<date>.json (not committed) and prints the Markdown tables.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,6 +57,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     held: { type: 'string' },
     'held-tokens': { type: 'string' },
+    'held-reps': { type: 'string' },
     'retention-ms': { type: 'string' },
     'cpu-prof': { type: 'string' },
     top: { type: 'string', default: '25' },
@@ -66,13 +69,14 @@ const only = new Set((args.only ?? PARTS.join(',')).split(',').map((s) => s.trim
 for (const s of only) if (!PARTS.includes(s as (typeof PARTS)[number])) throw new Error(`--only: unknown part "${s}" (${PARTS.join(', ')})`);
 
 const P = {
-  reps: Number(args.reps ?? (QUICK ? 2 : 3)),
+  reps: Number(args.reps ?? (QUICK ? 2 : 5)),
   /** Streams each proxy is warmed with before the runs (same JIT exposure for all). */
   warmupCount: QUICK ? 400 : 3_000,
-  throughput: { concurrency: 64, tokens: 256, durationMs: Number(args.seconds ?? (QUICK ? 2 : 10)) * 1000 },
+  throughput: { concurrency: 64, tokens: 256, durationMs: Number(args.seconds ?? (QUICK ? 2 : 6)) * 1000 },
   held: {
     size: Number(args.held ?? (QUICK ? 300 : 1_000)),
     tokens: Number(args['held-tokens'] ?? (QUICK ? 5 : 20)),
+    reps: Number(args['held-reps'] ?? (QUICK ? 1 : 3)),
     delayMs: 1_000,
     rampMs: 1_000,
     maxMs: 120_000,
@@ -83,6 +87,12 @@ const P = {
 const BUDGET_MS = (QUICK ? 6 : 25) * 60_000;
 
 const log = (s: string): void => void process.stdout.write(s + '\n');
+
+/** Machine-wide CPU ticks from /proc/stat: all, and stolen by the hypervisor (other tenants of a VM). */
+function cpuTicks(): { total: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+}
 
 // ---------------------------------------------------------------------------------------------
 // targets
@@ -144,8 +154,10 @@ interface Run {
   cpuMs: { proxy: number; upstream: number; load: number; redis: number };
   /** Proxy RSS before and its peak during the job (sampled every 50 ms), KiB; redis-server's too. */
   rssKb: { before: number; peak: number; redisBefore: number; redisPeak: number };
-  /** Held runs: the largest `llm_proxy_replay_bytes` / `llm_proxy_replay_streams` seen. */
-  replay?: { bytes: number; streams: number };
+  /** Held runs: the largest `llm_proxy_replay_bytes` / `llm_proxy_replay_streams` / V8 heap used seen, and heap used before. */
+  replay?: { bytes: number; streams: number; heapUsed: number; heapUsedBefore: number };
+  /** Share of the machine's CPU time stolen by the hypervisor during the job, % (noise from other VMs). */
+  stealPct: number;
 }
 
 interface Ctx {
@@ -185,38 +197,49 @@ async function scrape(server: Server, names: string[]): Promise<Record<string, n
 async function measure(ctx: Ctx, part: Run['part'], rep: number, t: Live, job: LoadJob, pollReplay = false): Promise<Run> {
   const pid = t.server.pid;
   const redisPid = ctx.redis?.proc.pid ?? null;
+  for (const [name, c] of [[t.def.name, t.server.proc], ['mock', ctx.mock.proc], ['load generator', ctx.load.child.proc], ['redis-server', ctx.redis?.proc]] as const) {
+    if (c && (c.exitCode !== null || c.signalCode !== null)) {
+      throw new Error(`${name} is gone (exit ${c.exitCode}, signal ${c.signalCode})${name === t.def.name ? `: ${t.server.stderrTail()}` : name === 'mock' ? `: ${ctx.mock.stderrTail()}` : ''}`);
+    }
+  }
   const cpu = (): number[] => [cpuMs(pid), cpuMs(ctx.mock.pid), cpuMs(ctx.load.pid), redisPid === null ? 0 : cpuMs(redisPid)];
   const rss0 = memKb(pid).rssKb;
   const redis0 = redisPid === null ? NaN : memKb(redisPid).rssKb;
   const sampler = new RssSampler(redisPid === null ? [pid] : [pid, redisPid]);
-  let replay: { bytes: number; streams: number } | undefined;
+  let replay: Run['replay'];
   let poll: NodeJS.Timeout | null = null;
+  const METRICS = ['llm_proxy_replay_bytes', 'llm_proxy_replay_streams', 'nodejs_heap_size_used_bytes'];
   if (pollReplay) {
-    replay = { bytes: 0, streams: 0 };
+    const m0 = await scrape(t.server, METRICS);
+    const r = (replay = { bytes: 0, streams: 0, heapUsed: 0, heapUsedBefore: m0.nodejs_heap_size_used_bytes ?? NaN });
     poll = setInterval(() => {
-      scrape(t.server, ['llm_proxy_replay_bytes', 'llm_proxy_replay_streams']).then((m) => {
-        replay!.bytes = Math.max(replay!.bytes, m.llm_proxy_replay_bytes ?? 0);
-        replay!.streams = Math.max(replay!.streams, m.llm_proxy_replay_streams ?? 0);
+      scrape(t.server, METRICS).then((m) => {
+        r.bytes = Math.max(r.bytes, m.llm_proxy_replay_bytes ?? 0);
+        r.streams = Math.max(r.streams, m.llm_proxy_replay_streams ?? 0);
+        r.heapUsed = Math.max(r.heapUsed, m.nodejs_heap_size_used_bytes ?? 0);
       }, () => undefined);
     }, 500);
   }
+  const ticks0 = cpuTicks();
   const c0 = cpu();
   sampler.start();
   const result = await ctx.load.run(job);
   const peaks = sampler.stop();
   const c1 = cpu();
+  const ticks1 = cpuTicks();
   if (poll) clearInterval(poll);
   const run: Run = {
     part, rep, target: t.def.name, result,
     cpuMs: { proxy: c1[0]! - c0[0]!, upstream: c1[1]! - c0[1]!, load: c1[2]! - c0[2]!, redis: c1[3]! - c0[3]! },
     rssKb: { before: rss0, peak: peaks.get(pid) ?? rss0, redisBefore: redis0, redisPeak: redisPid === null ? NaN : (peaks.get(redisPid) ?? redis0) },
     ...(replay ? { replay } : {}),
+    stealPct: (100 * (ticks1.steal - ticks0.steal)) / Math.max(1, ticks1.total - ticks0.total),
   };
   ctx.runs.push(run);
   const r = result;
   const bad = r.corrupted + r.errored;
   log(`  [${part} rep ${rep + 1}] ${t.def.name.padEnd(17)} ${r.ok}/${r.started} ok, ${r.perSecond.toFixed(0)}/s, ` +
-    `${r.ok ? (run.cpuMs.proxy / r.ok).toFixed(3) : 'n/a'} CPU ms each` +
+    `${r.ok ? (run.cpuMs.proxy / r.ok).toFixed(3) : 'n/a'} CPU ms each, steal ${run.stealPct.toFixed(1)}%` +
     (replay ? `, replay bytes max ${(replay.bytes / 1048576).toFixed(1)} MB` : '') +
     (bad ? `  !! ${r.corrupted} corrupted, ${r.errored} errored: ${JSON.stringify(r.failures)}` : ''));
   if (bad) ctx.problems.push(`${part} rep ${rep + 1} ${t.def.name}: ${r.corrupted} corrupted, ${r.errored} errored ${JSON.stringify(r.failures)}`);
@@ -237,14 +260,19 @@ const bad = (rs: Run[]): number => rs.reduce((n, r) => n + r.result.corrupted + 
 
 type Figures = Record<string, number>;
 
-/** Per repetition: f(target) / f(base) (or minus), median over repetitions. */
-function perRep(ctx: Ctx, target: string, base: string, f: (r: Run) => number, op: 'ratio' | 'diff'): number {
+/** Per repetition: f(target) / f(base) (or minus). */
+function perRepAll(ctx: Ctx, target: string, base: string, f: (r: Run) => number, op: 'ratio' | 'diff'): number[] {
   const out: number[] = [];
   for (const r of ctx.runs.filter((x) => x.part === 'throughput' && x.target === target)) {
     const b = ctx.runs.find((x) => x.part === 'throughput' && x.target === base && x.rep === r.rep);
     if (b) out.push(op === 'ratio' ? ratio(f(r), f(b)) : f(r) - f(b));
   }
-  return median(out);
+  return out;
+}
+
+/** Per repetition: f(target) / f(base) (or minus), median over repetitions. */
+function perRep(ctx: Ctx, target: string, base: string, f: (r: Run) => number, op: 'ratio' | 'diff'): number {
+  return median(perRepAll(ctx, target, base, f, op));
 }
 
 function throughputSummary(ctx: Ctx, targets: TargetDef[], figures: Figures): string {
@@ -264,13 +292,15 @@ function throughputSummary(ctx: Ctx, targets: TargetDef[], figures: Figures): st
       figures[`${d.name}_cpu_per_stream_ratio`] = cpuRatio;
     }
     const redisCpu = d.store === 'redis' && d.resumable ? fmt(m((r) => (r.result.ok ? r.cpuMs.redis / r.result.ok : NaN)), 3) : '—';
-    return [d.name, fmt(sps, 0), fmt(cpu, 3), base ? '—' : fmt(cpuAdded, 3), base ? '—' : `${fmt(spsRatio)}×`, base ? '—' : `**${fmt(cpuRatio)}×**`,
+    const all = perRepAll(ctx, d.name, 'openai', cpuPer, 'ratio').filter(Number.isFinite);
+    const range = all.length ? `${fmt(Math.min(...all))}–${fmt(Math.max(...all))}` : 'n/a';
+    return [d.name, fmt(sps, 0), fmt(cpu, 3), base ? '—' : fmt(cpuAdded, 3), base ? '—' : `${fmt(spsRatio)}×`, base ? '—' : `**${fmt(cpuRatio)}×**`, base ? '—' : range,
       redisCpu, fmt(m((r) => util(r.cpuMs.proxy, r)), 0), fmt(m((r) => util(r.cpuMs.upstream, r)), 0), fmt(m((r) => util(r.cpuMs.load, r)), 0),
       fmt(m((r) => r.rssKb.peak / 1024), 0), String(bad(rs))];
   });
   return `c = ${P.throughput.concurrency}, ${P.throughput.tokens}-token streams, no delay, ${P.throughput.durationMs / 1000} s per run; ` +
     `one proxy process per target, each warmed with ${P.warmupCount} of its own streams; ratios are to \`openai\` of the same repetition (median over repetitions)\n\n` +
-    table(['target', 'streams/s', 'CPU ms/stream', '+CPU ms vs openai', 'streams/s vs openai', 'CPU/stream vs openai', 'redis CPU ms/stream',
+    table(['target', 'streams/s', 'CPU ms/stream', '+CPU ms vs openai', 'streams/s vs openai', 'CPU/stream vs openai', 'CPU ratio, each rep (min–max)', 'redis CPU ms/stream',
       'proxy CPU %', 'upstream CPU %', 'load gen CPU %', 'peak RSS MB', 'bad'], rows) +
     '\n\n' + targets.map((d) => `- \`${d.name}\`: ${d.what} (model \`${d.model}\`)`).join('\n');
 }
@@ -289,25 +319,33 @@ function verdicts(figures: Figures): string {
 
 function heldSummary(ctx: Ctx, figures: Figures): string {
   const rows = HELD_TARGETS.flatMap((name) => {
-    const r = ctx.runs.find((x) => x.part === 'held' && x.target === name);
-    if (!r) return [];
-    const n = r.result.maxInFlight;
-    const kb = (r.rssKb.peak - r.rssKb.before) / Math.max(1, n);
+    const rs = ctx.runs.filter((x) => x.part === 'held' && x.target === name);
+    if (!rs.length) return [];
+    const m = (f: (r: Run) => number): number => median(rs.map(f));
+    const n = (r: Run): number => Math.max(1, r.result.maxInFlight);
+    const kbOf = (r: Run): number => (r.rssKb.peak - r.rssKb.before) / n(r);
+    const kb = m(kbOf);
     figures[`held_${name}_rss_kb_per_stream`] = kb;
-    const replayKb = r.replay ? r.replay.bytes / 1024 / Math.max(1, n) : NaN;
-    if (r.replay) figures[`held_${name}_replay_kb_per_stream`] = replayKb;
-    const redisMb = (r.rssKb.redisPeak - r.rssKb.redisBefore) / 1024;
-    return [[name, `${r.result.ok}/${r.result.started}`, String(r.result.maxOpen), fmt(r.rssKb.before / 1024, 0), fmt(r.rssKb.peak / 1024, 0), fmt(kb, 1), '',
-      name === 'resumable-memory' ? fmt((r.replay?.bytes ?? NaN) / 1048576, 2) : '—', name === 'resumable-memory' ? fmt(replayKb, 1) : '—',
-      name === 'resumable-redis' ? fmt(redisMb, 1) : '—', fmt(cpuPer(r), 3), String(r.result.corrupted + r.result.errored)]];
+    const replayKb = m((r) => (r.replay ? r.replay.bytes / 1024 / n(r) : NaN));
+    if (name !== 'normal') figures[`held_${name}_replay_kb_per_stream`] = replayKb;
+    const heapKb = m((r) => (r.replay ? (r.replay.heapUsed - r.replay.heapUsedBefore) / 1024 / n(r) : NaN));
+    figures[`held_${name}_heap_used_kb_per_stream`] = heapKb;
+    const each = rs.map(kbOf);
+    return [[name, `${rs.reduce((a, r) => a + r.result.ok, 0)}/${rs.reduce((a, r) => a + r.result.started, 0)}`, fmt(m((r) => r.result.maxOpen), 0),
+      fmt(m((r) => r.rssKb.before / 1024), 0), fmt(m((r) => r.rssKb.peak / 1024), 0), fmt(kb, 1), each.map((x) => fmt(x, 1)).join(', '), '', fmt(heapKb, 1),
+      name === 'normal' ? '—' : fmt(m((r) => (r.replay?.bytes ?? NaN) / 1048576), 2), name === 'normal' ? '—' : fmt(replayKb, 1),
+      name === 'resumable-redis' ? fmt(m((r) => (r.rssKb.redisPeak - r.rssKb.redisBefore) / 1024), 1) : '—', fmt(m(cpuPer), 3), String(bad(rs))]];
   });
   const normal = figures.held_normal_rss_kb_per_stream ?? NaN;
-  for (const row of rows) row[6] = row[0] === 'normal' ? '—' : `${fmt(ratio(Number(row[5]), normal))}×`;
+  for (const row of rows) row[7] = row[0] === 'normal' ? '—' : `${fmt(ratio(Number(row[5]), normal))}×`;
   const h = P.held;
   return `${h.size} streams of ${h.tokens} tokens, one token per ${h.delayMs / 1000} s, opened over ${h.rampMs / 1000} s (all open at once); ` +
-    'a fresh proxy per target, warmed with 64 slow streams of its own kind; RSS per open stream = (peak − before) / streams in flight at once\n\n' +
-    table(['target', 'ok', 'max open', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'vs normal', 'replay bytes held MB (max)', 'replay KB per stream',
-      'redis-server RSS + MB', 'CPU ms/stream', 'bad'], rows);
+    `a fresh proxy per target and repetition (${h.reps}, rotated; medians), warmed with 64 slow streams of its own kind; ` +
+    'RSS per open stream = (peak − before) / streams in flight at once; ' +
+    'heap used = the largest `nodejs_heap_size_used_bytes` seen (garbage not yet collected included); ' +
+    'replay bytes = the largest `llm_proxy_replay_bytes` seen (memory store: frames held in the proxy; Redis: frames written for streams still generating, held in redis-server)\n\n' +
+    table(['target', 'ok', 'max open', 'RSS before MB', 'RSS peak MB', 'KB per open stream', 'each rep', 'vs normal', 'heap used KB per stream (max − before)',
+      'replay bytes MB (max)', 'replay KB per stream', 'redis-server RSS + MB', 'CPU ms/stream', 'bad'], rows);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,18 +448,20 @@ async function main(): Promise<void> {
     if (only.has('held')) {
       const h = P.held;
       log(`held: ${h.size} streams of ${h.tokens} tokens at ${h.delayMs} ms, fresh proxy per target`);
-      for (const name of HELD_TARGETS) {
-        const d = THROUGHPUT_TARGETS.find((x) => x.name === name)!;
-        if (!usable(d)) continue;
-        const t = await start(d);
-        // Warm as bench/run.ts's held scenario does: a few slow streams (of this target's kind), not
-        // thousands of fast ones whose garbage would grow the heap first.
-        await ctx.load.run(jobFor(d, t.server, { model: 'bench-delay-20ms', tokens: 100, concurrency: 32, count: 64 }));
-        await new Promise((r) => setTimeout(r, P.retentionMs + 1_000));
-        await measure(ctx, 'held', 0, t, jobFor(d, t.server, {
-          model: `bench-delay-${h.delayMs}ms`, tokens: h.tokens, concurrency: h.size, count: h.size, rampMs: h.rampMs, maxMs: h.maxMs,
-        }), true);
-        await stop(t);
+      for (let rep = 0; rep < h.reps; rep++) {
+        for (const name of rotation(HELD_TARGETS, rep)) {
+          const d = THROUGHPUT_TARGETS.find((x) => x.name === name)!;
+          if (!usable(d)) continue;
+          const t = await start(d);
+          // Warm as bench/run.ts's held scenario does: a few slow streams (of this target's kind), not
+          // thousands of fast ones whose garbage would grow the heap first.
+          await ctx.load.run(jobFor(d, t.server, { model: 'bench-delay-20ms', tokens: 100, concurrency: 32, count: 64 }));
+          await new Promise((r) => setTimeout(r, P.retentionMs + 1_000));
+          await measure(ctx, 'held', rep, t, jobFor(d, t.server, {
+            model: `bench-delay-${h.delayMs}ms`, tokens: h.tokens, concurrency: h.size, count: h.size, rampMs: h.rampMs, maxMs: h.maxMs,
+          }), true);
+          await stop(t);
+        }
       }
       sections.push('### Held open\n\n' + heldSummary(ctx, figures));
     }
@@ -436,11 +476,12 @@ async function main(): Promise<void> {
   loadMax = Math.max(loadMax, load1[0]);
   const m = machine();
   const flags = [QUICK ? '--quick' : '', args.reps ? `--reps ${args.reps}` : '', args.seconds ? `--seconds ${args.seconds}` : '', args.only ? `--only ${args.only}` : '',
-    args.held ? `--held ${args.held}` : '', args['held-tokens'] ? `--held-tokens ${args['held-tokens']}` : '', args['retention-ms'] ? `--retention-ms ${args['retention-ms']}` : ''].filter(Boolean);
+    args.held ? `--held ${args.held}` : '', args['held-tokens'] ? `--held-tokens ${args['held-tokens']}` : '', args['held-reps'] ? `--held-reps ${args['held-reps']}` : '', args['retention-ms'] ? `--retention-ms ${args['retention-ms']}` : ''].filter(Boolean);
   const command = `node --import=tsx bench/formats.ts${flags.length ? ` ${flags.join(' ')}` : ''}`;
   const header = `Run ${started.toISOString()}${QUICK ? ' (**--quick**: short runs, indicative only)' : ''}: \`${command}\`, ${P.reps} interleaved reps (medians), ` +
     `${m.cpus} × ${m.cpuModel}, ${m.memGb} GB, Linux ${m.kernel}, Node ${m.node}; HEAD ${git.head}${git.dirty.length ? ` + ${git.dirty.length} uncommitted files under src/` : ''}; ` +
-    `1-min load average ${load0[0]} at start, ${load1[0]} at end, ${loadMax} at most.`;
+    `1-min load average ${load0[0]} at start, ${load1[0]} at end, ${loadMax} at most; CPU stolen by the hypervisor during the runs: ` +
+    `median ${fmt(median(ctx.runs.map((r) => r.stealPct)), 1)}%, at most ${fmt(Math.max(...ctx.runs.map((r) => r.stealPct)), 1)}%.`;
   const markdown = [header, ...(only.has('throughput') ? ['### Targets\n\n' + verdicts(figures)] : []), ...sections].join('\n\n');
   log('\n' + markdown);
   if (ctx.problems.length) log(`\n!! ${ctx.problems.length} runs had failed or corrupted responses:\n${ctx.problems.join('\n')}`);

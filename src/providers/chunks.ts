@@ -43,12 +43,21 @@ export interface ToolCallDelta {
   function: { name?: string; arguments: string };
 }
 
-/** Builds the chunks of one answer. */
+/**
+ * Builds the chunks of one answer. Written from a template rather than `JSON.stringify` of an
+ * object per chunk: the head (`id` … `"index":`) is made once per answer, and a plain content
+ * delta — nearly every chunk — is its text's JSON string between fixed pieces. The bytes are
+ * exactly `JSON.stringify`'s of the same object, in OpenAI's key order, so the relay's content
+ * scanner (src/usage/scan.ts) reads them without a parse (bench/translate.bench.ts: the object
+ * and its `JSON.stringify` were the largest cost of a translated stream).
+ */
 export class ChunkBuilder {
   /** The model reported on every chunk: the provider's own name for it once known, else the context's. */
   private model_: string | null = null;
   /** Choices whose first chunk (with the role) went out. */
   private readonly started = new Set<number>();
+  /** `{"id":…,"choices":[{"index":` for this answer, made with the first chunk (the model is fixed by then). */
+  private head_: string | null = null;
 
   constructor(private readonly ctx: AnswerContext) {}
 
@@ -68,12 +77,19 @@ export class ChunkBuilder {
 
   /** A chunk with `delta` for choice `index`; the first of a choice carries `role: "assistant"`. */
   delta(delta: ChunkDelta, index = 0): string {
-    return this.chunk(index, this.withRole(delta, index), null);
+    const first = this.first(index);
+    const c = delta.content;
+    // A plain text delta: the one string to encode is the text.
+    if (c !== undefined && delta.reasoning_content === undefined && delta.tool_calls === undefined && delta.refusal === undefined && delta.role === undefined) {
+      return `${this.head()}${index}${first ? ROLE_CONTENT : CONTENT}${JSON.stringify(c)}${NOT_FINISHED}`;
+    }
+    return `${this.head()}${index},"delta":${JSON.stringify(first ? { role: 'assistant', ...delta } : delta)}${OPEN_CHOICE_END}`;
   }
 
   /** The chunk that ends choice `index`: an empty delta (the role if it is the first) and the finish reason. */
   finish(reason: FinishReason, index = 0): string {
-    return this.chunk(index, this.withRole({}, index), reason);
+    const delta = this.first(index) ? '{"role":"assistant"}' : '{}';
+    return `${this.head()}${index},"delta":${delta},"logprobs":null,"finish_reason":"${reason}"}]}`;
   }
 
   /** The usage chunk: no choices. */
@@ -81,19 +97,21 @@ export class ChunkBuilder {
     return JSON.stringify({ id: this.ctx.id, object: 'chat.completion.chunk', created: this.ctx.created, model: this.model, choices: [], usage });
   }
 
-  private withRole(delta: ChunkDelta, index: number): ChunkDelta {
-    if (this.started.has(index)) return delta;
+  /** Whether this is choice `index`'s first chunk (it carries the role); marks it started. */
+  private first(index: number): boolean {
+    if (this.started.has(index)) return false;
     this.started.add(index);
-    return { role: 'assistant', ...delta };
+    return true;
   }
 
-  private chunk(index: number, delta: ChunkDelta, finish: FinishReason | null): string {
-    return JSON.stringify({
-      id: this.ctx.id,
-      object: 'chat.completion.chunk',
-      created: this.ctx.created,
-      model: this.model,
-      choices: [{ index, delta, logprobs: null, finish_reason: finish }],
-    });
+  private head(): string {
+    return (this.head_ ??= `{"id":${JSON.stringify(this.ctx.id)},"object":"chat.completion.chunk","created":${this.ctx.created},"model":${JSON.stringify(this.model)},"choices":[{"index":`);
   }
 }
+
+const CONTENT = ',"delta":{"content":';
+const ROLE_CONTENT = ',"delta":{"role":"assistant","content":';
+/** After a delta: the choice closes, no finish yet. */
+const OPEN_CHOICE_END = ',"logprobs":null,"finish_reason":null}]}';
+/** After a delta's text: the delta closes, then the choice. */
+const NOT_FINISHED = `}${OPEN_CHOICE_END}`;

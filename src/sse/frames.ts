@@ -163,9 +163,26 @@ class Splitter implements FrameSplitter {
     if (this.stopped) return;
     if (singleLine && end - start - 8 <= this.maxEventBytes && startsWithData(buf, start)) {
       this.opts.onDataFrame(buf, start, start + 6, end - 2);
-    } else {
+    } else if (!this.namedFrame(buf, start, end)) {
       this.standard().feed(buf.subarray(start, end));
     }
+  }
+
+  /**
+   * `event: <name>\ndata: <payload>\n\n`, the frame of providers that name every event (Anthropic's
+   * Messages stream): two field lines, `event` (a non-empty name) and `data`, then the dispatching
+   * blank line, so the standard's event is {type: name, data: payload}. Dispatched here without
+   * the parser's line-by-line decode (bench/translate.bench.ts). Only while the parser has not been
+   * made: until then no `id:` was seen, so the event has no id, as the standard's would not.
+   * Returns false for any other frame.
+   */
+  private namedFrame(buf: Buffer, start: number, end: number): boolean {
+    if (this.parser !== null || end - start - 16 > this.maxEventBytes || !startsWithEvent(buf, start)) return false;
+    const nameEnd = buf.indexOf(LF, start + 7);
+    if (nameEnd <= start + 7 || nameEnd + 7 > end - 2 || !startsWithData(buf, nameEnd + 1)) return false;
+    if (buf.indexOf(LF, nameEnd + 1) !== end - 2) return false;
+    this.opts.onEvent({ event: buf.toString('utf8', start + 7, nameEnd), data: buf.toString('utf8', nameEnd + 7, end - 2) });
+    return true;
   }
 
   /** The complete frames of buf from `pos`; returns where the unfinished rest starts. */
@@ -247,6 +264,13 @@ function startsWithData(buf: Buffer, at: number): boolean {
     buf[at + 4] === DATA_PREFIX[4] &&
     buf[at + 5] === DATA_PREFIX[5]
   );
+}
+
+const EVENT_PREFIX = Buffer.from('event: ');
+
+function startsWithEvent(buf: Buffer, at: number): boolean {
+  for (let k = 0; k < 7; k++) if (buf[at + k] !== EVENT_PREFIX[k]) return false;
+  return true;
 }
 
 function lastByte(pieces: Buffer[]): number | undefined {

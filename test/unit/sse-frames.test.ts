@@ -123,6 +123,11 @@ describe('SSE frame splitter (bytes in front of the parser)', () => {
       { weight: 2, arbitrary: text.map((t) => utf8(`data: ${t}\n\n`)) },
       { weight: 1, arbitrary: text.map((t) => utf8(`: ${t}\n\n`)) },
       { weight: 1, arbitrary: fc.tuple(text, text).map(([a, b]) => utf8(`event: ${a}\ndata: ${b}\ndata: ${b}\n\n`)) },
+      // A named event of one data line (Anthropic's frames), and its near misses.
+      { weight: 3, arbitrary: fc.tuple(text, text).map(([a, b]) => utf8(`event: ${a}\ndata: ${chunk(b)}\n\n`)) },
+      { weight: 1, arbitrary: fc.tuple(text, text).map(([a, b]) => utf8(`event:${a}\ndata: ${b}\n\n`)) },
+      { weight: 1, arbitrary: fc.tuple(text, text).map(([a, b]) => utf8(`event: ${a}\ndata:${b}\n\n`)) },
+      { weight: 1, arbitrary: fc.constantFrom('id: 9\n\n', 'event: \ndata: x\n\n').map(utf8) },
       { weight: 1, arbitrary: text.map((t) => utf8(`data:${t}\n\n\n`)) },
       { weight: 1, arbitrary: fc.constantFrom('\n', 'data: [DONE]\n\n', 'data: a\r\n\r\n', 'data: b\rdata: c\r\r', 'id: 1\nretry: 5\n\n').map(utf8) },
       { weight: 1, arbitrary: fc.constantFrom([0xff], [0xc3], [0xef, 0xbb, 0xbf], [0xe4, 0xb8]).map((b) => Buffer.from(b)) },

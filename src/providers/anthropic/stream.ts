@@ -33,6 +33,7 @@ import { ChunkBuilder, type FinishReason } from '../chunks.js';
 import type { AnswerContext } from '../types.js';
 import { streamError } from './errors.js';
 import { LatestUsage } from './usage.js';
+import { closingQuote, stringValue } from '../../usage/scan.js';
 
 /** Anthropic's `stop_reason` as OpenAI's `finish_reason` ("Handling stop reasons"); unknown ones end normally. */
 export function finishReason(stop: unknown): FinishReason {
@@ -49,6 +50,9 @@ export function finishReason(stop: unknown): FinishReason {
       return 'stop';
   }
 }
+
+const DELTA_HEAD = '{"type":"content_block_delta","index":';
+const TEXT_HEAD = ',"delta":{"type":"text_delta","text":"';
 
 /** A content block being streamed: what its deltas become. */
 type OpenBlock = { kind: 'text' } | { kind: 'thinking' } | { kind: 'tool'; call: number; args: boolean };
@@ -81,6 +85,8 @@ export class AnthropicStreamTranslator implements Translator {
 
   event(e: SseEvent, out: TranslateOut): void {
     if (this.done) return;
+    // Nearly every event is a text delta: read it without a parse when it has the documented layout.
+    if (e.event === 'content_block_delta' && this.textDelta(e.data, out)) return;
     let msg: Json | null = null;
     try {
       msg = object(JSON.parse(e.data));
@@ -119,6 +125,33 @@ export class AnthropicStreamTranslator implements Translator {
         // ping, and event types added after this was written
         return;
     }
+  }
+
+  /**
+   * A `text_delta` in the layout the Messages API sends ("Streaming messages" > "Text delta":
+   * `{"type":"content_block_delta","index":N,"delta":{"type":"text_delta","text":"…"}}`), for an
+   * open text block: its text relayed without `JSON.parse` (a parse per event was the adapter's
+   * largest cost: bench/translate.bench.ts). Returns false for anything else, which takes the
+   * parse; test/unit/provider-anthropic-property.test.ts holds both paths to the same output.
+   */
+  private textDelta(data: string, out: TranslateOut): boolean {
+    if (!data.startsWith(DELTA_HEAD)) return false;
+    let i = DELTA_HEAD.length;
+    let index = 0;
+    for (; i < data.length && i < DELTA_HEAD.length + 6; i++) {
+      const c = data.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      index = index * 10 + c - 48;
+    }
+    if (i === DELTA_HEAD.length || !data.startsWith(TEXT_HEAD, i)) return false;
+    const v = i + TEXT_HEAD.length;
+    const j = closingQuote(data, v);
+    if (j !== data.length - 3 || data.charCodeAt(j + 1) !== 125 || data.charCodeAt(j + 2) !== 125) return false;
+    if (this.open.get(index)?.kind !== 'text') return false;
+    const t = stringValue(data, v, j);
+    if (t === null) return false;
+    this.content(t, out);
+    return true;
   }
 
   /** The body ended. Without `message_stop` it was cut: not completed, so the relay reports it. */

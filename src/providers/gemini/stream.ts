@@ -20,6 +20,7 @@ import type { AnswerContext } from '../types.js';
 import { streamError } from './errors.js';
 import { candidateIndex, finishOf, isRecord, modelVersion, newCallId, openAIFinish, promptBlocked, readParts } from './response.js';
 import { usageFrom } from './usage.js';
+import { fastText } from './fast-text.js';
 
 /** What the stream remembers of one candidate (one OpenAI choice). */
 interface Choice {
@@ -37,6 +38,8 @@ export class GeminiStreamTranslator implements Translator {
   private readonly chunks: ChunkBuilder;
   private readonly choices = new Map<number, Choice>();
   private usage: OpenAIUsage | null = null;
+  /** The rest of the latest event read without a parse, when it carried usage later than {@link usage}. */
+  private unreadUsage: string | null = null;
   /** An error event ended the stream, or `end` ran: nothing more is emitted. */
   private over = false;
 
@@ -46,6 +49,16 @@ export class GeminiStreamTranslator implements Translator {
 
   event(e: SseEvent, out: TranslateOut): void {
     if (this.over) return;
+    // Most events are one new piece of text: read without a parse (./fast-text.ts). Not the first,
+    // which names the model every chunk reports.
+    const fast = this.chunks.hasStarted(0) ? fastText(e.data) : null;
+    if (fast !== null) {
+      if (fast.text !== '') out.data(this.chunks.delta({ content: fast.text }, 0));
+      this.choice(0);
+      // The latest usage wins: kept unread until the end, or until a parsed event brings a later one.
+      this.unreadUsage = e.data.includes('"usageMetadata"', fast.rest) ? e.data.slice(fast.rest) : this.unreadUsage;
+      return;
+    }
     let response: unknown;
     try {
       response = JSON.parse(e.data);
@@ -60,7 +73,10 @@ export class GeminiStreamTranslator implements Translator {
     }
     this.chunks.setModel(modelVersion(response));
     const usage = usageFrom(response.usageMetadata);
-    if (usage !== null) this.usage = usage;
+    if (usage !== null) {
+      this.usage = usage;
+      this.unreadUsage = null;
+    }
     const candidates = Array.isArray(response.candidates) ? (response.candidates as unknown[]) : [];
     for (const c of candidates) if (isRecord(c)) this.candidate(c, out);
     if (promptBlocked(response)) this.choice(0).finish = BLOCKED;
@@ -76,6 +92,7 @@ export class GeminiStreamTranslator implements Translator {
       const c = this.choices.get(i)!;
       out.data(this.chunks.finish(openAIFinish(c.finish!, c.calls > 0), i));
     }
+    if (this.unreadUsage !== null) this.usage = usageOfRest(this.unreadUsage) ?? this.usage;
     if (this.usage !== null) out.data(this.chunks.usage(this.usage));
     out.complete();
   }
@@ -114,5 +131,15 @@ export class GeminiStreamTranslator implements Translator {
     flush();
     const finish = finishOf(cand);
     if (finish !== null) choice.finish = finish;
+  }
+}
+
+/** The usage in the rest of an event's object (`,"usageMetadata": {…}, …}`), or null. */
+function usageOfRest(rest: string): OpenAIUsage | null {
+  try {
+    const o = JSON.parse(`{${rest.slice(1)}`) as unknown;
+    return isRecord(o) ? usageFrom(o.usageMetadata) : null;
+  } catch {
+    return null;
   }
 }
