@@ -1,6 +1,6 @@
 /**
- * Reading a replay log's Redis Stream entries (layout in redis-store.ts): frame seq N is entry
- * `0-N` with field `f`; the end marker is entry `1-0` with `end` (the state) and `last` (the last
+ * Reading a replay log's Redis Stream entries (layout in redis-store.ts): an entry `0-N` holds the
+ * frames up to seq N that one tick appended, as `<seq>`, text field pairs; the end marker is entry `1-0` with `end` (the state) and `last` (the last
  * seq the writer stored). Pure, so the checks for lost writes are easy to see in one place.
  */
 import type { LogState, ReadResult } from './types.js';
@@ -26,9 +26,15 @@ export function fromEntries(entries: Entry[], after: number, max: number, metaSt
       const missing = Number(field(fields, 'last') ?? 0) > after + frames.length;
       return { frames, state: missing ? 'overflow' : TERMINAL.has(end) ? (end as LogState) : 'lost' };
     }
-    if (frames.length === max) return { frames, state: 'live' };
-    if (id !== `0-${after + frames.length + 1}`) return { frames, state: 'overflow' }; // a gap
-    frames.push({ seq: after + frames.length + 1, text: field(fields, 'f') ?? '' });
+    // One entry holds the frames a tick appended, as `<seq>`, text pairs; its id is its last seq.
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const seq = Number(fields[i]);
+      const next = after + frames.length + 1;
+      if (seq < next) continue; // read before (the entry began before `after`)
+      if (frames.length === max) return { frames, state: 'live' };
+      if (seq !== next) return { frames, state: 'overflow' }; // a gap
+      frames.push({ seq, text: fields[i + 1]! });
+    }
   }
   if (TERMINAL.has(metaState)) return { frames, state: metaState as LogState };
   return { frames, state: leaseAlive ? 'live' : 'lost' };

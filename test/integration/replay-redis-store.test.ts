@@ -214,12 +214,31 @@ describe('replay redis store (real redis-server)', function () {
   it('readers detect lost writes: a gap between frames, or frames missing before the end marker', async () => {
     const a = store();
     const log = await open(a);
-    for (let s = 1; s <= 4; s++) log.append(s, `f${s}`);
+    // One tick each: one entry each (frames of one tick share an entry, next test).
+    for (let s = 1; s <= 4; s++) {
+      log.append(s, `f${s}`);
+      await new Promise((r) => setImmediate(r));
+    }
     log.finish();
     await until(async () => (await admin.exists(key(log.id))) === 1 && (await admin.xlen(key(log.id))) === 5, 'the writes');
     await admin.xdel(key(log.id), '0-2', '0-4');
     assert.deepEqual(await a.read(log.id, 0, { max: 10, waitMs: 0 }), { frames: [{ seq: 1, text: 'f1' }], state: 'overflow' });
     assert.deepEqual(await a.read(log.id, 2, { max: 10, waitMs: 0 }), { frames: [{ seq: 3, text: 'f3' }], state: 'overflow' });
+  });
+
+  it('frames appended in one tick are one entry, read back from any position', async () => {
+    const a = store();
+    const log = await open(a);
+    for (let s = 1; s <= 5; s++) log.append(s, `f${s}`);
+    await new Promise((r) => setImmediate(r));
+    for (let s = 6; s <= 7; s++) log.append(s, `f${s}`);
+    log.finish();
+    await until(async () => (await admin.xlen(key(log.id))) === 3, 'two entries and the end marker');
+    for (let after = 0; after <= 7; after++) {
+      const want = Array.from({ length: 7 - after }, (_, k) => ({ seq: after + k + 1, text: `f${after + k + 1}` }));
+      assert.deepEqual(await a.read(log.id, after, { max: 10, waitMs: 0 }), { frames: want, state: 'ended' }, `after ${after}`);
+    }
+    assert.deepEqual(await a.read(log.id, 1, { max: 2, waitMs: 0 }), { frames: [{ seq: 2, text: 'f2' }, { seq: 3, text: 'f3' }], state: 'live' });
   });
 
   it('a failed Redis write turns the log into overflow (the live caller is unaffected)', async () => {
