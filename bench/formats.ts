@@ -28,9 +28,10 @@
  *
  * Resumable streams are asked with `x-stream-resume: true`; the load generator then checks the
  * head (`x-stream-resumable: true`, `x-stream-id`) and an `id: <stream id>:<seq>` on every frame.
- * `resumable.retentionMs` is 1 s here (default 300 s; `--retention-ms`): at ~1,500 streams/s of
- * ~75 KB each, the default would hold the 256 MB `maxTotalBytes` after a few seconds and later
- * streams would be refused resumption. `resumable.maxStreams` is raised above the held count.
+ * `resumable.retentionMs` is 1 s here (default 300 s; `--retention-ms`): at several hundred
+ * streams/s of ~65 KB of frames each, the default would hold the 256 MB `maxTotalBytes` after a few
+ * seconds and later streams would be refused resumption. `resumable.maxStreams` is raised above
+ * the held count.
  *
  * Writes bench/results/formats-<date>.json (not committed) and prints the Markdown tables.
  */
