@@ -36,8 +36,8 @@ const gemini = tokens.map((t, k) =>
 let sink = 0;
 /** What the observer and encoder do with a translated payload (src/relay/chat-observer.ts, src/relay/pipeline.ts). */
 const out: TranslateOut = {
-  data(payload) {
-    const c = scanContentDelta(payload);
+  data(payload, content) {
+    const c = content ?? scanContentDelta(payload);
     sink += c === null ? 0 : c.length;
     sink += encodeRelayed({ data: payload }).length;
   },

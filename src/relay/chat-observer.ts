@@ -57,6 +57,13 @@ export class ChatObserver implements StreamObserver, ByteObserver {
     return out;
   }
 
+  /** A translator's plain text delta (it has no `usage` to hide): recorded as {@link onEvent} would. */
+  onContent(data: string, content: string, now: number): string | TrimTail | null {
+    if (!this.fast) return this.onEvent(data, now);
+    this.onContentDelta(content, now);
+    return data;
+  }
+
   /** A plain content delta, read without a parse: what the full path would have recorded. */
   private onContentDelta(content: string, now: number): void {
     this.tap?.onContentDelta(content);

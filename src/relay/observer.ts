@@ -22,6 +22,12 @@ export interface StreamObserver {
    */
   onEvent(data: string, now: number): string | TrimTail | null;
   /**
+   * Like {@link onEvent}, for a plain text delta whose `content` the caller already knows (a
+   * translator built it: src/relay/stages.ts `TranslateOut.data`). Optional: without it the
+   * payload goes to `onEvent`.
+   */
+  onContent?(data: string, content: string, now: number): string | TrimTail | null;
+  /**
    * True once an event carried the first token. The relay writes out what it has at that moment
    * instead of at the end of the upstream read, so the caller's time to first token does not
    * wait for the rest of a large read to be relayed (`npm run bench -- --only latency`).

@@ -169,8 +169,11 @@ export class EventPipeline implements FrameSplitterOptions, BodyConsumer, Transl
 
   // TranslateOut: what a translator emits.
 
-  data(payload: string): void {
-    this.observe(payload, undefined, undefined);
+  data(payload: string, content?: string): void {
+    const observer = this.observer;
+    if (content === undefined || observer.onContent === undefined) return this.observe(payload, undefined, undefined);
+    const out = observer.onContent(payload, content, this.caller.now());
+    if (out !== null) this.forward(typeof out === 'string' ? out : trimmed(payload, out), undefined, undefined);
   }
 
   complete(): void {

@@ -11,8 +11,12 @@ import type { SseEvent } from '../sse/parser.js';
 
 /** Where a translator puts what it makes of an upstream event. */
 export interface TranslateOut {
-  /** One OpenAI `chat.completion.chunk` payload (JSON text); it goes on to the observers. */
-  data(payload: string): void;
+  /**
+   * One OpenAI `chat.completion.chunk` payload (JSON text); it goes on to the observers.
+   * `content`: the chunk is a plain text delta of choice 0 (not its first chunk) with this text,
+   * which the translator knows: the observer need not read it out of the payload again.
+   */
+  data(payload: string, content?: string): void;
   /** The upstream said its answer is complete (what `[DONE]` says on the OpenAI path). */
   complete(): void;
   /** The upstream reported an error inside its stream: the stream ends with it. */

@@ -207,7 +207,10 @@ export class AnthropicStreamTranslator implements Translator {
   }
 
   private content(s: string, out: TranslateOut): void {
-    if (s !== '') out.data(this.chunks.delta({ content: s }));
+    if (s === '') return;
+    // After the first chunk (which carries the role), a plain text delta: the observer is told its text.
+    const plain = this.chunks.hasStarted(0);
+    out.data(this.chunks.delta({ content: s }), plain ? s : undefined);
   }
 
   private reasoning(s: string, out: TranslateOut): void {

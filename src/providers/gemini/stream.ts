@@ -53,7 +53,8 @@ export class GeminiStreamTranslator implements Translator {
     // which names the model every chunk reports.
     const fast = this.chunks.hasStarted(0) ? fastText(e.data) : null;
     if (fast !== null) {
-      if (fast.text !== '') out.data(this.chunks.delta({ content: fast.text }, 0));
+      // Choice 0 has started (see above): a plain text delta, whose text the observer is told.
+      if (fast.text !== '') out.data(this.chunks.delta({ content: fast.text }, 0), fast.text);
       this.choice(0);
       // The latest usage wins: kept unread until the end, or until a parsed event brings a later one.
       this.unreadUsage = e.data.includes('"usageMetadata"', fast.rest) ? e.data.slice(fast.rest) : this.unreadUsage;
