@@ -16,10 +16,11 @@
  * functions with the most self time and the same time grouped by module. The .cpuprofile stays
  * in bench/profiles/ (open it in Chrome DevTools or speedscope for a flame graph).
  */
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAverage } from './lib/os-stats.js';
+import { readProfile, summariseProfile } from './lib/cpu-profile.js';
 import { DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startPipe, startProxy, startUpstream } from './lib/targets.js';
 
 const { values } = parseArgs({
@@ -37,88 +38,6 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const STREAM = values.scenario !== 'json';
 const TOP = Number(values.top);
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Where a frame's code lives: our file, a package, Node's internals, or a V8 pseudo-frame. */
-function area(url: string, fn: string): string {
-  if (url === '') return fn.startsWith('(') ? fn : '(native)';
-  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (nm) return nm[1]!;
-  const dist = /\/dist\/(.+)$/.exec(url);
-  if (dist) return `dist/${dist[1]}`;
-  if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:').replace(/\/.*$/, '');
-  return url;
-}
-
-function shortUrl(url: string): string {
-  return url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/');
-}
-
-const fnKey = ({ functionName, url, lineNumber }: CallFrame): string => `${functionName || '(anonymous)'}  ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`;
-
-/**
- * Total (inclusive) time of the proxy's own functions (dist/), µs: self time of the node and all
- * below it, a recursive function counted once.
- */
-function inclusive(p: CpuProfile, self: Map<number, number>): Map<string, number> {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const out = new Map<string, number>();
-  const active = new Map<string, number>();
-  const visit = (id: number): number => {
-    const n = byId.get(id)!;
-    const key = n.callFrame.url.includes('/dist/') || n.callFrame.url.includes('/proxy-b/') ? fnKey(n.callFrame) : null;
-    if (key) active.set(key, (active.get(key) ?? 0) + 1);
-    let t = n.callFrame.functionName === '(idle)' ? 0 : (self.get(id) ?? 0);
-    for (const c of n.children ?? []) t += visit(c);
-    if (key) {
-      const k = active.get(key)! - 1;
-      active.set(key, k);
-      if (k === 0) out.set(key, (out.get(key) ?? 0) + t);
-    }
-    return t;
-  };
-  visit(p.nodes[0]!.id);
-  return out;
-}
-
-/** Self time by function and by area, µs. */
-function summarise(p: CpuProfile): { total: number; idle: number; byFn: Map<string, number>; byArea: Map<string, number>; incl: Map<string, number> } {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const self = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
-  const byFn = new Map<string, number>();
-  const byArea = new Map<string, number>();
-  let total = 0;
-  let idle = 0;
-  for (const [id, us] of self) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    if (functionName === '(idle)') {
-      idle += us;
-      continue;
-    }
-    total += us;
-    const key = fnKey({ functionName, url, lineNumber });
-    byFn.set(key, (byFn.get(key) ?? 0) + us);
-    const a = area(url, functionName);
-    byArea.set(a, (byArea.get(a) ?? 0) + us);
-  }
-  return { total, idle, byFn, byArea, incl: inclusive(p, self) };
-}
 
 async function main(): Promise<void> {
   ensureBuilt((s) => console.log(s));
@@ -147,7 +66,7 @@ async function main(): Promise<void> {
     `${result.corrupted} corrupted, ${result.errored} errored`);
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile in ${dir} (did the proxy exit cleanly?)`);
-  const s = summarise(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile);
+  const s = summariseProfile(readProfile(path.join(dir, file)));
   const pct = (us: number): string => ((100 * us) / s.total).toFixed(1).padStart(5) + '%';
   console.log(`\nprofile: ${path.relative(ROOT, path.join(dir, file))}; busy ${(s.total / 1e3).toFixed(0)} ms, idle ${(s.idle / 1e3).toFixed(0)} ms`);
   console.log(`\ntop ${TOP} functions by self time (% of busy time):`);
