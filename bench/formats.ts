@@ -45,6 +45,7 @@ import { readProfile, summariseProfile } from './lib/cpu-profile.js';
 import { cpuMs, loadAverage, memKb, RssSampler } from './lib/os-stats.js';
 import { median, rotation } from './lib/stats.js';
 import { ensureBuilt, LoadClient, ROOT, startProxyWithConfig, startUpstream, type Server } from './lib/targets.js';
+import { guardChildren } from './lib/procs.js';
 import { startRedis, type RedisSrv } from '../test/helpers/services.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -369,16 +370,7 @@ function gitState(): { head: string; dirty: string[] } {
 
 async function main(): Promise<void> {
   const started = new Date();
-  const children: Array<{ stop(): Promise<void> }> = [];
-  const stopAll = async (): Promise<void> => {
-    await Promise.all(children.splice(0).map((c) => c.stop().catch(() => undefined)));
-  };
-  const watchdog = setTimeout(() => {
-    log(`!! over the ${BUDGET_MS / 60_000} min budget: stopping`);
-    void stopAll().finally(() => process.exit(1));
-  }, BUDGET_MS);
-  watchdog.unref();
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().finally(() => process.exit(130)));
+  const { children, stopAll, disarm } = guardChildren(BUDGET_MS, log);
 
   ensureBuilt(log);
   const git = gitState();
@@ -468,7 +460,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopAll();
-    clearTimeout(watchdog);
+    disarm();
     clearInterval(loadTimer);
   }
   if (args['cpu-prof']) return;

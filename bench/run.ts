@@ -24,6 +24,7 @@ import { median, rotation } from './lib/stats.js';
 import {
   DEFAULT_VARIANT, ensureBuilt, LoadClient, ROOT, startPipe, startProxy, startUpstream, type ProxyVariant, type Server,
 } from './lib/targets.js';
+import { guardChildren } from './lib/procs.js';
 import { startRedis, type RedisSrv } from '../test/helpers/services.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -384,16 +385,7 @@ function machine(): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const started = new Date();
-  const children: Array<{ stop(): Promise<void> }> = [];
-  const stopAll = async (): Promise<void> => {
-    await Promise.all(children.splice(0).map((c) => c.stop().catch(() => undefined)));
-  };
-  const watchdog = setTimeout(() => {
-    log(`!! over the ${BUDGET_MS / 60_000} min budget: stopping`);
-    void stopAll().finally(() => process.exit(1));
-  }, BUDGET_MS);
-  watchdog.unref();
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().finally(() => process.exit(130)));
+  const { children, stopAll, disarm } = guardChildren(BUDGET_MS, log);
 
   ensureBuilt(log);
   const load0 = loadAverage();
@@ -554,7 +546,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopAll();
-    clearTimeout(watchdog);
+    disarm();
   }
 
   clearInterval(loadTimer);

@@ -23,6 +23,8 @@ export interface AccessView {
   admit: (input: AdmissionInput) => Promise<Admission>;
   /** The key's model allowlist (403), checked before the model is routed; null when keys are off. */
   permit: ((client: ClientKey, model: string) => void) | null;
+  /** The same allowlist as a question (filtering the model list); null when keys are off. */
+  allows: ((client: ClientKey, model: string) => boolean) | null;
 }
 
 /** What access control adds to the app. */
@@ -105,6 +107,7 @@ export async function createAccess(deps: AppDeps): Promise<Access> {
       // The OpenAI API surface needs a key; ops routes and the admin feed check their own.
       authenticate: keys.enabled ? (authorization) => keys.requireApiKey(authorization || undefined) : null,
       permit: keys.enabled ? (client, model) => keys.requireModel(client, model) : null,
+      allows: keys.enabled ? (client, model) => keys.isModelAllowed(client, model) : null,
       admit: async (input) => {
         if (!admitUnder) return NO_ADMISSION;
         const client: { name: string; limits: ClientKey['limits']; budget?: string | undefined } = input.client ?? { name: 'anonymous', limits: {} };

@@ -75,6 +75,8 @@ export interface AppDeps {
    * the model is routed, so nothing is cached for a name the caller may not use.
    */
   permit: ((client: ClientKey, model: string) => void) | null;
+  /** The same allowlist as a question (GET /v1/models filters by it); null when keys are off. */
+  allows: ((client: ClientKey, model: string) => boolean) | null;
   /** Failed authentications per client address (src/http/auth-throttle.ts). */
   authThrottle: AuthThrottle;
 }

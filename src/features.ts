@@ -41,6 +41,7 @@ export async function extensionsFor(deps: AppDeps, opts: FeatureOptions = {}): P
   const extFor = (d: AppDeps, view: AccessView, register: (table: RouteTable) => void): AppExtensions => {
     d.admit = view.admit;
     d.permit = view.permit;
+    d.allows = view.allows;
     return {
       authenticate: view.authenticate,
       routes: [register],

@@ -60,7 +60,7 @@ export function createReloader({ running, features, load }: ReloaderOptions): Re
       return { ok: true, digest, changed: [], restartRequired: diff.restartRequired };
     }
     const config = deepFreeze(keepRestartOnly(current.config, loaded.config));
-    const next: AppDeps = { ...current, config, router: new ModelRouter(config), models: new ModelCatalog(config, current.upstream, current.clock, current.logger), admit: null, permit: null };
+    const next: AppDeps = { ...current, config, router: new ModelRouter(config), models: new ModelCatalog(config, current.upstream, current.clock, current.logger), admit: null, permit: null, allows: null };
     let ext;
     try {
       // Everything that can fail is built before anything shared changes.

@@ -76,6 +76,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): AppDeps {
     metrics,
     admit: null,
     permit: null,
+    allows: null,
     authThrottle: new AuthThrottle({ ...config.server.authFailures, clock }),
   };
   attachRequestLog(bus, logger);

@@ -89,3 +89,21 @@ export async function waitHttp(child: Child, url: string, timeoutMs = 20_000): P
   }
   throw new Error(`${child.name} did not answer ${url} within ${timeoutMs} ms (exit ${child.proc.exitCode}):\n${child.stderrTail()}`);
 }
+
+/**
+ * What a benchmark run starts, stopped together: at the end, when the run goes over its time
+ * budget (exit 1), and on SIGINT/SIGTERM (exit 130), so no child outlives the run.
+ */
+export function guardChildren(budgetMs: number, log: (s: string) => void): { children: Array<{ stop(): Promise<void> }>; stopAll(): Promise<void>; disarm(): void } {
+  const children: Array<{ stop(): Promise<void> }> = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(children.splice(0).map((c) => c.stop().catch(() => undefined)));
+  };
+  const watchdog = setTimeout(() => {
+    log(`!! over the ${budgetMs / 60_000} min budget: stopping`);
+    void stopAll().finally(() => process.exit(1));
+  }, budgetMs);
+  watchdog.unref();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().finally(() => process.exit(130)));
+  return { children, stopAll, disarm: () => clearTimeout(watchdog) };
+}

@@ -19,16 +19,9 @@ async function usableModels(deps: AppDeps, state: ProxyState): Promise<string[]>
   const reported = await deps.models.lists(deps.router.globUpstreams());
   const ids = deps.router.listModels(reported);
   const client = state.client;
-  const permit = deps.permit;
-  if (permit === null || client === undefined || client === null) return ids;
-  return ids.filter((id) => {
-    try {
-      permit(client, id);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const allows = deps.allows;
+  if (allows === null || client === undefined) return ids;
+  return ids.filter((id) => allows(client, id));
 }
 
 export function registerModelRoutes(table: RouteTable, deps: AppDeps): void {

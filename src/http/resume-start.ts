@@ -83,13 +83,13 @@ export function resumeFor(
   // For a reader that cannot send the key (a browser's EventSource): src/http/stream-token.ts.
   const token = tokens?.sign(id, streamOwner(state));
   if (token !== undefined) extra['x-stream-token'] = token;
-  const url = streamUrl(id);
-  const detachedBody = { id, object: 'chat.completion.stream', url, status: 'in_progress', model, created: Math.floor(deps.clock.now() / 1000), ...(token ? { read_token: token } : {}) };
   return {
     id,
     log,
     detached,
-    detachedBody: detached ? detachedBody : undefined,
+    detachedBody: detached
+      ? { id, object: 'chat.completion.stream', url: streamUrl(id), status: 'in_progress', model, created: Math.floor(deps.clock.now() / 1000), ...(token ? { read_token: token } : {}) }
+      : undefined,
     onOverflow: () => deps.metrics.resumable('overflow'),
   };
 }

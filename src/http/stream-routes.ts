@@ -79,9 +79,8 @@ export function registerStreamRoutes(table: RouteTable, deps: AppDeps): void {
       ex.model = meta.model;
       ex.modelLabel = deps.router.label(meta.model);
       ex.stream = true;
-      const bytes = { n: 0 };
-      const how = await relayReplay(ctx.res, deps.streams, id, after, first, { keepAliveMs, headers: { 'x-request-id': ex.id, 'x-stream-id': id } }, bytes);
-      ex.bytesOut = bytes.n;
+      const { end: how, bytes } = await relayReplay(ctx.res, deps.streams, id, after, first, { keepAliveMs, headers: { 'x-request-id': ex.id, 'x-stream-id': id } });
+      ex.bytesOut = bytes;
       if (how !== 'client') deps.metrics.streamRead(how);
       ex.finish(how === 'client' ? 'client_aborted' : how === 'lost' || how === 'overflow' || how === 'error' ? 'upstream_error' : 'done', ctx.res.statusCode);
     },

@@ -10,7 +10,7 @@ import type { Exchange } from './exchange.js';
 import type { AttemptRequest } from './upstream-call.js';
 import { upstreamRequestHeaders } from '../upstream/request-headers.js';
 import type { Deployment, Route } from '../upstream/router.js';
-import { requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
+import { callerAskedUsage, requestUsage, spliceUsageRequest } from '../usage/stream-options.js';
 import type { UsageTracker } from '../usage/tracker.js';
 import type { UpstreamTap } from '../logging/tap.js';
 import type { Canceller } from '../util/cancel.js';
@@ -74,8 +74,8 @@ export interface ChatAttempt {
   /** The caller asked for usage (`stream_options.include_usage`): the usage chunk is theirs to see. */
   callerAsked: boolean;
   provider: ChatProvider;
-  /** What a translated answer says of itself: one id, created and model for all its chunks. */
-  answer: AnswerContext;
+  /** What a translated answer says of itself: one id, created and model for all its chunks (null on the OpenAI path). */
+  answer: AnswerContext | null;
 }
 
 /** The upstream request for one chat attempt to `d` (src/relay/upstream-call.ts sends it). */
@@ -85,18 +85,18 @@ export function chatAttempt(r: RelayRequest, d: Deployment, stream: boolean): Ch
     accept: stream ? 'text/event-stream' : 'application/json',
     contentType: 'application/json',
   });
-  const model = d.model ?? (r.body.model as string);
-  const answer: AnswerContext = { id: `chatcmpl-${r.ex.id}`, created: Math.floor(r.deps.clock.now() / 1000), model };
   if (provider.name === 'openai') {
     const { text, callerAsked } = upstreamBody(r, d, stream);
-    return { request: { path: '/chat/completions', method: 'POST', headers, body: text }, callerAsked, provider, answer };
+    return { request: { path: '/chat/completions', method: 'POST', headers, body: text }, callerAsked, provider, answer: null };
   }
+  const model = d.model ?? (r.body.model as string);
+  const answer: AnswerContext = { id: `chatcmpl-${r.ex.id}`, created: Math.floor(r.deps.clock.now() / 1000), model };
   // A parameter the provider cannot honour throws a 400 naming it: the request fails, no other
   // deployment is tried (the same body would be refused the same way by another of this provider).
   const mapped = provider.chatRequest(r.body, { model, stream, defaultMaxTokens: d.upstreamConfig.defaultMaxTokens });
   return {
     request: { path: mapped.path, method: 'POST', headers, body: mapped.body },
-    callerAsked: stream && requestUsage(r.body).callerAsked,
+    callerAsked: stream && callerAskedUsage(r.body),
     provider,
     answer,
   };

@@ -36,7 +36,8 @@ export async function relayChatJson(r: RelayRequest, opts: RelayOptions): Promis
     answered = chatAttempt(r, d, false);
     return sendAttempt(r, d, answered.request, r.abort.signal);
   });
-  const translated = answered!.provider.name !== 'openai' ? answered! : null;
+  // Another provider's answer is rebuilt as OpenAI's (its `answer` says how); OpenAI's is relayed.
+  const translated = answered!.answer !== null ? { provider: answered!.provider, answer: answered!.answer } : null;
   // Bounded (`server.maxUpstreamBodyBytes`): the whole answer is held before its head is written,
   // whether or not the caller reads it, so a larger one is refused with 502, nothing relayed.
   const limit = deps.config.server.maxUpstreamBodyBytes;
@@ -132,7 +133,7 @@ export function relayChatStream(r: RelayRequest, opts: RelayOptions): Promise<St
       // the rare second attempt re-encodes the parsed body.
       r.raw = undefined;
       const stages = {
-        translator: a.provider.streamTranslator(a.answer),
+        translator: a.answer === null ? null : a.provider.streamTranslator(a.answer),
         observer: new ChatObserver(ex, r.tracker, a.callerAsked, r.tap ?? null),
         tee,
       };

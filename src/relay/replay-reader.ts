@@ -31,9 +31,10 @@ export interface ReplayReadOptions {
   headers: Record<string, string>;
 }
 
-/** Bytes written to the reader, for its record. */
-export interface ReadBytes {
-  n: number;
+/** How a read ended, and the bytes it wrote (for its record). */
+export interface ReplayRead {
+  end: ReplayEnd;
+  bytes: number;
 }
 
 /** The error frame a read ends with when the log cannot go on. */
@@ -52,12 +53,15 @@ export async function relayReplay(
   after: number,
   first: ReadResult,
   opts: ReplayReadOptions,
-  bytes: ReadBytes = { n: 0 },
-): Promise<ReplayEnd> {
+): Promise<ReplayRead> {
+  let bytes = 0;
+  const end = (how: ReplayEnd): ReplayRead => {
+    if (how !== 'client') res.end();
+    return { end: how, bytes };
+  };
   if (first.frames.length === 0 && first.state === 'ended') {
     res.writeHead(204, opts.headers);
-    res.end();
-    return 'finished';
+    return end('finished');
   }
   const abort = new AbortController();
   const onClose = (): void => abort.abort();
@@ -77,7 +81,7 @@ export async function relayReplay(
     for (;;) {
       if (read === null) {
         res.write(failFrame(`Stream ${id} expired while it was being read.`, 'stream_expired'));
-        return end(res, 'error');
+        return end('error');
       }
       let out = '';
       for (const f of read.frames) out += f.text;
@@ -88,25 +92,20 @@ export async function relayReplay(
       if (read.state === 'lost') out += failFrame(`The generation of stream ${id} was lost: the proxy instance generating it stopped. The answer ends here.`, 'stream_generation_lost');
       if (read.state === 'overflow') out += failFrame(`Stream ${id} went over its replay limit after event ${after}; it cannot be resumed past that.`, 'stream_not_resumable');
       if (out !== '') {
-        bytes.n += Buffer.byteLength(out);
+        bytes += Buffer.byteLength(out);
         if (!res.write(out) && !res.destroyed) await drained(res);
       }
-      if (abort.signal.aborted) return 'client';
-      if (read.state === 'ended') return end(res, 'replayed');
-      if (read.state !== 'live') return end(res, read.state);
+      if (abort.signal.aborted) return end('client');
+      if (read.state === 'ended') return end('replayed');
+      if (read.state !== 'live') return end(read.state);
       read = await store.read(id, after, { max: BATCH, waitMs: opts.keepAliveMs, signal: abort.signal });
-      if (abort.signal.aborted) return 'client';
+      if (abort.signal.aborted) return end('client');
     }
   } catch {
     // The store could not be read (Redis down): the stream ends with an error, the reader may retry.
     if (!res.destroyed) res.write(failFrame(`Stream ${id} could not be read from the replay store; retry.`, 'stream_store_unavailable'));
-    return end(res, 'error');
+    return end('error');
   } finally {
     res.off('close', onClose);
   }
-}
-
-function end(res: ServerResponse, how: ReplayEnd): ReplayEnd {
-  res.end();
-  return how;
 }

@@ -22,11 +22,20 @@ export interface UsageRequest {
  * streams always end with usage in `response.completed`.
  */
 export function requestUsage(body: Record<string, unknown>): UsageRequest {
-  const opts = body.stream_options;
-  const own = typeof opts === 'object' && opts !== null && !Array.isArray(opts) ? (opts as Record<string, unknown>) : null;
+  const own = streamOptions(body);
   const callerAsked = own !== null && own.include_usage === true;
   if (callerAsked || body.stream !== true) return { body, callerAsked };
   return { body: { ...body, stream_options: { ...own, include_usage: true } }, callerAsked };
+}
+
+/** The caller's own `stream_options.include_usage: true` (whether the usage chunk is theirs to see). */
+export function callerAskedUsage(body: Record<string, unknown>): boolean {
+  return streamOptions(body)?.include_usage === true;
+}
+
+function streamOptions(body: Record<string, unknown>): Record<string, unknown> | null {
+  const opts = body.stream_options;
+  return typeof opts === 'object' && opts !== null && !Array.isArray(opts) ? (opts as Record<string, unknown>) : null;
 }
 
 const ASK_USAGE = Buffer.from('"stream_options":{"include_usage":true},');
